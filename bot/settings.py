@@ -1,0 +1,127 @@
+"""Settings, read once from the environment and `.env` (pydantic-settings), then passed down.
+
+Every field is named after its environment variable (case-insensitive). Secrets are `SecretStr`
+and never logged. `.env.example` documents each one with its default.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "placeholder", "xxx", "your-secret"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # -- where things live
+    qdbot_data_dir: Path = Path("./data")
+    database_url: str | None = None  # default: SQLite under the data dir
+    qdbot_log_level: str = "INFO"
+    qdbot_log_format: Literal["console", "json"] = "console"
+
+    # -- serving
+    qdbot_host: str = "127.0.0.1"
+    qdbot_port: int = 8080
+    qdbot_public_url: str | None = None
+    qdbot_secret_key: SecretStr = SecretStr("")
+
+    # -- LLM (OpenAI-compatible); LLM mode when a key or a base URL is set
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_temperature: float = 0.1
+    llm_timeout: float = 30.0
+    llm_max_retries: int = 1
+    llm_classify_intent: bool = True
+
+    # -- embeddings
+    embedding_provider: Literal["local", "openai"] = "local"
+    embedding_base_url: str | None = None
+    embedding_model: str = "text-embedding-3-small"
+    embedding_api_key: SecretStr | None = None
+    embedding_batch_size: int = 64
+
+    # -- vector store
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    chroma_ssl: bool = False
+    chroma_collection: str = "qd_policies"
+
+    # -- retrieval and answering
+    retrieval_top_k: int = Field(5, ge=1, le=50)
+    retrieval_candidates: int = Field(30, ge=1, le=500)
+    retrieval_min_score: float = Field(0.5, ge=0.0, le=1.0)
+    chunk_max_chars: int = Field(420, ge=80, le=4000)
+    history_turns: int = Field(6, ge=0, le=50)
+    max_message_chars: int = Field(2000, ge=10, le=20000)
+
+    @field_validator("openai_base_url", "embedding_base_url", "chroma_host", "database_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @property
+    def llm_enabled(self) -> bool:
+        key = self.openai_api_key.get_secret_value() if self.openai_api_key else ""
+        return bool(key.strip() or self.openai_base_url)
+
+    @cached_property
+    def data_dir(self) -> Path:
+        return self.qdbot_data_dir.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql+asyncpg://" + url[len("postgres://"):]
+            elif url.startswith("postgresql://"):
+                url = "postgresql+asyncpg://" + url[len("postgresql://"):]
+            return url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'qdbot.db'}"
+
+    def ensure_data_dir(self) -> Path:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"QDBOT_DATA_DIR {self.data_dir} cannot be created: {exc}") from exc
+        return self.data_dir
+
+    def secret_key(self) -> bytes:
+        """The signing key; generated once and kept in the data dir when not configured."""
+        configured = self.qdbot_secret_key.get_secret_value()
+        if configured.strip():
+            return configured.encode()
+        path = self.ensure_data_dir() / ".secret_key"
+        if not path.exists():
+            import secrets
+
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+    def check_public_bind(self) -> None:
+        """Refuse placeholder secrets when listening beyond loopback."""
+        if self.qdbot_host in ("127.0.0.1", "localhost", "::1"):
+            return
+        if self.qdbot_secret_key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ConfigError(
+                f"QDBOT_HOST={self.qdbot_host} is a public bind: set QDBOT_SECRET_KEY to a real secret"
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once; keyword overrides win (used by the CLI and tests)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except Exception as exc:  # pydantic.ValidationError
+        raise ConfigError(f"invalid settings: {exc}") from exc
