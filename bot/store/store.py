@@ -1,0 +1,339 @@
+"""The `Store`: every conversation, message, knowledge gap and knowledge-base record.
+
+SQLAlchemy 2 async; SQLite (WAL) by default, PostgreSQL by URL. Each method is one short
+transaction. Database failures surface as `StorageError`.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import event, func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from bot.errors import StorageError
+from bot.store import kb, migrate
+from bot.store.models import (
+    ChunkRow, ConversationRow, DocumentRow, GapRow, KbStateRow, MessageRow, ProcessedEventRow,
+)
+from bot.store.records import ChunkRecord, DocumentRecord, StoredMessage
+from bot.types import Conversation, IncomingMessage, Role, Turn, utcnow
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _translated(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"database error in {fn.__name__}: {exc.__class__.__name__}") from exc
+    return wrapper
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    for pragma in ("journal_mode=WAL", "busy_timeout=10000", "foreign_keys=ON", "synchronous=NORMAL"):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+def _conversation(row: ConversationRow) -> Conversation:
+    return Conversation(id=row.id, channel=row.channel, chat_id=row.chat_id, user_id=row.user_id,
+                        created_at=row.created_at, updated_at=row.updated_at, lang=row.lang,
+                        user_name=row.user_name)
+
+
+def _message(row: MessageRow) -> StoredMessage:
+    return StoredMessage(
+        id=row.id, conversation_id=row.conversation_id, channel=row.channel, role=row.role, text=row.text,
+        created_at=row.created_at, status=row.status, mode=row.mode, feedback=row.feedback, author=row.author,
+        reply_to_id=row.reply_to_id, no_answer=row.no_answer, handoff=row.handoff, latency_ms=row.latency_ms,
+        meta=dict(row.meta or {}),
+    )
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._session = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str, *, migrate_schema: bool = True) -> "Store":
+        """Connect and bring the schema to the newest migration."""
+        engine = create_async_engine(url, pool_pre_ping=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        if migrate_schema:
+            try:
+                await migrate.upgrade(engine)
+            except (SQLAlchemyError, OSError) as exc:
+                await engine.dispose()
+                raise StorageError(f"cannot open database {engine.url.render_as_string()}: {exc}") from exc
+        return store
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # ---------------------------------------------------------------- conversations
+
+    @_translated
+    async def conversation_for(self, msg: IncomingMessage) -> Conversation:
+        """The conversation of this chat, created on first contact (safe under races)."""
+        async with self._session() as s:
+            row = await self._find_conversation(s, msg.channel, msg.chat_id)
+            if row is None:
+                row = await self._create_conversation(s, msg)
+            return _conversation(row)
+
+    async def _find_conversation(self, s: AsyncSession, channel: str, chat_id: str) -> ConversationRow | None:
+        stmt = select(ConversationRow).where(ConversationRow.channel == channel, ConversationRow.chat_id == chat_id)
+        return (await s.scalars(stmt)).first()
+
+    async def _create_conversation(self, s: AsyncSession, msg: IncomingMessage) -> ConversationRow:
+        row = ConversationRow(channel=msg.channel, chat_id=msg.chat_id, user_id=msg.user_id,
+                              user_name=msg.user_name, lang=msg.lang)
+        s.add(row)
+        try:
+            await s.commit()
+            return row
+        except IntegrityError:
+            await s.rollback()
+            found = await self._find_conversation(s, msg.channel, msg.chat_id)
+            assert found is not None
+            return found
+
+    @_translated
+    async def get_conversation(self, conversation_id: int) -> Conversation | None:
+        async with self._session() as s:
+            row = await s.get(ConversationRow, conversation_id)
+            return _conversation(row) if row else None
+
+    @_translated
+    async def find_conversation(self, channel: str, chat_id: str) -> Conversation | None:
+        async with self._session() as s:
+            row = await self._find_conversation(s, channel, chat_id)
+            return _conversation(row) if row else None
+
+    @_translated
+    async def reset_context(self, conversation_id: int) -> None:
+        async with self._session() as s, s.begin():
+            await s.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
+                            .values(context_reset_at=utcnow()))
+
+    @_translated
+    async def set_conversation_lang(self, conversation_id: int, lang: str) -> None:
+        async with self._session() as s, s.begin():
+            await s.execute(update(ConversationRow).where(ConversationRow.id == conversation_id).values(lang=lang))
+
+    @_translated
+    async def set_blocked(self, conversation_id: int, blocked: bool = True) -> None:
+        async with self._session() as s, s.begin():
+            await s.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
+                            .values(blocked=blocked))
+
+    # ---------------------------------------------------------------- messages
+
+    @_translated
+    async def record_user_message(self, conversation: Conversation, msg: IncomingMessage) -> int | None:
+        """Store an inbound message before anything else; None when it was already stored (redelivery)."""
+        async with self._session() as s:
+            row = MessageRow(conversation_id=conversation.id, channel=msg.channel,
+                             channel_message_id=msg.channel_message_id, role=Role.USER.value,
+                             author=msg.user_id, text=msg.text, created_at=msg.received_at,
+                             status="received", meta={"kind": msg.kind} if msg.kind != "text" else {})
+            s.add(row)
+            try:
+                await s.flush()
+                await self._touch(s, conversation.id)
+                await s.commit()
+            except IntegrityError:
+                await s.rollback()
+                return None
+            return row.id
+
+    async def _touch(self, s: AsyncSession, conversation_id: int) -> None:
+        await s.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
+                        .values(updated_at=utcnow()))
+
+    @_translated
+    async def record_reply(self, conversation_id: int, channel: str, role: Role, text: str, *,
+                           reply_to_id: int | None = None, author: str | None = None,
+                           mode: str | None = None, no_answer: bool = False, handoff: bool = False,
+                           top_score: float | None = None, latency_ms: int | None = None,
+                           meta: dict[str, Any] | None = None) -> int:
+        """Store an outbound message (assistant, manager or system) before it is sent."""
+        async with self._session() as s:
+            row = MessageRow(conversation_id=conversation_id, channel=channel, role=role.value, text=text,
+                             reply_to_id=reply_to_id, author=author, mode=mode, no_answer=no_answer,
+                             handoff=handoff, top_score=top_score, latency_ms=latency_ms, meta=meta or {},
+                             status="pending")
+            s.add(row)
+            await s.flush()
+            await self._touch(s, conversation_id)
+            await s.commit()
+            return row.id
+
+    @_translated
+    async def set_message_status(self, message_id: int, status: str, **meta: Any) -> None:
+        async with self._session() as s, s.begin():
+            row = await s.get(MessageRow, message_id)
+            if row is None:
+                return
+            row.status = status
+            if meta:
+                row.meta = {**(row.meta or {}), **meta}
+
+    @_translated
+    async def get_message(self, message_id: int) -> StoredMessage | None:
+        async with self._session() as s:
+            row = await s.get(MessageRow, message_id)
+            return _message(row) if row else None
+
+    @_translated
+    async def messages(self, conversation_id: int, *, limit: int = 500) -> list[StoredMessage]:
+        async with self._session() as s:
+            stmt = (select(MessageRow).where(MessageRow.conversation_id == conversation_id)
+                    .order_by(MessageRow.id).limit(limit))
+            return [_message(r) for r in await s.scalars(stmt)]
+
+    @_translated
+    async def recent_turns(self, conversation_id: int, limit: int) -> list[Turn]:
+        """The last `limit` user/assistant/manager turns since the context was last reset, oldest first."""
+        if limit <= 0:
+            return []
+        async with self._session() as s:
+            conv = await s.get(ConversationRow, conversation_id)
+            stmt = (select(MessageRow).where(MessageRow.conversation_id == conversation_id,
+                                             MessageRow.role != Role.SYSTEM.value)
+                    .order_by(MessageRow.id.desc()).limit(limit))
+            if conv is not None and conv.context_reset_at is not None:
+                stmt = stmt.where(MessageRow.created_at > conv.context_reset_at)
+            rows = list(await s.scalars(stmt))
+        return [Turn(id=r.id, conversation_id=r.conversation_id, role=Role(r.role), text=r.text,
+                     created_at=r.created_at, mode=r.mode, channel_message_id=r.channel_message_id)
+                for r in reversed(rows)]
+
+    @_translated
+    async def set_feedback(self, message_id: int, value: str | None) -> bool:
+        """Record 👍 ("up") or 👎 ("down") on an assistant answer; False when no such answer."""
+        async with self._session() as s, s.begin():
+            row = await s.get(MessageRow, message_id)
+            if row is None or row.role != Role.ASSISTANT.value:
+                return False
+            row.feedback = value
+            row.meta = {**(row.meta or {}), "feedback_at": utcnow().isoformat()}
+            return True
+
+    @_translated
+    async def record_gap(self, question: str, reason: str, *, message_id: int | None = None,
+                         conversation_id: int | None = None, top_score: float | None = None) -> int:
+        async with self._session() as s, s.begin():
+            row = GapRow(question=question, reason=reason, message_id=message_id,
+                         conversation_id=conversation_id, top_score=top_score)
+            s.add(row)
+            await s.flush()
+            return row.id
+
+    @_translated
+    async def gaps(self, limit: int = 100) -> list[dict[str, Any]]:
+        async with self._session() as s:
+            rows = await s.scalars(select(GapRow).order_by(GapRow.id.desc()).limit(limit))
+            return [{"id": r.id, "question": r.question, "reason": r.reason, "top_score": r.top_score,
+                     "created_at": r.created_at, "message_id": r.message_id} for r in rows]
+
+    @_translated
+    async def seen_event(self, key: str) -> bool:
+        """Mark a platform event id as handled; True when it already was (shared by all workers)."""
+        async with self._session() as s:
+            s.add(ProcessedEventRow(key=key[:200]))
+            try:
+                await s.commit()
+                return False
+            except IntegrityError:
+                await s.rollback()
+                return True
+
+    @_translated
+    async def forget_events_before(self, cutoff: datetime) -> int:
+        from sqlalchemy import delete
+        async with self._session() as s, s.begin():
+            res = await s.execute(delete(ProcessedEventRow).where(ProcessedEventRow.created_at < cutoff))
+            return res.rowcount or 0
+
+    @_translated
+    async def count_messages(self) -> int:
+        async with self._session() as s:
+            return int(await s.scalar(select(func.count(MessageRow.id))) or 0)
+
+    # ---------------------------------------------------------------- knowledge base registry
+
+    @_translated
+    async def kb_list_documents(self) -> list[DocumentRecord]:
+        async with self._session() as s:
+            rows = await s.scalars(select(DocumentRow).order_by(DocumentRow.source))
+            return [kb.doc_record(r) for r in rows]
+
+    @_translated
+    async def kb_get_document(self, doc_id: str) -> DocumentRecord | None:
+        async with self._session() as s:
+            row = await s.get(DocumentRow, doc_id)
+            return kb.doc_record(row) if row else None
+
+    @_translated
+    async def kb_chunk_ids(self, doc_id: str) -> list[str]:
+        async with self._session() as s:
+            return await kb.chunk_ids(s, doc_id)
+
+    @_translated
+    async def kb_replace_document(self, doc: DocumentRecord, chunks: list[ChunkRecord]) -> int:
+        """Replace a document and all its chunks in one transaction; returns the new generation."""
+        async with self._session() as s, s.begin():
+            await kb.upsert_document(s, doc)
+            await kb.replace_chunks(s, doc.id, chunks)
+            return await kb.bump_generation(s)
+
+    @_translated
+    async def kb_mark_failed(self, doc: DocumentRecord) -> None:
+        async with self._session() as s, s.begin():
+            await kb.mark_failed(s, doc)
+
+    @_translated
+    async def kb_delete_document(self, doc_id: str) -> list[str]:
+        async with self._session() as s, s.begin():
+            ids = await kb.chunk_ids(s, doc_id)
+            row = await s.get(DocumentRow, doc_id)
+            if row is None:
+                return []
+            from sqlalchemy import delete
+            await s.execute(delete(ChunkRow).where(ChunkRow.doc_id == doc_id))
+            await s.delete(row)
+            await kb.bump_generation(s)
+            return ids
+
+    @_translated
+    async def kb_all_chunks(self) -> list[ChunkRecord]:
+        async with self._session() as s:
+            rows = await s.scalars(select(ChunkRow).order_by(ChunkRow.doc_id, ChunkRow.position))
+            return [kb.chunk_record(r) for r in rows]
+
+    @_translated
+    async def kb_get_chunks(self, ids: list[str]) -> list[ChunkRecord]:
+        if not ids:
+            return []
+        async with self._session() as s:
+            rows = await s.scalars(select(ChunkRow).where(ChunkRow.id.in_(ids)))
+            by_id = {r.id: kb.chunk_record(r) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    @_translated
+    async def kb_generation(self) -> int:
+        async with self._session() as s:
+            return int(await s.scalar(select(KbStateRow.generation).where(KbStateRow.id == 1)) or 0)

@@ -1,0 +1,93 @@
+"""Behaviour of the Store, on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import asyncio
+
+from bot.store import ChunkRecord, DocumentRecord, Store
+from bot.types import IncomingMessage, Role
+
+
+def msg(text: str = "你好", mid: str | None = "m1", chat: str = "c1") -> IncomingMessage:
+    return IncomingMessage(channel="web", chat_id=chat, user_id="u1", text=text, channel_message_id=mid)
+
+
+async def test_a_user_message_is_stored_once_and_a_redelivery_is_reported(store: Store):
+    conv = await store.conversation_for(msg())
+    first = await store.record_user_message(conv, msg())
+    again = await store.record_user_message(conv, msg())
+    assert first is not None and again is None
+    assert [m.text for m in await store.messages(conv.id)] == ["你好"]
+
+
+async def test_concurrent_first_contacts_create_one_conversation(store: Store):
+    convs = await asyncio.gather(*(store.conversation_for(msg(chat="same")) for _ in range(8)))
+    assert len({c.id for c in convs}) == 1
+
+
+async def test_recent_turns_are_oldest_first_and_forget_before_a_reset(store: Store):
+    conv = await store.conversation_for(msg())
+    await store.record_user_message(conv, msg("问题一", "a"))
+    await store.record_reply(conv.id, "web", Role.ASSISTANT, "回答一")
+    await store.reset_context(conv.id)
+    await asyncio.sleep(0.01)
+    await store.record_user_message(conv, msg("问题二", "b"))
+    turns = await store.recent_turns(conv.id, 10)
+    assert [t.text for t in turns] == ["问题二"]
+
+
+async def test_an_answer_keeps_its_mode_sources_and_latency(store: Store):
+    conv = await store.conversation_for(msg())
+    uid = await store.record_user_message(conv, msg())
+    aid = await store.record_reply(conv.id, "web", Role.ASSISTANT, "答", reply_to_id=uid, mode="extractive",
+                                   top_score=0.8, latency_ms=12, meta={"sources": [{"title": "t"}]})
+    stored = await store.get_message(aid)
+    assert (stored.mode, stored.latency_ms, stored.reply_to_id) == ("extractive", 12, uid)
+    assert stored.meta["sources"] == [{"title": "t"}]
+
+
+async def test_feedback_is_accepted_only_on_assistant_answers(store: Store):
+    conv = await store.conversation_for(msg())
+    uid = await store.record_user_message(conv, msg())
+    aid = await store.record_reply(conv.id, "web", Role.ASSISTANT, "答")
+    assert await store.set_feedback(aid, "up") is True
+    assert await store.set_feedback(uid, "up") is False
+    assert (await store.get_message(aid)).feedback == "up"
+
+
+async def test_an_event_key_is_seen_once(store: Store):
+    assert await store.seen_event("wecom:123") is False
+    assert await store.seen_event("wecom:123") is True
+
+
+async def test_replacing_a_document_swaps_its_chunks_and_bumps_the_generation(store: Store):
+    doc = DocumentRecord(id="d1", title="T", source="a.txt", sha256="x", chunk_count=2)
+    chunks = [ChunkRecord(f"c{i}", "d1", i, "T", "一、", "a.txt", f"text {i}") for i in range(2)]
+    g1 = await store.kb_replace_document(doc, chunks)
+    g2 = await store.kb_replace_document(doc, chunks[:1])
+    assert g2 == g1 + 1 == await store.kb_generation()
+    assert await store.kb_chunk_ids("d1") == ["c0"]
+    assert [c.text for c in await store.kb_get_chunks(["c0", "missing"])] == ["text 0"]
+
+
+async def test_deleting_a_document_removes_its_chunks(store: Store):
+    doc = DocumentRecord(id="d1", title="T", source="a.txt", sha256="x")
+    await store.kb_replace_document(doc, [ChunkRecord("c0", "d1", 0, "T", "", "a.txt", "t")])
+    assert await store.kb_delete_document("d1") == ["c0"]
+    assert await store.kb_all_chunks() == [] and await store.kb_list_documents() == []
+
+
+async def test_a_failed_document_keeps_its_previous_chunks(store: Store):
+    doc = DocumentRecord(id="d1", title="T", source="a.txt", sha256="x")
+    await store.kb_replace_document(doc, [ChunkRecord("c0", "d1", 0, "T", "", "a.txt", "t")])
+    await store.kb_mark_failed(DocumentRecord(id="d1", title="T", source="a.txt", sha256="y",
+                                              status="failed", error="broken pdf"))
+    (rec,) = await store.kb_list_documents()
+    assert (rec.status, rec.error, rec.sha256) == ("failed", "broken pdf", "x")
+    assert await store.kb_chunk_ids("d1") == ["c0"]
+
+
+async def test_opening_twice_runs_migrations_idempotently(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+    for _ in range(2):
+        st = await Store.open(url)
+        await st.close()
