@@ -1,0 +1,145 @@
+"""Answering: retrieve -> (rewrite, prompt, LLM, cite) or extractive excerpts -> `Answer`.
+
+LLM mode when a chat model is configured; any LLM failure (timeout, 429, 5xx, garbage, figures
+that are not in the sources) falls back to the extractive answer with a short notice.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+
+import structlog
+from langchain_core.runnables import Runnable
+
+import prompts
+from bot import extractive, llm as llm_ops
+from bot.errors import LLMError
+from bot.intent import Intent, classify_rules, parse_llm_label
+from bot.ports import Embedder, Retriever
+from bot.relevance import Relevance, judge
+from bot.settings import Settings
+from bot.text import detect_lang
+from bot.types import Answer, AnswerMode, Passage, Turn
+
+log = structlog.get_logger(__name__)
+_HOLD = len(llm_ops.NO_ANSWER) + 2  # characters held back while streaming, to catch NO_ANSWER
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """A piece of an answer being streamed."""
+
+    text: str
+
+
+class Answerer:
+    def __init__(self, retriever: Retriever, settings: Settings, llm: Runnable | None = None,
+                 embedder: Embedder | None = None):
+        self.retriever = retriever
+        self.settings = settings
+        self.llm = llm
+        self.embedder = embedder
+
+    @property
+    def mode(self) -> AnswerMode:
+        return AnswerMode.LLM if self.llm is not None else AnswerMode.EXTRACTIVE
+
+    async def wants_human(self, text: str, lang: str | None = None) -> bool:
+        """Rules first; the LLM settles ambiguous transfer-service messages in LLM mode."""
+        intent = classify_rules(text)
+        if intent is not Intent.UNSURE:
+            return intent is Intent.HANDOFF
+        if self.llm is None or not self.settings.llm_classify_intent:
+            return False
+        try:
+            label = await llm_ops.classify(self.llm, text, lang or detect_lang(text))
+        except LLMError as exc:
+            log.warning("intent_llm_failed", error=str(exc))
+            return False
+        return parse_llm_label(label) is Intent.HANDOFF
+
+    async def answer(self, question: str, history: Sequence[Turn] = (), lang: str | None = None) -> Answer:
+        final: Answer | None = None
+        async for event in self.stream(question, history, lang):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    async def stream(self, question: str, history: Sequence[Turn] = (),
+                     lang: str | None = None) -> AsyncIterator[Delta | Answer]:
+        """Deltas while an LLM answer is generated, then the final `Answer` (always last)."""
+        lang = lang or detect_lang(question)
+        t0 = time.perf_counter()
+        query, notice = await self._standalone(question, history, lang)
+        passages = await self.retriever.search(query)
+        timings = {"retrieval_ms": _ms(t0)}
+        rel = judge(query, passages, self.settings.retrieval_min_score)
+        base = Answer(text="", mode=self.mode, passages=tuple(passages), rewritten_query=query if query != question else None,
+                      lang=lang, timings=timings, notice=notice)
+        if not rel.relevant:
+            yield self._no_answer(base, rel)
+            return
+        if self.llm is None:
+            yield self._extractive(base, query, passages)
+            return
+        async for event in self._generate(base, query, passages, t0):
+            yield event
+
+    async def _standalone(self, question: str, history: Sequence[Turn], lang: str) -> tuple[str, str | None]:
+        if self.llm is None or not history:
+            return question, None
+        try:
+            return await llm_ops.rewrite(self.llm, question, history, lang), None
+        except LLMError as exc:
+            log.warning("rewrite_failed", error=str(exc))
+            return question, prompts.text(lang, "llm_fallback_notice")
+
+    def _no_answer(self, base: Answer, rel: Relevance) -> Answer:
+        text = f"{prompts.text(base.lang, 'no_answer')}\n{prompts.text(base.lang, 'offer_human')}"
+        timings = {**base.timings, "top_score": rel.top_score, "coverage": rel.coverage}
+        return replace(base, text=text, no_answer=True, timings=timings, notice=rel.reason)
+
+    def _extractive(self, base: Answer, query: str, passages: Sequence[Passage], notice: str | None = None) -> Answer:
+        text, cites = extractive.build(query, passages, base.lang, self.embedder)
+        if notice:
+            text = f"{notice}\n{text}"
+        return replace(base, text=text, citations=cites, mode=AnswerMode.EXTRACTIVE, notice=notice or base.notice)
+
+    async def _generate(self, base: Answer, query: str, passages: Sequence[Passage],
+                        t0: float) -> AsyncIterator[Delta | Answer]:
+        messages = llm_ops.answer_messages(query, passages, base.lang)
+        raw, held = "", True
+        try:
+            async for piece in llm_ops.stream(self.llm, messages):
+                raw += piece
+                if held and len(raw) >= _HOLD and not llm_ops.is_no_answer(raw):
+                    held = False
+                    yield Delta(raw)
+                elif not held:
+                    yield Delta(piece)
+        except LLMError as exc:
+            log.warning("llm_failed", error=str(exc))
+            yield self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
+            return
+        yield self._finish(base, query, passages, raw, t0)
+
+    def _finish(self, base: Answer, query: str, passages: Sequence[Passage], raw: str, t0: float) -> Answer:
+        timings = {**base.timings, "total_ms": _ms(t0)}
+        if not raw.strip():
+            return self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
+        if llm_ops.is_no_answer(raw):
+            return self._no_answer(replace(base, timings=timings), Relevance(False, 0.0, 0.0, "model: not in passages"))
+        invented = llm_ops.invented_figures(raw, passages, query)
+        if invented:
+            log.warning("llm_invented_figures", figures=invented[:5])
+            return self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
+        text, cites = llm_ops.cite(raw, passages)
+        if not cites:  # an uncited answer still shows the material it was given
+            cites = tuple(extractive.citation_for(p) for p in passages[:3])
+        return replace(base, text=text, citations=cites, timings=timings)
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 1)

@@ -1,0 +1,199 @@
+"""The Engine: the one facade every adapter calls, and the one outbound path (`_send`).
+
+    handle(msg): per-conversation lock -> store the message first (redeliveries stop here)
+                 -> input checks / commands -> handoff request? -> answer -> _send
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+import prompts
+from bot.answerer import Answerer, Delta
+from bot.extractive import render_sources
+from bot.ports import Channel
+from bot.privacy import mask
+from bot.settings import Settings
+from bot.store import Store
+from bot.text import detect_lang
+from bot.types import Answer, Button, Conversation, IncomingMessage, Reply, Role
+
+log = structlog.get_logger("qdbot.engine")
+OnDelta = Callable[[str], Awaitable[None]]
+COMMANDS = ("/start", "/help", "/new", "/human")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one inbound message (for adapters, the CLI and the log line)."""
+
+    status: str  # answered | no_answer | handoff | duplicate | rejected | command | error
+    conversation_id: int | None = None
+    message_id: int | None = None
+    answer: Answer | None = None
+    replies: list[Reply] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, settings: Settings, store: Store, answerer: Answerer):
+        self.settings = settings
+        self.store = store
+        self.answerer = answerer
+        self.channels: dict[str, Channel] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def register(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+
+    def _lock(self, conversation_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(conversation_id, asyncio.Lock())
+
+    async def handle(self, msg: IncomingMessage, on_delta: OnDelta | None = None) -> Outcome:
+        t0 = time.perf_counter()
+        conv = await self.store.conversation_for(msg)
+        async with self._lock(conv.id):
+            message_id = await self.store.record_user_message(conv, msg)
+            if message_id is None:
+                outcome = Outcome("duplicate", conv.id)
+            else:
+                outcome = await self._process(conv, msg, message_id, on_delta)
+        self._log(msg, outcome, t0)
+        return outcome
+
+    async def _process(self, conv: Conversation, msg: IncomingMessage, message_id: int,
+                       on_delta: OnDelta | None) -> Outcome:
+        lang = msg.lang if msg.lang in ("zh", "en") else detect_lang(msg.text)
+        out = Outcome("answered", conv.id, message_id)
+        try:
+            rejection = self._check_input(msg, lang)
+            if rejection:
+                out.status = "rejected"
+                await self._reply(conv, out, Reply(prompts.text(lang, rejection, limit=self.settings.max_message_chars), role=Role.SYSTEM))
+            elif msg.text.strip().split(" ")[0].lower() in COMMANDS:
+                await self._command(conv, msg, lang, out)
+            elif await self.answerer.wants_human(msg.text, lang):
+                await self._handoff(conv, msg, lang, out)
+            else:
+                await self._answer(conv, msg, lang, out, on_delta)
+            await self.store.set_message_status(message_id, "processed", outcome=out.status)
+        except Exception:
+            log.exception("handle_failed", conversation=conv.id)
+            out.status = "error"
+            await self.store.set_message_status(message_id, "failed")
+            await self._reply(conv, out, Reply(prompts.text(lang, "error"), role=Role.SYSTEM))
+        return out
+
+    def _check_input(self, msg: IncomingMessage, lang: str) -> str | None:
+        if msg.kind != "text":
+            return "unsupported_type"
+        if not msg.text.strip():
+            return "empty_message"
+        if len(msg.text) > self.settings.max_message_chars:
+            return "too_long"
+        return None
+
+    async def _command(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome) -> None:
+        out.status = "command"
+        cmd = msg.text.strip().split(" ")[0].lower()
+        if cmd == "/human":
+            await self._handoff(conv, msg, lang, out)
+            return
+        if cmd == "/new":
+            await self.store.reset_context(conv.id)
+        key = {"/start": "welcome", "/help": "help", "/new": "context_reset"}[cmd]
+        await self._reply(conv, out, Reply(prompts.text(lang, key), role=Role.SYSTEM))
+
+    async def _handoff(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome) -> None:
+        """A transfer-service request: flagged (the handoff desk takes it from here)."""
+        out.status = "handoff"
+        reply = Reply(prompts.text(lang, "handoff_detected"), role=Role.SYSTEM)
+        await self._reply(conv, out, reply, handoff=True)
+
+    async def _answer(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome,
+                      on_delta: OnDelta | None) -> None:
+        history = await self.store.recent_turns(conv.id, self.settings.history_turns + 1)
+        history = [t for t in history if t.id != out.message_id][-self.settings.history_turns:]
+        answer = await self._run_answer(msg.text, history, lang, on_delta)
+        out.answer = answer
+        out.status = "no_answer" if answer.no_answer else "answered"
+        if answer.no_answer:
+            await self.store.record_gap(msg.text, "no_answer", message_id=out.message_id,
+                                        conversation_id=conv.id, top_score=answer.timings.get("top_score"))
+        await self._reply(conv, out, self._answer_reply(answer), answer=answer)
+
+    async def _run_answer(self, text: str, history: list, lang: str, on_delta: OnDelta | None) -> Answer:
+        streamed = ""
+        async for event in self.answerer.stream(text, history, lang):
+            if isinstance(event, Delta):
+                streamed += event.text
+                if on_delta is not None:
+                    await on_delta(streamed)
+            else:
+                return event
+        raise RuntimeError("answerer ended without an answer")
+
+    def _answer_reply(self, answer: Answer) -> Reply:
+        lang = answer.lang
+        buttons = (Button(prompts.text(lang, "button_human"), "handoff"),) if answer.no_answer else (
+            Button(prompts.text(lang, "button_up"), "feedback:up"),
+            Button(prompts.text(lang, "button_down"), "feedback:down"),
+            Button(prompts.text(lang, "button_human"), "handoff"),
+        )
+        return Reply(answer.text, citations=answer.citations, buttons=buttons)
+
+    async def _reply(self, conv: Conversation, out: Outcome, reply: Reply, *, answer: Answer | None = None,
+                     handoff: bool = False) -> None:
+        reply = await self._send(conv, reply, reply_to_id=out.message_id, answer=answer, handoff=handoff)
+        out.replies.append(reply)
+
+    async def _send(self, conv: Conversation, reply: Reply, *, reply_to_id: int | None = None,
+                    answer: Answer | None = None, handoff: bool = False, author: str | None = None) -> Reply:
+        """Store, then deliver: the one outbound path for assistant, manager and system messages."""
+        meta = _answer_meta(answer) if answer else {}
+        mid = await self.store.record_reply(
+            conv.id, conv.channel, reply.role, reply.text, reply_to_id=reply_to_id, author=author,
+            mode=answer.mode.value if answer else None, no_answer=bool(answer and answer.no_answer),
+            handoff=handoff, top_score=meta.get("top_score"), latency_ms=meta.get("latency_ms"), meta=meta,
+        )
+        reply = Reply(reply.text, reply.citations, reply.buttons, reply.role, message_id=mid)
+        channel = self.channels.get(conv.channel)
+        if channel is None:
+            await self.store.set_message_status(mid, "stored")
+            return reply
+        try:
+            await channel.send(conv.chat_id, reply)
+            await self.store.set_message_status(mid, "sent")
+        except Exception as exc:
+            log.warning("send_failed", channel=conv.channel, error=exc.__class__.__name__)
+            await self.store.set_message_status(mid, "failed", error=str(exc)[:300])
+        return reply
+
+    def _log(self, msg: IncomingMessage, out: Outcome, t0: float) -> None:
+        a = out.answer
+        log.info("message", channel=msg.channel, conversation=out.conversation_id, outcome=out.status,
+                 text=mask(msg.text[:80]), mode=a.mode.value if a else None,
+                 top_score=round(a.timings.get("top_score", a.passages[0].dense_score or 0), 3) if a and a.passages else None,
+                 retrieval_ms=a.timings.get("retrieval_ms") if a else None,
+                 total_ms=round((time.perf_counter() - t0) * 1000, 1))
+
+    def sources_text(self, reply: Reply, lang: str) -> str:
+        return render_sources(reply.citations, lang)
+
+
+def _answer_meta(answer: Answer) -> dict:
+    top = max((p.dense_score or 0.0 for p in answer.passages), default=None)
+    return {
+        "sources": [c.as_dict() for c in answer.citations],
+        "passages": [{"chunk_id": p.chunk_id, "title": p.title, "section": p.section, "score": round(p.score, 4),
+                      "dense": p.dense_score, "lexical": p.lexical_score, "text": p.text[:300]} for p in answer.passages],
+        "rewritten_query": answer.rewritten_query,
+        "notice": answer.notice,
+        "timings": answer.timings,
+        "top_score": top,
+        "latency_ms": int(answer.timings.get("total_ms", answer.timings.get("retrieval_ms", 0))),
+        "lang": answer.lang,
+    }

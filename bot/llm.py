@@ -1,0 +1,129 @@
+"""The chat model as a langchain Runnable, and the few things we ask of it.
+
+Production: `ChatOpenAI` against any OpenAI-compatible endpoint (OpenAI, DeepSeek, Qwen/DashScope
+compatible mode, vLLM, Ollama). Tests: a loopback OpenAI-compatible server or a RunnableLambda.
+Every failure becomes `LLMError`, so callers fall back to extractive answers.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Sequence
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable
+
+import prompts
+from bot.errors import LLMError
+from bot.settings import Settings
+from bot.types import Citation, Passage, Role, Turn
+
+NO_ANSWER = "NO_ANSWER"
+_CITE = re.compile(r"\[(\d{1,2})\]")
+_FIGURE = re.compile(r"\d+(?:\.\d+)?")
+
+
+def make_chat_model(settings: Settings) -> Runnable:
+    from langchain_openai import ChatOpenAI
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+    return ChatOpenAI(
+        model=settings.llm_model, base_url=settings.openai_base_url, api_key=key or "not-needed",
+        temperature=settings.llm_temperature, timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries, streaming=False,
+    )
+
+
+def format_passages(passages: Sequence[Passage]) -> str:
+    return "\n\n".join(
+        f"[{i}] 《{p.title}》{(' ' + p.section) if p.section else ''}\n{p.text}" for i, p in enumerate(passages, 1)
+    )
+
+
+def answer_messages(question: str, passages: Sequence[Passage], lang: str) -> list[BaseMessage]:
+    user = prompts.template(lang, "answer").format(passages=format_passages(passages), question=question)
+    return [SystemMessage(prompts.template(lang, "system")), HumanMessage(user)]
+
+
+def _content(msg: object) -> str:
+    content = getattr(msg, "content", msg)
+    if isinstance(content, list):
+        content = "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    if not isinstance(content, str):
+        raise LLMError(f"unexpected model output type {type(content).__name__}")
+    return content
+
+
+async def complete(llm: Runnable, messages: list[BaseMessage]) -> str:
+    try:
+        out = await llm.ainvoke(messages)
+    except LLMError:
+        raise
+    except Exception as exc:  # openai.*, httpx.*, asyncio.TimeoutError, parsing errors
+        raise LLMError(f"{exc.__class__.__name__}: {str(exc)[:200]}") from exc
+    text = _content(out)
+    if not text.strip():
+        raise LLMError("empty model output")
+    return text
+
+
+async def stream(llm: Runnable, messages: list[BaseMessage]) -> AsyncIterator[str]:
+    try:
+        async for chunk in llm.astream(messages):
+            piece = _content(chunk)
+            if piece:
+                yield piece
+    except LLMError:
+        raise
+    except Exception as exc:
+        raise LLMError(f"{exc.__class__.__name__}: {str(exc)[:200]}") from exc
+
+
+def history_text(history: Sequence[Turn]) -> str:
+    names = {Role.USER: "用户/User", Role.ASSISTANT: "助手/Assistant", Role.MANAGER: "技术经理人/Manager"}
+    return "\n".join(f"{names.get(t.role, t.role)}: {t.text[:500]}" for t in history)
+
+
+async def rewrite(llm: Runnable, question: str, history: Sequence[Turn], lang: str) -> str:
+    """A standalone version of a follow-up question (the question itself when there is no history)."""
+    if not history:
+        return question
+    prompt = prompts.template(lang, "rewrite").format(history=history_text(history), question=question)
+    out = (await complete(llm, [HumanMessage(prompt)])).strip().strip('"“”')
+    return out if 0 < len(out) <= max(400, 3 * len(question)) else question
+
+
+async def classify(llm: Runnable, question: str, lang: str) -> str:
+    prompt = prompts.template(lang, "classify").format(question=question)
+    return await complete(llm, [HumanMessage(prompt)])
+
+
+def is_no_answer(text: str) -> bool:
+    return text.strip().upper().startswith(NO_ANSWER) or text.strip().upper() == NO_ANSWER
+
+
+def cite(text: str, passages: Sequence[Passage]) -> tuple[str, tuple[Citation, ...]]:
+    """Renumber the model's [n] markers to the passages actually cited, dropping invalid ones."""
+    used: dict[int, int] = {}
+
+    def repl(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        if not 1 <= n <= len(passages):
+            return ""
+        return f"[{used.setdefault(n, len(used) + 1)}]"
+
+    out = _CITE.sub(repl, text).strip()
+    from bot.extractive import citation_for
+
+    cites = tuple(citation_for(passages[n - 1]) for n, _ in sorted(used.items(), key=lambda kv: kv[1]))
+    return out, cites
+
+
+def invented_figures(answer: str, passages: Sequence[Passage], question: str) -> list[str]:
+    """Figures in the answer that appear neither in the cited material nor in the question."""
+    known = " ".join(p.text for p in passages) + " " + question
+    body = _CITE.sub("", answer)
+    return [f for f in _FIGURE.findall(body) if f not in known]
+
+
+def as_ai(text: str) -> AIMessage:
+    return AIMessage(text)
