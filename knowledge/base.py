@@ -1,0 +1,95 @@
+"""`KnowledgeBase`: the one object the rest of the assistant uses (search, ingest, remove).
+
+It wires the embedder (wrapped in the persistent cache), the Chroma collection, the BM25 index
+and the SQL registry, and runs every blocking step in a worker thread.
+"""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.errors import DocumentError
+from bot.ports import Embedder
+from bot.settings import Settings
+from bot.store import Store
+from bot.types import Passage
+from knowledge.embeddings import cached, make_embedder
+from knowledge.ingest import IngestReport, Ingestor, bundled_documents_dir
+from knowledge.loaders import is_supported
+from knowledge.retriever import HybridRetriever
+from knowledge.vectorstore import VectorStore
+
+
+class KnowledgeBase:
+    """Documents -> chunks -> Chroma + BM25, searched by the hybrid retriever."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = cached(embedder or make_embedder(settings), settings)
+        self.vectors = VectorStore(settings, self.embedder)
+        self.retriever = HybridRetriever(
+            store, self.embedder, self.vectors, settings.data_dir / "bm25",
+            candidates=settings.retrieval_candidates, top_k=settings.retrieval_top_k)
+        self.ingestor = Ingestor(settings, store, self.embedder, self.vectors)
+        self._write_lock = asyncio.Lock()
+
+    # -- reading ---------------------------------------------------------------------------
+    async def search(self, query: str, k: int | None = None) -> list[Passage]:
+        """Hybrid search (dense + BM25, RRF); see `knowledge.retriever` for the scores."""
+        return await self.retriever.search(query, k)
+
+    async def search_dense(self, query: str, k: int | None = None) -> list[Passage]:
+        return await self.retriever.search_dense(query, k)
+
+    async def search_lexical(self, query: str, k: int | None = None) -> list[Passage]:
+        return await self.retriever.search_lexical(query, k)
+
+    def mentions(self, word: str) -> bool:
+        """Does any chunk of the knowledge base mention `word`? (for the relevance gate)"""
+        return self.retriever.lexical.mentions(word)
+
+    # -- writing ---------------------------------------------------------------------------
+    async def ingest(self, paths: list[Path] | None = None, prune: bool = False,
+                     progress: bool = False) -> IngestReport:
+        """Ingest files or folders (default: the bundled documents) and refresh the indexes."""
+        async with self._write_lock:
+            report = await self.ingestor.run(paths or [bundled_documents_dir()], prune, progress)
+            if report.changed:
+                await self._reindex()
+        return report
+
+    async def ingest_if_empty(self) -> IngestReport | None:
+        """Ingest the bundled documents when the registry holds no document yet."""
+        if await self.store.kb_list_documents():
+            return None
+        return await self.ingest()
+
+    async def ingest_bytes(self, filename: str, data: bytes) -> IngestReport:
+        """Keep an uploaded file under data_dir/uploads and ingest it."""
+        name = Path(filename).name
+        if not name or not is_supported(Path(name)):
+            raise DocumentError(filename or "(no name)", "unsupported file type")
+        path = self.ingestor.uploads_dir / name
+        await asyncio.to_thread(_write_file, path, data)
+        return await self.ingest([path])
+
+    async def remove_document(self, doc_id: str) -> bool:
+        """Remove a document and its chunks from every index; False if it was unknown."""
+        async with self._write_lock:
+            removed = await self.ingestor.remove(doc_id)
+            if removed:
+                await self._reindex()
+        return removed
+
+    async def _reindex(self) -> None:
+        await self.retriever.rebuild(await self.store.kb_generation())
+
+    async def close(self) -> None:
+        """Release the embedding cache (the store belongs to the caller)."""
+        await asyncio.to_thread(self.embedder.cache.close)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)

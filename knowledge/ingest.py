@@ -1,0 +1,216 @@
+"""The ingest pipeline: files -> registry (SQL) + dense vectors (Chroma).
+
+Each document is identified by its *source*, ``<root label>/<path below the root>`` (the root
+label is the folder's name; ``bundled`` for the documents shipped in `knowledge/data`,
+``uploads`` for uploaded files), and ``doc_id = sha256(source)[:16]``: the same file path always
+maps to the same document. A file whose content hash is unchanged is skipped unread.
+
+Write order, so that a crash never leaves the registry pointing at missing vectors:
+embed (cached) -> upsert vectors -> replace the document and its chunks in SQL (one
+transaction) -> delete the stale vectors. Readers trust only chunk ids present in SQL.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.errors import DocumentError
+from bot.ports import Embedder
+from bot.settings import Settings
+from bot.store import ChunkRecord, DocumentRecord, Store
+from bot.types import utcnow
+from knowledge.chunking import chunk_document, index_text
+from knowledge.loaders import is_supported, parse_document
+from knowledge.vectorstore import VectorStore
+
+BUNDLED_LABEL = "bundled"
+UPLOADS_LABEL = "uploads"
+
+
+def bundled_documents_dir() -> Path:
+    """The folder of documents shipped with the package (ingested on first start)."""
+    return Path(__file__).resolve().parent / "data"
+
+
+def doc_id_for(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def fail(self, path: str, reason: str) -> None:
+        self.failed += 1
+        self.failures.append((path, reason))
+
+    def summary(self) -> str:
+        return (f"documents: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.removed} removed, {self.failed} failed; {self.chunks} chunks "
+                f"({self.embedded} embedded) in {self.seconds:.1f} s")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file to ingest, with its stable source name and document id."""
+
+    path: Path
+    source: str
+
+    @property
+    def doc_id(self) -> str:
+        return doc_id_for(self.source)
+
+
+def root_label(folder: Path, uploads_dir: Path | None = None) -> str:
+    folder = folder.resolve()
+    if folder == bundled_documents_dir():
+        return BUNDLED_LABEL
+    if uploads_dir is not None and folder == uploads_dir.resolve():
+        return UPLOADS_LABEL
+    return folder.name or "root"
+
+
+def _visible(path: Path, root: Path) -> bool:
+    parts = path.relative_to(root).parts
+    return not any(p.startswith((".", "~$")) for p in parts)
+
+
+def discover(path: Path, uploads_dir: Path | None = None) -> list[SourceFile]:
+    """The supported files at `path` (a file, or a folder searched recursively), sorted."""
+    if path.is_file():
+        return [SourceFile(path, f"{root_label(path.parent, uploads_dir)}/{path.name}")]
+    label = root_label(path, uploads_dir)
+    files = sorted(p for p in path.rglob("*") if p.is_file() and is_supported(p) and _visible(p, path))
+    return [SourceFile(p, f"{label}/{p.relative_to(path).as_posix()}") for p in files]
+
+
+class Ingestor:
+    """Brings documents into the registry and the dense index."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, vectors: VectorStore):
+        self.settings, self.store, self.embedder, self.vectors = settings, store, embedder, vectors
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.settings.data_dir / "uploads"
+
+    async def run(self, paths: Iterable[Path], prune: bool, progress: bool) -> IngestReport:
+        """Ingest every supported file under `paths`; with `prune`, drop documents whose file is gone."""
+        started, report = time.perf_counter(), IngestReport()
+        files, roots = await asyncio.to_thread(self._collect, list(paths), report)
+        for f in _progress(files, progress):
+            await self.ingest_file(f, report)
+        if prune:
+            await self._prune(roots, {f.doc_id for f in files}, report)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _collect(self, paths: list[Path], report: IngestReport) -> tuple[list[SourceFile], list[str]]:
+        files: list[SourceFile] = []
+        roots: list[str] = []
+        for path in paths:
+            if not path.exists():
+                report.fail(str(path), "not found")
+                continue
+            files.extend(discover(path, self.uploads_dir))
+            if path.is_dir():
+                roots.append(root_label(path, self.uploads_dir) + "/")
+        return files, roots
+
+    async def ingest_file(self, f: SourceFile, report: IngestReport) -> None:
+        """Add, update or skip one file; a broken file is recorded as failed and reported."""
+        try:
+            data = await asyncio.to_thread(f.path.read_bytes)
+        except OSError as exc:
+            report.fail(str(f.path), f"cannot be opened: {exc.strerror or exc}")
+            return
+        sha = hashlib.sha256(data).hexdigest()
+        existing = await self.store.kb_get_document(f.doc_id)
+        if existing and existing.sha256 == sha and existing.status == "ok":
+            report.unchanged += 1
+            return
+        try:
+            doc, chunks = await asyncio.to_thread(self._parse, f, data, sha)
+        except DocumentError as exc:
+            await self._mark_failed(f, data, sha, exc)
+            report.fail(str(f.path), exc.reason)
+            return
+        await self._write(doc, chunks, existing is not None, report)
+
+    def _parse(self, f: SourceFile, data: bytes, sha: str) -> tuple[DocumentRecord, list[ChunkRecord]]:
+        loaded = parse_document(str(f.path), data)
+        chunks = chunk_document(f.doc_id, loaded.title, f.source, loaded.text, self.settings.chunk_max_chars)
+        if not chunks:
+            raise DocumentError(str(f.path), "contains no text to index")
+        doc = DocumentRecord(id=f.doc_id, title=loaded.title, source=f.source, sha256=sha,
+                             chunk_count=len(chunks), status="ok", size_bytes=len(data))
+        return doc, chunks
+
+    async def _mark_failed(self, f: SourceFile, data: bytes, sha: str, exc: DocumentError) -> None:
+        await self.store.kb_mark_failed(DocumentRecord(
+            id=f.doc_id, title=f.path.stem, source=f.source, sha256=sha, chunk_count=0,
+            status="failed", error=exc.reason, size_bytes=len(data), ingested_at=utcnow()))
+
+    async def _write(self, doc: DocumentRecord, chunks: list[ChunkRecord], existed: bool,
+                     report: IngestReport) -> None:
+        old_ids = await self.store.kb_chunk_ids(doc.id) if existed else []
+        report.embedded += await asyncio.to_thread(self._upsert_vectors, chunks)
+        await self.store.kb_replace_document(doc, chunks)
+        stale = sorted(set(old_ids) - {c.id for c in chunks})
+        if stale:
+            await asyncio.to_thread(self.vectors.delete, stale)
+        report.chunks += len(chunks)
+        if existed:
+            report.updated += 1
+        else:
+            report.added += 1
+
+    def _upsert_vectors(self, chunks: list[ChunkRecord]) -> int:
+        """Embed and upsert the chunks that have no vector yet; returns how many."""
+        present = self.vectors.existing([c.id for c in chunks])
+        todo = [c for c in chunks if c.id not in present]
+        if todo:
+            vectors = self.embedder.embed_passages([index_text(c.section, c.text) for c in todo])
+            self.vectors.upsert([c.id for c in todo], vectors)
+        return len(todo)
+
+    async def remove(self, doc_id: str) -> bool:
+        """Remove a document from the registry, then its vectors; False if it was unknown."""
+        known = await self.store.kb_get_document(doc_id) is not None
+        ids = await self.store.kb_delete_document(doc_id)
+        if ids:
+            await asyncio.to_thread(self.vectors.delete, ids)
+        return known
+
+    async def _prune(self, roots: list[str], seen: set[str], report: IngestReport) -> None:
+        for doc in await self.store.kb_list_documents():
+            if doc.id not in seen and doc.source.startswith(tuple(roots)):
+                report.removed += await self.remove(doc.id)
+
+
+def _progress(files: list[SourceFile], enabled: bool) -> Iterable[SourceFile]:
+    if not enabled:
+        return files
+    from tqdm import tqdm
+
+    return tqdm(files, desc="ingest", unit="doc", file=sys.stderr, dynamic_ncols=True)

@@ -1,0 +1,151 @@
+"""The lexical index: jieba tokens in a bm25s index, persisted under data_dir/bm25/.
+
+Tokens are jieba's search-mode words, lowercased, without punctuation and stopwords (English
+words are kept). Each saved index carries the chunk ids it covers and the registry generation
+it was built from; a reader rebuilds it when the generation moved on.
+
+`coverage` is the relevance signal used for thresholding: the IDF-weighted fraction of the
+query's content tokens that occur in a passage (1.0: every query word is there).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+_jieba_lock = threading.Lock()
+_jieba_ready = False
+_WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
+STOPWORDS = frozenset(
+    "的 了 和 与 及 或 等 是 在 有 也 就 都 而 及其 以及 并 对 把 被 将 从 向 为 为了 以 于 之 其 这 那 这个 那个 "
+    "哪 哪些 哪个 哪几个 几 几个 多少 什么 怎么 怎么样 怎样 如何 吗 呢 吧 啊 呀 么 请问 请 一下 我 我们 你 你们 "
+    "他 她 它 他们 要 会 能 可以 可 想 问 个 些 还 又 再 已 已经 中 上 下 里 现在 目前 "
+    "a an the of to in on for and or is are was were be been do does did how what which who "
+    "whom when where why many much there this that these those it its with by at as from s will would "
+    "can could should shall may might has have had does doing done get got large big long often "
+    "about into over under than then so if not no yes please tell me my our your their you i we".split()
+)
+
+
+def _jieba():
+    """jieba, initialised once and quietly."""
+    global _jieba_ready
+    import jieba
+
+    with _jieba_lock:
+        if not _jieba_ready:
+            jieba.setLogLevel(60)
+            jieba.initialize()
+            _jieba_ready = True
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """Content tokens of a text: jieba search-mode words, lowercased, no punctuation or stopwords."""
+    words = (w.strip().lower() for w in _jieba().cut_for_search(text))
+    return [w for w in words if w and _WORD.search(w) and w not in STOPWORDS]
+
+
+def idf(df: int, n_docs: int) -> float:
+    """BM25's IDF; a word found in no chunk gets the highest weight."""
+    return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+class LexicalIndex:
+    """A BM25 index over chunk texts, with document frequencies for the coverage signal."""
+
+    def __init__(self, ids: Sequence[str], generation: int, retriever=None, df: dict[str, int] | None = None):
+        self.ids = list(ids)
+        self.generation = generation
+        self._bm25 = retriever
+        self._df = df or {}
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str], generation: int) -> LexicalIndex:
+        """Tokenise and index `texts` (one per id)."""
+        import bm25s
+
+        tokens = [tokenize(t) for t in texts]
+        df = Counter(w for toks in tokens for w in set(toks))
+        retriever = None
+        if ids:
+            retriever = bm25s.BM25()
+            retriever.index(tokens, show_progress=False)
+        return cls(ids, generation, retriever, dict(df))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(self, query: str, n: int) -> list[tuple[str, float]]:
+        """The best `n` chunk ids by BM25 score (only those sharing a token with the query)."""
+        tokens = tokenize(query)
+        if not tokens or self._bm25 is None:
+            return []
+        scores = self._bm25.get_scores(tokens)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n]
+        ranked = sorted(top, key=lambda i: -scores[i])
+        return [(self.ids[i], float(scores[i])) for i in ranked if scores[i] > 0]
+
+    def query_weights(self, query: str) -> dict[str, float]:
+        """The query's content tokens with their IDF over the indexed chunks."""
+        n_docs = max(len(self.ids), 1)
+        return {t: idf(self._df.get(t, 0), n_docs) for t in set(tokenize(query))}
+
+    def mentions(self, word: str) -> bool:
+        """True when every content token of `word` occurs in some indexed chunk."""
+        tokens = tokenize(word)
+        return bool(tokens) and all(t in self._df for t in tokens)
+
+    @staticmethod
+    def coverage(weights: dict[str, float], text: str) -> float:
+        """IDF-weighted share of the query tokens (`query_weights`) found in `text` (0..1)."""
+        total = sum(weights.values())
+        if not total:
+            return 0.0
+        haystack = text.lower()
+        return sum(w for t, w in weights.items() if t in haystack) / total
+
+    def save(self, root: Path) -> None:
+        """Write the index into a fresh folder, then point root/CURRENT at it atomically."""
+        root.mkdir(parents=True, exist_ok=True)
+        name = f"g{self.generation}-{uuid.uuid4().hex[:8]}"
+        folder = root / name
+        folder.mkdir()
+        if self._bm25 is not None:
+            self._bm25.save(str(folder), show_progress=False)
+        meta = {"generation": self.generation, "ids": self.ids, "df": self._df}
+        (folder / "chunks.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        tmp = root / f"CURRENT.{name}"
+        tmp.write_text(name, encoding="utf-8")
+        os.replace(tmp, root / "CURRENT")
+        _remove_others(root, keep=name)
+
+    @classmethod
+    def load(cls, root: Path) -> LexicalIndex | None:
+        """The saved index, or None when there is none or it cannot be read."""
+        import bm25s
+
+        try:
+            folder = root / (root / "CURRENT").read_text(encoding="utf-8").strip()
+            meta = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
+            retriever = bm25s.BM25.load(str(folder), show_progress=False) if meta["ids"] else None
+        except (OSError, ValueError, KeyError):
+            return None
+        return cls(meta["ids"], int(meta["generation"]), retriever, meta["df"])
+
+
+def _remove_others(root: Path, keep: str) -> None:
+    """Best-effort removal of older index folders (another process may still be reading one)."""
+    for child in root.iterdir():
+        if child.is_dir() and child.name != keep:
+            shutil.rmtree(child, ignore_errors=True)

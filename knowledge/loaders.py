@@ -1,0 +1,167 @@
+"""Loaders: a file (or uploaded bytes) -> cleaned text and a title.
+
+Supported: .txt/.text, .md/.markdown (UTF-8 with or without BOM, UTF-16 with BOM, else
+GB18030, the superset of GBK and GB2312), .docx (paragraphs and tables, in order), .pdf (text
+layer) and .html/.htm (script, style and navigation dropped; h1-h6 become Markdown headings so
+they set the section path). Anything unreadable raises `DocumentError` naming the file.
+"""
+from __future__ import annotations
+
+import codecs
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import DocumentError
+from knowledge.cleaning import clean_text, unwrap_lines
+from knowledge.structure import match_heading
+
+TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".docx", ".pdf", ".html", ".htm"}
+_TITLE_MAX = 40
+_DROP_TAGS = ("script", "style", "nav", "noscript", "template", "iframe", "svg")
+_BLOCK_TAGS = ("p", "div", "li", "tr", "table", "section", "article", "blockquote", "pre",
+               "ul", "ol", "dl", "dt", "dd", "header", "footer", "main", "aside", "form")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedDocument:
+    """The cleaned text of a document and its title."""
+
+    title: str
+    text: str
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def decode_text(data: bytes) -> str:
+    """Decode a text file: UTF-8 (BOM or not), UTF-16 with BOM, else GB18030."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    if b"\x00" in data:
+        raise UnicodeDecodeError("utf-8", data[:1], 0, 1, "binary content (NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("gb18030")
+
+
+def first_short_line(text: str) -> str | None:
+    """The first non-empty line short enough to be a title and not ending like a sentence."""
+    for line in text.split("\n"):
+        line = line.strip().lstrip("#").strip()
+        if line:
+            fits = len(line) <= _TITLE_MAX and not line.endswith(("。", "；", "，", ".", ";"))
+            return line if fits else None
+    return None
+
+
+def first_heading(text: str) -> str | None:
+    """The label of the first Markdown heading of level 1 or 2, if any."""
+    for line in text.split("\n"):
+        heading = match_heading(line.strip())
+        if heading and heading.rank <= 2:
+            return heading.label
+    return None
+
+
+def _load_text(data: bytes) -> tuple[str | None, str]:
+    text = clean_text(decode_text(data))
+    return first_heading(text), text
+
+
+def _load_docx(data: bytes) -> tuple[str | None, str]:
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    document = docx.Document(io.BytesIO(data))
+    lines: list[str] = []
+    for block in document.element.body.iterchildren():
+        if block.tag.endswith("}p"):
+            lines.append(Paragraph(block, document).text)
+        elif block.tag.endswith("}tbl"):
+            lines.extend(_table_rows(Table(block, document)))
+    return (document.core_properties.title or None), clean_text("\n".join(lines))
+
+
+def _table_rows(table) -> list[str]:
+    """One line per table row, cells separated by ' | ' (merged cells counted once)."""
+    rows = []
+    for row in table.rows:
+        cells: list[str] = []
+        for cell in row.cells:
+            text = " ".join(cell.text.split())
+            if text and (not cells or cells[-1] != text):
+                cells.append(text)
+        if cells:
+            rows.append(" | ".join(cells))
+    return rows
+
+
+def _load_pdf(data: bytes) -> tuple[str | None, str]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise ValueError("the PDF is encrypted")
+    pages = [page.extract_text() or "" for page in reader.pages]
+    meta_title = (reader.metadata.title if reader.metadata else None) or None
+    return meta_title, unwrap_lines(clean_text("\n".join(pages)))
+
+
+def _load_html(data: bytes) -> tuple[str | None, str]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(data, "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    for tag in soup(_DROP_TAGS + ("title", "head")):
+        tag.decompose()
+    for br in soup("br"):
+        br.replace_with("\n")
+    for level in range(1, 7):
+        for h in soup(f"h{level}"):
+            h.replace_with(f"\n{'#' * level} {h.get_text(' ', strip=True)}\n")
+    for cell in soup(["td", "th"]):
+        cell.insert_after(" | ")
+    for block in soup(_BLOCK_TAGS):
+        block.insert_after("\n")
+    text = clean_text(soup.get_text())
+    return title or first_heading(text), text
+
+
+_LOADERS: dict[str, Callable[[bytes], tuple[str | None, str]]] = {
+    **{suffix: _load_text for suffix in TEXT_SUFFIXES},
+    ".docx": _load_docx,
+    ".pdf": _load_pdf,
+    ".html": _load_html,
+    ".htm": _load_html,
+}
+
+
+def parse_document(name: str, data: bytes) -> LoadedDocument:
+    """Parse the bytes of a file called `name`; raises DocumentError naming it on any failure."""
+    loader = _LOADERS.get(Path(name).suffix.lower())
+    if loader is None:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise DocumentError(name, f"unsupported file type (supported: {supported})")
+    try:
+        title, text = loader(data)
+    except Exception as exc:  # each parser library has its own error types
+        raise DocumentError(name, f"cannot be read: {type(exc).__name__}: {exc}") from exc
+    if not text.strip():
+        raise DocumentError(name, "contains no extractable text (a scanned PDF needs OCR first)")
+    title = (title or "").strip() or first_short_line(text) or Path(name).stem
+    return LoadedDocument(title=title, text=text)
+
+
+def load_document(path: Path) -> LoadedDocument:
+    """Read and parse one file; raises DocumentError naming it when it is missing or broken."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(str(path), f"cannot be opened: {exc.strerror or exc}") from exc
+    return parse_document(str(path), data)
