@@ -75,7 +75,7 @@ class Answerer:
         query, notice = await self._standalone(question, history, lang)
         passages = await self.retriever.search(query)
         timings = {"retrieval_ms": _ms(t0)}
-        rel = judge(query, passages, self.settings.retrieval_min_score)
+        rel = judge(query, passages, self.settings.retrieval_min_score, getattr(self.retriever, "mentions", None))
         base = Answer(text="", mode=self.mode, passages=tuple(passages), rewritten_query=query if query != question else None,
                       lang=lang, timings=timings, notice=notice)
         if not rel.relevant:

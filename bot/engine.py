@@ -66,7 +66,7 @@ class Engine:
 
     async def _process(self, conv: Conversation, msg: IncomingMessage, message_id: int,
                        on_delta: OnDelta | None) -> Outcome:
-        lang = msg.lang if msg.lang in ("zh", "en") else detect_lang(msg.text)
+        lang = _lang_of(msg, conv)
         out = Outcome("answered", conv.id, message_id)
         try:
             rejection = self._check_input(msg, lang)
@@ -182,6 +182,15 @@ class Engine:
 
     def sources_text(self, reply: Reply, lang: str) -> str:
         return render_sources(reply.citations, lang)
+
+
+def _lang_of(msg: IncomingMessage, conv: Conversation) -> str:
+    """The platform's hint, else the script of the text; commands follow the conversation (default zh)."""
+    if msg.lang in ("zh", "en"):
+        return msg.lang
+    if msg.text.strip().startswith("/") or not msg.text.strip():
+        return conv.lang if conv.lang in ("zh", "en") else "zh"
+    return detect_lang(msg.text)
 
 
 def _answer_meta(answer: Answer) -> dict:

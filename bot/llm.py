@@ -29,7 +29,7 @@ def make_chat_model(settings: Settings) -> Runnable:
     return ChatOpenAI(
         model=settings.llm_model, base_url=settings.openai_base_url, api_key=key or "not-needed",
         temperature=settings.llm_temperature, timeout=settings.llm_timeout,
-        max_retries=settings.llm_max_retries, streaming=False,
+        max_retries=settings.llm_max_retries, streaming=True, stream_usage=True,
     )
 
 

@@ -30,7 +30,11 @@ class Channel(Protocol):
 
 @runtime_checkable
 class Retriever(Protocol):
-    """Finds the passages of the knowledge base most relevant to a query, best first."""
+    """Finds the passages of the knowledge base most relevant to a query, best first.
+
+    A retriever may also offer `mentions(word) -> bool` (does any document mention this word?),
+    which the relevance gate uses to tell "another city" from "a word this chunk lacks".
+    """
 
     async def search(self, query: str, k: int | None = None) -> list[Passage]: ...
 

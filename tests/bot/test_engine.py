@@ -1,0 +1,100 @@
+"""The Engine: store first, dedupe, commands, input checks, handoff flag, answers, the one send path."""
+from __future__ import annotations
+
+import asyncio
+
+import prompts
+from bot.answerer import Answerer
+from bot.engine import Engine
+from bot.settings import load_settings
+from bot.types import IncomingMessage, Role
+from tests.fakes.channel import RecordingChannel
+
+
+def make_engine(store, retriever, channel=None, **kw):
+    s = load_settings(retrieval_min_score=0.5, **kw)
+    engine = Engine(s, store, Answerer(retriever, s))
+    engine.register(channel or RecordingChannel())
+    return engine
+
+
+def msg(text: str, mid: str | None = "1", chat: str = "c1", **kw) -> IncomingMessage:
+    return IncomingMessage(channel="web", chat_id=chat, user_id="u1", text=text, channel_message_id=mid, **kw)
+
+
+async def test_a_question_is_stored_answered_with_citations_and_sent(store, retriever):
+    ch = RecordingChannel()
+    engine = make_engine(store, retriever, ch)
+    out = await engine.handle(msg("青岛计划建设多少家概念验证平台？"))
+    assert out.status == "answered"
+    (chat_id, reply), = ch.sent
+    assert chat_id == "c1" and "60家左右" in reply.text and reply.citations
+    assert {b.action for b in reply.buttons} == {"feedback:up", "feedback:down", "handoff"}
+    stored = await store.messages(out.conversation_id)
+    assert [m.role for m in stored] == ["user", "assistant"]
+    assert stored[1].status == "sent" and stored[1].mode == "extractive" and stored[1].meta["sources"]
+    assert stored[0].status == "processed"
+
+
+async def test_a_redelivered_message_is_answered_once(store, retriever):
+    ch = RecordingChannel()
+    engine = make_engine(store, retriever, ch)
+    outs = await asyncio.gather(*(engine.handle(msg("青岛计划建设多少家概念验证平台？", mid="same")) for _ in range(3)))
+    assert sorted(o.status for o in outs) == ["answered", "duplicate", "duplicate"]
+    assert len(ch.sent) == 1
+
+
+async def test_an_unanswerable_question_is_recorded_as_a_knowledge_gap(store, retriever):
+    engine = make_engine(store, retriever)
+    out = await engine.handle(msg("深圳的人工智能企业补贴标准是多少？"))
+    assert out.status == "no_answer"
+    (gap,) = await store.gaps()
+    assert gap["question"] == "深圳的人工智能企业补贴标准是多少？" and gap["reason"] == "no_answer"
+    assert [b.action for b in out.replies[0].buttons] == ["handoff"]
+
+
+async def test_a_transfer_service_request_is_flagged_as_a_handoff_and_not_answered(store, retriever):
+    out = await make_engine(store, retriever).handle(msg("我们公司有一项发明专利想转化，能帮我联系技术经理人吗？"))
+    assert out.status == "handoff" and out.answer is None
+    stored = await store.messages(out.conversation_id)
+    assert stored[-1].handoff and stored[-1].role == "system"
+
+
+async def test_empty_oversized_and_non_text_messages_get_a_clear_notice_and_are_kept(store, retriever):
+    engine = make_engine(store, retriever, max_message_chars=50)
+    empty = await engine.handle(msg("   ", mid="a"))
+    long = await engine.handle(msg("长" * 51, mid="b"))
+    sticker = await engine.handle(msg("", mid="c", kind="sticker"))
+    assert [o.status for o in (empty, long, sticker)] == ["rejected"] * 3
+    assert empty.replies[0].text == prompts.text("zh", "empty_message")
+    assert long.replies[0].text == prompts.text("zh", "too_long", limit=50)
+    assert sticker.replies[0].text == prompts.text("zh", "unsupported_type")
+    assert len([m for m in await store.messages(empty.conversation_id) if m.role == "user"]) == 3
+
+
+async def test_new_forgets_the_context_and_help_and_start_answer_in_the_users_language(store, retriever):
+    engine = make_engine(store, retriever)
+    await engine.handle(msg("青岛计划建设多少家概念验证平台？", mid="1"))
+    out = await engine.handle(msg("/new", mid="2"))
+    assert out.replies[0].text == prompts.text("zh", "context_reset")
+    assert await store.recent_turns(out.conversation_id, 10) == []
+    start = await engine.handle(msg("/start", mid="3", lang="en"))
+    assert start.replies[0].text == prompts.text("en", "welcome")
+
+
+async def test_a_failed_delivery_is_recorded_on_the_stored_reply(store, retriever):
+    out = await make_engine(store, retriever, RecordingChannel(fail=True)).handle(msg("青岛计划建设多少家概念验证平台？"))
+    reply = (await store.messages(out.conversation_id))[-1]
+    assert reply.role == Role.ASSISTANT and reply.status == "failed" and "unreachable" in reply.meta["error"]
+
+
+async def test_a_crash_while_answering_is_answered_politely_and_the_message_marked_failed(store):
+    class BrokenRetriever:
+        async def search(self, query, k=None):
+            raise RuntimeError("index exploded")
+
+    ch = RecordingChannel()
+    engine = make_engine(store, BrokenRetriever(), ch)
+    out = await engine.handle(msg("青岛计划建设多少家概念验证平台？"))
+    assert out.status == "error" and ch.sent[0][1].text == prompts.text("zh", "error")
+    assert (await store.messages(out.conversation_id))[0].status == "failed"

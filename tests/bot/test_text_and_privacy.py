@@ -1,0 +1,48 @@
+"""Language detection, sentence splitting, query terms and personal-data masking."""
+from bot.privacy import mask
+from bot.relevance import judge
+from bot.text import detect_lang, query_terms, split_sentences
+from bot.types import Passage
+
+
+def test_language_is_english_only_for_latin_script_without_chinese():
+    assert detect_lang("How many platforms?") == "en"
+    assert detect_lang("青岛 proof-of-concept 平台") == "zh"
+    assert detect_lang("123") == "zh"
+
+
+def test_sentences_keep_their_punctuation_and_are_never_cut():
+    text = "一是畅通转化渠道。出台实施政策2.0版，完善机制；二是优化！“好”。"
+    assert split_sentences(text) == ["一是畅通转化渠道。", "出台实施政策2.0版，完善机制；", "二是优化！", "“好”。"]
+
+
+def test_query_terms_drop_question_words_and_flag_place_names():
+    terms = {t.word: t for t in query_terms("深圳的人工智能企业补贴标准是多少？")}
+    assert "多少" not in terms and "的" not in terms
+    assert terms["深圳"].entity and terms["人工智能"].weight == 1.0
+
+
+def test_mask_hides_phones_ids_and_emails_but_keeps_the_rest():
+    out = mask("电话13812345678，身份证370202199001011234，邮箱zhang.san@example.com，座机0532-88886666。")
+    assert "13812345678" not in out and "138****5678" in out
+    assert "370202199001011234" not in out
+    assert "zhang.san@" not in out and "@example.com" in out
+    assert "88886666" not in out and out.endswith("。")
+
+
+def _p(text: str, dense: float = 0.9) -> Passage:
+    return Passage("c", text, "t", "", "s", "d", 0.5, dense_score=dense)
+
+
+def test_a_place_the_passages_never_mention_makes_the_question_out_of_scope():
+    rel = judge("深圳的人工智能企业补贴标准是多少？", [_p("加强新一代信息技术、人工智能2个先导产业技术攻关")], 0.5)
+    assert not rel.relevant and "深圳" in rel.reason
+
+
+def test_a_question_whose_words_are_in_the_passages_is_relevant():
+    rel = judge("青岛计划建设多少家概念验证平台？", [_p("青岛三年内建设概念验证平台60家左右")], 0.5)
+    assert rel.relevant and rel.coverage > 0.8
+
+
+def test_a_low_dense_score_is_not_relevant_even_with_overlapping_words():
+    assert not judge("概念验证平台", [_p("概念验证平台", dense=0.2)], 0.5).relevant
