@@ -102,7 +102,8 @@ class Answerer:
         return replace(base, text=text, no_answer=True, timings=timings, notice=rel.reason)
 
     def _extractive(self, base: Answer, query: str, passages: Sequence[Passage], notice: str | None = None) -> Answer:
-        text, cites = extractive.build(query, passages, base.lang, self.embedder)
+        expand = getattr(self.retriever, "expand_query", None)
+        text, cites = extractive.build(query, passages, base.lang, self.embedder, expand(query) if expand else None)
         if notice:
             text = f"{notice}\n{text}"
         return replace(base, text=text, citations=cites, mode=AnswerMode.EXTRACTIVE, notice=notice or base.notice)

@@ -23,7 +23,7 @@ _HUMAN = re.compile(
     re.I,
 )
 _TOPIC = re.compile(
-    r"成果转化|科技成果|技术转移|技术转让|专利|知识产权|技术许可|许可使用|技术经理人|技术经纪人|中试|概念验证|"
+    r"成果转化|科技成果|转化|转让|技术转移|技术转让|专利|知识产权|技术许可|许可使用|技术经理人|技术经纪人|中试|概念验证|"
     r"产学研|技术对接|项目对接|成果对接|技术入股|孵化|投融资|融资对接|"
     r"technology[- ]transfer|tech[- ]transfer|licens|patent|commerciali[sz]|technology manager|"
     r"pilot[- ](scale|plant|platform|test)|proof[- ]of[- ]concept|spin[- ]?off|joint r&d",

@@ -33,7 +33,9 @@ class Retriever(Protocol):
     """Finds the passages of the knowledge base most relevant to a query, best first.
 
     A retriever may also offer `mentions(word) -> bool` (does any document mention this word?),
-    which the relevance gate uses to tell "another city" from "a word this chunk lacks".
+    which the relevance gate uses to tell "another city" from "a word this chunk lacks", and
+    `expand_query(query) -> str` (the query as its lexical side searches it, e.g. English terms
+    translated), which the extractive answer uses to pick sentences.
     """
 
     async def search(self, query: str, k: int | None = None) -> list[Passage]: ...

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # -- retrieval and answering
     retrieval_top_k: int = Field(5, ge=1, le=50)
     retrieval_candidates: int = Field(30, ge=1, le=500)
-    retrieval_min_score: float = Field(0.5, ge=0.0, le=1.0)
+    retrieval_min_score: float = Field(0.3, ge=0.0, le=1.0)  # calibrated relevance of the best passage
     chunk_max_chars: int = Field(420, ge=80, le=4000)
     history_turns: int = Field(6, ge=0, le=50)
     max_message_chars: int = Field(2000, ge=10, le=20000)

@@ -21,8 +21,8 @@ STOPWORDS = frozenset(
     "why when where many much there this that these those it its i we you they me my our your "
     "please can could would should will with about from by as at".split()
 )
-_ENTITY_TAGS = ("ns", "nr", "nt", "nrt")
-_WEIGHTS = {"n": 1.0, "m": 1.0, "vn": 0.8, "v": 0.5, "a": 0.4}
+_ENTITY_TAGS = ("ns",)  # place names: the knowledge base is about one city
+_WEIGHTS = {"ns": 0.3, "n": 1.0, "m": 1.0, "vn": 0.8, "v": 0.5, "a": 0.4}  # place names are context
 
 
 def _jieba():

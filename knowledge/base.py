@@ -45,6 +45,12 @@ class KnowledgeBase:
     async def search_lexical(self, query: str, k: int | None = None) -> list[Passage]:
         return await self.retriever.search_lexical(query, k)
 
+    def expand_query(self, query: str) -> str:
+        """The query as the lexical side searches it (English glossary terms in Chinese)."""
+        from knowledge.retriever import prepare_query
+
+        return prepare_query(query)
+
     def mentions(self, word: str) -> bool:
         """Does any chunk of the knowledge base mention `word`? (for the relevance gate)"""
         return self.retriever.lexical.mentions(word)
