@@ -14,7 +14,7 @@ QUESTION = "青岛计划建设多少家概念验证平台？"
 
 def llm_settings(fake, **kw):
     return load_settings(openai_base_url=fake.base_url, openai_api_key="sk-test", llm_model="fake-model",
-                         llm_max_retries=0, llm_timeout=1.5, retrieval_min_score=0.5, **kw)
+                         llm_max_retries=0, llm_timeout=1.5, **kw)
 
 
 def answerer_for(fake, retriever):
@@ -23,7 +23,7 @@ def answerer_for(fake, retriever):
 
 
 async def test_extractive_mode_quotes_the_matching_sentence_with_a_citation(retriever):
-    a = await Answerer(retriever, load_settings(retrieval_min_score=0.5)).answer(QUESTION)
+    a = await Answerer(retriever, load_settings()).answer(QUESTION)
     assert a.mode is AnswerMode.EXTRACTIVE and not a.no_answer
     assert "60家左右" in a.text and "[1]" in a.text
     assert prompts.text("zh", "extractive_intro") in a.text

@@ -12,7 +12,7 @@ from tests.fakes.channel import RecordingChannel
 
 
 def make_engine(store, retriever, channel=None, **kw):
-    s = load_settings(retrieval_min_score=0.5, **kw)
+    s = load_settings(**kw)
     engine = Engine(s, store, Answerer(retriever, s))
     engine.register(channel or RecordingChannel())
     return engine

@@ -30,8 +30,8 @@ def test_mask_hides_phones_ids_and_emails_but_keeps_the_rest():
     assert "88886666" not in out and out.endswith("。")
 
 
-def _p(text: str, dense: float = 0.9) -> Passage:
-    return Passage("c", text, "t", "", "s", "d", 0.5, dense_score=dense)
+def _p(text: str, score: float = 0.8) -> Passage:
+    return Passage("c", text, "t", "", "s", "d", score, dense_score=0.9)
 
 
 def test_a_place_the_passages_never_mention_makes_the_question_out_of_scope():
@@ -41,8 +41,18 @@ def test_a_place_the_passages_never_mention_makes_the_question_out_of_scope():
 
 def test_a_question_whose_words_are_in_the_passages_is_relevant():
     rel = judge("青岛计划建设多少家概念验证平台？", [_p("青岛三年内建设概念验证平台60家左右")], 0.5)
-    assert rel.relevant and rel.coverage > 0.8
+    assert rel.relevant and rel.coverage > 0.7
 
 
-def test_a_low_dense_score_is_not_relevant_even_with_overlapping_words():
-    assert not judge("概念验证平台", [_p("概念验证平台", dense=0.2)], 0.5).relevant
+def test_a_low_retriever_score_is_not_relevant_even_with_overlapping_words():
+    assert not judge("概念验证平台", [_p("概念验证平台", score=0.2)], 0.5).relevant
+
+
+def test_english_questions_are_judged_on_the_retriever_score():
+    assert judge("How many platforms?", [_p("概念验证平台60家", score=0.6)], 0.3).relevant
+    assert not judge("Best restaurant?", [_p("概念验证平台60家", score=0.1)], 0.3).relevant
+
+
+def test_a_country_named_in_short_form_in_a_compound_counts_as_mentioned():
+    rel = judge("青岛和日本韩国有什么科技合作平台", [_p("中日韩创新合作中心青岛基地等科技合作平台")], 0.3)
+    assert rel.relevant
