@@ -183,6 +183,22 @@ class Engine:
     def sources_text(self, reply: Reply, lang: str) -> str:
         return render_sources(reply.citations, lang)
 
+    async def feedback(self, channel: str, chat_id: str, message_id: int, value: str | None) -> bool:
+        """👍 ("up") / 👎 ("down") / withdrawn (None) on an answer of this chat; a 👎 is a knowledge gap."""
+        if value not in ("up", "down", None):
+            return False
+        conv = await self.store.find_conversation(channel, chat_id)
+        stored = await self.store.get_message(message_id)
+        if conv is None or stored is None or stored.conversation_id != conv.id:
+            return False
+        if not await self.store.set_feedback(message_id, value):
+            return False
+        if value == "down":
+            question = await self.store.get_message(stored.reply_to_id) if stored.reply_to_id else None
+            await self.store.record_gap(question.text if question else stored.text, "thumbs_down",
+                                        message_id=message_id, conversation_id=conv.id)
+        return True
+
 
 def _lang_of(msg: IncomingMessage, conv: Conversation) -> str:
     """The platform's hint, else the script of the text; commands follow the conversation (default zh)."""

@@ -98,3 +98,15 @@ async def test_a_crash_while_answering_is_answered_politely_and_the_message_mark
     out = await engine.handle(msg("青岛计划建设多少家概念验证平台？"))
     assert out.status == "error" and ch.sent[0][1].text == prompts.text("zh", "error")
     assert (await store.messages(out.conversation_id))[0].status == "failed"
+
+
+async def test_feedback_is_stored_only_for_answers_of_the_same_chat_and_a_thumbs_down_is_a_gap(store, retriever):
+    engine = make_engine(store, retriever)
+    out = await engine.handle(msg("青岛计划建设多少家概念验证平台？"))
+    answer_id = out.replies[0].message_id
+    assert await engine.feedback("web", "other-chat", answer_id, "up") is False
+    assert await engine.feedback("web", "c1", answer_id, "sideways") is False
+    assert await engine.feedback("web", "c1", answer_id, "down") is True
+    assert (await store.get_message(answer_id)).feedback == "down"
+    (gap,) = await store.gaps()
+    assert gap["reason"] == "thumbs_down" and gap["question"] == "青岛计划建设多少家概念验证平台？"
