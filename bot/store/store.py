@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.errors import StorageError
 from bot.store import kb, migrate
 from bot.store.models import (
-    ChunkRow, ConversationRow, DocumentRow, GapRow, KbStateRow, MessageRow, ProcessedEventRow,
+    ChannelStateRow, ChunkRow, ConversationRow, DocumentRow, GapRow, KbStateRow, MessageRow, ProcessedEventRow,
 )
 from bot.store.records import ChunkRecord, DocumentRecord, StoredMessage
 from bot.types import Conversation, IncomingMessage, Role, Turn, utcnow
@@ -272,6 +272,22 @@ class Store:
     async def count_messages(self) -> int:
         async with self._session() as s:
             return int(await s.scalar(select(func.count(MessageRow.id))) or 0)
+
+    @_translated
+    async def get_state(self, key: str) -> str | None:
+        async with self._session() as s:
+            row = await s.get(ChannelStateRow, key)
+            return row.value if row else None
+
+    @_translated
+    async def set_state(self, key: str, value: str) -> None:
+        """Write a durable channel value (e.g. a kf cursor) in its own transaction."""
+        async with self._session() as s, s.begin():
+            row = await s.get(ChannelStateRow, key, with_for_update=True)
+            if row is None:
+                s.add(ChannelStateRow(key=key, value=value))
+            else:
+                row.value, row.updated_at = value, utcnow()
 
     # ---------------------------------------------------------------- knowledge base registry
 

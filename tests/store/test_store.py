@@ -91,3 +91,10 @@ async def test_opening_twice_runs_migrations_idempotently(tmp_path):
     for _ in range(2):
         st = await Store.open(url)
         await st.close()
+
+
+async def test_channel_state_values_are_durable_and_overwritten(store: Store):
+    assert await store.get_state("kf:cursor:wk1") is None
+    await store.set_state("kf:cursor:wk1", "c1")
+    await store.set_state("kf:cursor:wk1", "c2")
+    assert await store.get_state("kf:cursor:wk1") == "c2"
