@@ -52,7 +52,7 @@ class IngestReport:
     failed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     chunks: int = 0
-    embedded: int = 0
+    embedded: int = 0  # chunks that got a vector in this run (the cache serves text seen before)
     seconds: float = 0.0
 
     @property
@@ -148,6 +148,7 @@ class Ingestor:
         existing = await self.store.kb_get_document(f.doc_id)
         if existing and existing.sha256 == sha and existing.status == "ok":
             report.unchanged += 1
+            report.embedded += await self._restore_vectors(f.doc_id)
             return
         try:
             doc, chunks = await asyncio.to_thread(self._parse, f, data, sha)
@@ -184,6 +185,15 @@ class Ingestor:
             report.updated += 1
         else:
             report.added += 1
+
+    async def _restore_vectors(self, doc_id: str) -> int:
+        """Re-embed registry chunks whose vectors are missing (e.g. a new, empty collection)."""
+        ids = await self.store.kb_chunk_ids(doc_id)
+        present = await asyncio.to_thread(self.vectors.existing, ids)
+        missing = [cid for cid in ids if cid not in present]
+        if not missing:
+            return 0
+        return await asyncio.to_thread(self._upsert_vectors, await self.store.kb_get_chunks(missing))
 
     def _upsert_vectors(self, chunks: list[ChunkRecord]) -> int:
         """Embed and upsert the chunks that have no vector yet; returns how many."""

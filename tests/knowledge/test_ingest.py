@@ -60,6 +60,17 @@ async def test_a_changed_file_replaces_its_chunks_and_embeds_only_new_text(
     assert "20%" in hits[0].text and all("15%" not in p.text for p in hits)
 
 
+async def test_reingest_into_a_new_collection_restores_vectors_from_the_registry(
+        hash_kb: KnowledgeBase, kb_settings, docs: Path) -> None:
+    """Unchanged files whose vectors are missing (new CHROMA_COLLECTION) get them back from SQL."""
+    await hash_kb.ingest([docs])
+    fresh = KnowledgeBase(kb_settings.model_copy(update={"chroma_collection": "fresh-one"}),
+                          hash_kb.store, HashEmbedder())
+    report = await fresh.ingest([docs])
+    assert (report.unchanged, report.embedded) == (2, 3) and fresh.vectors.count() == 3
+    await fresh.close()
+
+
 async def test_prune_removes_documents_whose_files_are_gone(hash_kb: KnowledgeBase, docs: Path) -> None:
     """With prune, a deleted file's document disappears from the registry and the indexes."""
     await hash_kb.ingest([docs])
