@@ -1,17 +1,31 @@
-"""The composition root: the one place that wires concrete classes (knowledge, adapters) to the core."""
+"""The composition root: the one place that wires concrete classes (knowledge, adapters) to the core.
+
+`build_app` opens the store and the knowledge base and wires the engine; `serve` runs one aiohttp
+server hosting the web chat, its API, the channel webhooks and /healthz, starts every channel whose
+credentials are set, and shuts down cleanly on SIGTERM/SIGINT.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+import structlog
+from aiohttp import web
 from langchain_core.runnables import Runnable
 
 from bot.answerer import Answerer
 from bot.engine import Engine
 from bot.llm import make_chat_model
+from bot.ports import Channel
 from bot.settings import Settings
 from bot.store import Store
 from knowledge import KnowledgeBase
 from knowledge.embeddings import cached, make_embedder
+
+log = structlog.get_logger("qdbot.serve")
+ChannelFactory = Callable[[Engine, Settings], "Channel | None"]
 
 
 @dataclass
@@ -21,6 +35,7 @@ class App:
     kb: KnowledgeBase
     answerer: Answerer
     engine: Engine
+    channels: list = field(default_factory=list)
 
     async def close(self) -> None:
         await self.kb.close()
@@ -39,3 +54,87 @@ async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_i
         llm = make_chat_model(settings)
     answerer = Answerer(kb, settings, llm=llm, embedder=embedder)
     return App(settings, store, kb, answerer, Engine(settings, store, answerer))
+
+
+def channel_factories() -> list[ChannelFactory]:
+    """Every channel the server knows; each returns None when its credentials are not set."""
+    from adapters import web as web_chat
+
+    factories: list[ChannelFactory] = [web_chat.create]
+    for name in ("telegram", "wecom"):
+        try:
+            module = __import__(f"adapters.{name}", fromlist=["create"])
+        except ImportError:
+            continue
+        if hasattr(module, "create"):
+            factories.append(module.create)
+    return factories
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    app: App = request.app["qdbot"]
+    return web.json_response({"status": "ok", "mode": app.answerer.mode.value,
+                              "channels": [c.name for c in app.channels]})
+
+
+def make_web_app(app: App, factories: list[ChannelFactory] | None = None) -> web.Application:
+    """The aiohttp application with /healthz and every configured channel's routes."""
+    web_app = web.Application(client_max_size=2 * 1024 * 1024)
+    web_app["qdbot"] = app
+    web_app.router.add_get("/healthz", _healthz)
+    for factory in factories if factories is not None else channel_factories():
+        channel = factory(app.engine, app.settings)
+        if channel is None:
+            continue
+        if hasattr(channel, "routes"):
+            web_app.add_routes(channel.routes())
+        app.engine.register(channel)
+        app.channels.append(channel)
+    return web_app
+
+
+async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
+                     started: asyncio.Event | None = None) -> None:
+    """Listen, start the channels, wait for `stop`, then shut down in order."""
+    s = app.settings
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, s.qdbot_host, s.qdbot_port)
+    await site.start()
+    try:
+        for channel in app.channels:
+            await channel.start(app.engine.handle)
+        url = f"http://{s.qdbot_host}:{s.qdbot_port}/"
+        log.info("serving", url=url, mode=app.answerer.mode.value, channels=[c.name for c in app.channels])
+        if started is not None:
+            started.set()
+        await stop.wait()
+    finally:
+        await _shutdown(app, runner)
+
+
+async def _shutdown(app: App, runner: web.AppRunner) -> None:
+    log.info("stopping", inflight=app.engine._inflight)
+    for channel in reversed(app.channels):  # stop taking updates first
+        try:
+            await channel.stop()
+        except Exception:
+            log.exception("channel_stop_failed", channel=channel.name)
+    drained = await app.engine.drain(app.settings.shutdown_grace_seconds)
+    log.info("drained" if drained else "drain_timeout")
+    await runner.cleanup()
+
+
+async def serve(settings: Settings) -> int:
+    settings.check_public_bind()
+    app = await build_app(settings)
+    web_app = make_web_app(app)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_server(app, web_app, stop)
+    finally:
+        await app.close()
+    return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -31,7 +32,7 @@ COMMANDS = ("/start", "/help", "/new", "/human")
 class Outcome:
     """What happened to one inbound message (for adapters, the CLI and the log line)."""
 
-    status: str  # answered | no_answer | handoff | duplicate | rejected | command | error
+    status: str  # answered | no_answer | handoff | duplicate | rejected | rate_limited | command | error
     conversation_id: int | None = None
     message_id: int | None = None
     answer: Answer | None = None
@@ -45,6 +46,11 @@ class Engine:
         self.answerer = answerer
         self.channels: dict[str, Channel] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
+        self._limiter = RateLimiter(settings.rate_limit_per_minute, 60.0)
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def register(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -53,16 +59,54 @@ class Engine:
         return self._locks.setdefault(conversation_id, asyncio.Lock())
 
     async def handle(self, msg: IncomingMessage, on_delta: OnDelta | None = None) -> Outcome:
+        """Store first (a redelivery stops here), then answer in arrival order for this conversation."""
         t0 = time.perf_counter()
-        conv = await self.store.conversation_for(msg)
-        async with self._lock(conv.id):
+        self._enter()
+        try:
+            conv = await self.store.conversation_for(msg)
             message_id = await self.store.record_user_message(conv, msg)
             if message_id is None:
                 outcome = Outcome("duplicate", conv.id)
+            elif not self._limiter.allow(f"{msg.channel}:{msg.user_id}"):
+                outcome = await self._limited(conv, msg, message_id)
             else:
-                outcome = await self._process(conv, msg, message_id, on_delta)
+                outcome = await self._queued(conv, msg, message_id, on_delta)
+        finally:
+            self._leave()
         self._log(msg, outcome, t0)
         return outcome
+
+    async def _queued(self, conv: Conversation, msg: IncomingMessage, message_id: int,
+                      on_delta: OnDelta | None) -> Outcome:
+        lock = self._lock(conv.id)
+        if lock.locked():  # an earlier message of this conversation is still being answered
+            await self._send(conv, Reply(prompts.text(_lang_of(msg, conv), "busy"), role=Role.SYSTEM),
+                             reply_to_id=message_id)
+        async with lock, self._slots:
+            return await self._process(conv, msg, message_id, on_delta)
+
+    async def _limited(self, conv: Conversation, msg: IncomingMessage, message_id: int) -> Outcome:
+        out = Outcome("rate_limited", conv.id, message_id)
+        await self.store.set_message_status(message_id, "rate_limited")
+        await self._reply(conv, out, Reply(prompts.text(_lang_of(msg, conv), "rate_limited"), role=Role.SYSTEM))
+        return out
+
+    def _enter(self) -> None:
+        self._inflight += 1
+        self._idle.clear()
+
+    def _leave(self) -> None:
+        self._inflight -= 1
+        if self._inflight == 0:
+            self._idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait (bounded) for in-flight messages to finish; True when none is left."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
 
     async def _process(self, conv: Conversation, msg: IncomingMessage, message_id: int,
                        on_delta: OnDelta | None) -> Outcome:
@@ -197,6 +241,26 @@ class Engine:
             question = await self.store.get_message(stored.reply_to_id) if stored.reply_to_id else None
             await self.store.record_gap(question.text if question else stored.text, "thumbs_down",
                                         message_id=message_id, conversation_id=conv.id)
+        return True
+
+
+class RateLimiter:
+    """A sliding-window limit per key (in-process)."""
+
+    def __init__(self, limit: int, window: float):
+        self.limit, self.window = limit, window
+        self._hits: dict[str, deque[float]] = {}
+
+    def allow(self, key: str) -> bool:
+        if self.limit <= 0:
+            return True
+        now = time.monotonic()
+        hits = self._hits.setdefault(key, deque())
+        while hits and now - hits[0] > self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False
+        hits.append(now)
         return True
 
 

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     chunk_max_chars: int = Field(420, ge=80, le=4000)
     history_turns: int = Field(6, ge=0, le=50)
     max_message_chars: int = Field(2000, ge=10, le=20000)
+    max_concurrency: int = Field(32, ge=1, le=1000)  # answers generated at once, overall
+    rate_limit_per_minute: int = Field(20, ge=0)  # messages per user per minute (0: no limit)
+    shutdown_grace_seconds: float = Field(20.0, ge=0)
 
     @field_validator("openai_base_url", "embedding_base_url", "chroma_host", "database_url", mode="before")
     @classmethod

@@ -110,3 +110,34 @@ async def test_feedback_is_stored_only_for_answers_of_the_same_chat_and_a_thumbs
     assert (await store.get_message(answer_id)).feedback == "down"
     (gap,) = await store.gaps()
     assert gap["reason"] == "thumbs_down" and gap["question"] == "青岛计划建设多少家概念验证平台？"
+
+
+async def test_a_flooding_user_is_asked_to_wait_and_every_message_is_kept(store, retriever):
+    engine = make_engine(store, retriever, rate_limit_per_minute=3)
+    outs = [await engine.handle(msg(f"青岛计划建设多少家概念验证平台？{i}", mid=str(i))) for i in range(5)]
+    assert [o.status for o in outs] == ["answered"] * 3 + ["rate_limited"] * 2
+    assert outs[-1].replies[0].text == prompts.text("zh", "rate_limited")
+    users = [m for m in await store.messages(outs[0].conversation_id) if m.role == "user"]
+    assert len(users) == 5 and users[-1].status == "rate_limited"
+
+
+async def test_a_message_arriving_while_the_previous_is_answered_gets_a_busy_notice_then_its_answer(store, retriever):
+    ch = RecordingChannel()
+    engine = make_engine(store, retriever, ch)
+    first = asyncio.create_task(engine.handle(msg("青岛计划建设多少家概念验证平台？", mid="1")))
+    await asyncio.sleep(0)  # let the first one take the conversation
+    while not engine._lock(1).locked():
+        await asyncio.sleep(0.001)
+    second = await engine.handle(msg("市级财政科技资金每年增长多少？", mid="2"))
+    await first
+    texts = [r.text for _, r in ch.sent]
+    assert prompts.text("zh", "busy") in texts
+    assert second.status == "answered" and "15%" in texts[-1]
+
+
+async def test_drain_waits_for_in_flight_messages(store, retriever):
+    engine = make_engine(store, retriever)
+    task = asyncio.create_task(engine.handle(msg("青岛计划建设多少家概念验证平台？")))
+    await asyncio.sleep(0)
+    assert await engine.drain(timeout=10) is True
+    assert task.done()
