@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-import uuid
 from pathlib import Path
 
 from bot.errors import QdbotError
@@ -27,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("file", type=Path)
     ev.add_argument("--min", type=float, default=None, help="exit non-zero below this pass rate (0..1)")
     ev.add_argument("--json", action="store_true", help="print per-question results as JSON lines")
+    sv = sub.add_parser("serve", help="run the web chat, console and every configured channel")
+    sv.add_argument("--host", default=None, help="override QDBOT_HOST")
+    sv.add_argument("--port", type=int, default=None, help="override QDBOT_PORT")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     return p
@@ -51,12 +52,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot import commands
 
     handler = {"ingest": commands.ingest, "ask": commands.ask, "chat": commands.chat,
-               "eval": commands.evaluate, "db": commands.db}[args.command]
+               "eval": commands.evaluate, "db": commands.db, "serve": commands.serve}[args.command]
     return await handler(args, settings)
-
-
-def new_chat_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 if __name__ == "__main__":

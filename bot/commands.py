@@ -43,8 +43,8 @@ def _mode(mode: str) -> str:
 
 
 async def ask_one(app: App, question: str, chat_id: str | None = None) -> tuple[Outcome, float]:
-    msg = IncomingMessage(channel="cli", chat_id=chat_id or uuid.uuid4().hex[:12], user_id="cli",
-                          text=question, channel_message_id=None)
+    chat_id = chat_id or uuid.uuid4().hex[:12]
+    msg = IncomingMessage(channel="cli", chat_id=chat_id, user_id=f"cli-{chat_id}", text=question)
     t0 = time.perf_counter()
     out = await app.engine.handle(msg)
     return out, (time.perf_counter() - t0) * 1000
@@ -117,3 +117,10 @@ async def db(args: argparse.Namespace, settings: Settings) -> int:
     await store.close()
     print(f"database at the newest schema: {settings.db_url.split('@')[-1]}")
     return 0
+
+
+async def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import serve as run
+
+    overrides = {k: v for k, v in (("qdbot_host", args.host), ("qdbot_port", args.port)) if v is not None}
+    return await run(settings.model_copy(update=overrides) if overrides else settings)

@@ -101,7 +101,8 @@ async def run_eval(app: Any, path: Path, *, verbose_json: bool = False) -> EvalR
         if not line.strip():
             continue
         item = json.loads(line)
-        msg = IncomingMessage(channel="eval", chat_id=uuid.uuid4().hex[:12], user_id="eval", text=item["question"],
+        chat = uuid.uuid4().hex[:12]
+        msg = IncomingMessage(channel="eval", chat_id=chat, user_id=f"eval-{chat}", text=item["question"],
                               lang=item.get("lang"))
         result = check(item, await app.engine.handle(msg))
         results.append(result)

@@ -24,7 +24,7 @@ def _scrub(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
 def configure(level: str = "INFO", fmt: str = "console") -> None:
     lvl = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(level=lvl, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "chromadb", "jieba", "aiohttp.access", "telegram", "apscheduler", "alembic"):
+    for noisy in ("httpx", "chromadb", "jieba", "bm25s", "aiohttp.access", "telegram", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
     renderer = structlog.processors.JSONRenderer(ensure_ascii=False) if fmt == "json" else \
         structlog.dev.ConsoleRenderer(colors=False)

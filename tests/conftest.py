@@ -90,3 +90,42 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path):
     yield st
     await st.close()
     await drop_pg_database(name)
+
+
+def _clean_env(env: dict[str, str], data_dir: Path) -> dict[str, str]:
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DATABASE_URL", "CHROMA_HOST", "EMBEDDING_PROVIDER",
+                "TELEGRAM_BOT_TOKEN", "WECOM_CORP_ID"):
+        env.pop(var, None)
+    env["QDBOT_DATA_DIR"] = str(data_dir)
+    return env
+
+
+@pytest.fixture(scope="session")
+def seeded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir where the bundled document was ingested by the real local model (built once)."""
+    from bot.app import build_app
+
+    data_dir = tmp_path_factory.mktemp("seeded-app") / "data"
+
+    async def build() -> None:
+        app = await build_app(load_settings(qdbot_data_dir=data_dir))
+        await app.close()
+
+    asyncio.run(build())
+    return data_dir
+
+
+@pytest.fixture
+def app_data_dir(seeded_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the seeded data dir."""
+    import shutil
+
+    target = tmp_path / "data"
+    shutil.copytree(seeded_dir, target)
+    return target
+
+
+@pytest.fixture
+def cli_env(app_data_dir: Path, tmp_path: Path) -> dict[str, str]:
+    """Environment for running `qdbot` in a subprocess on a seeded copy, away from any `.env`."""
+    return _clean_env(dict(os.environ), app_data_dir)

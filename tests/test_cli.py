@@ -1,0 +1,74 @@
+"""The `qdbot` command line, run as a newcomer would run it (subprocesses on a seeded data dir)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SHARED
+
+QDBOT = [sys.executable, "-m", "bot"]
+
+
+def run(args: list[str], env: dict, cwd: Path, stdin: str | None = None, timeout: int = 240):
+    return subprocess.run(QDBOT + args, env=env, cwd=cwd, input=stdin, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_ask_json_prints_the_documented_fields_with_a_cited_answer(cli_env, tmp_path):
+    res = run(["ask", "--json", "青岛计划建设多少家概念验证平台？"], cli_env, tmp_path)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert set(data) == {"question", "answer", "mode", "sources", "handoff", "no_answer", "latency_ms"}
+    assert data["mode"] == "extractive" and not data["handoff"] and not data["no_answer"]
+    assert "60家" in data["answer"] and any("60家" in s["text"] for s in data["sources"])
+    assert set(data["sources"][0]) == {"title", "section", "source", "text", "score"}
+
+
+def test_ask_json_without_a_question_answers_each_stdin_line(cli_env, tmp_path):
+    res = run(["ask", "--json"], cli_env, tmp_path, stdin="转人工\n\n今天青岛天气怎么样？\n")
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [(d["handoff"], d["no_answer"]) for d in lines] == [(True, False), (False, True)]
+
+
+def test_eval_passes_every_shared_question_in_extractive_mode(cli_env, tmp_path):
+    res = run(["eval", str(SHARED / "eval" / "qa.jsonl"), "--min", "1.0"], cli_env, tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "overall" in res.stdout and "100%" in res.stdout and "hit@1" in res.stdout
+
+
+def test_eval_exits_non_zero_below_the_minimum(cli_env, tmp_path):
+    f = tmp_path / "hard.jsonl"
+    f.write_text(json.dumps({"id": "x", "question": "青岛计划建设多少家概念验证平台？", "kind": "fact",
+                             "lang": "zh", "expect": [["不存在的数字"]]}, ensure_ascii=False) + "\n")
+    res = run(["eval", str(f), "--min", "0.5"], cli_env, tmp_path)
+    assert res.returncode == 1 and "FAIL x" in res.stdout
+
+
+def test_ingest_reports_added_unchanged_and_removed_documents(cli_env, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("一、总则\n青岛市设立海洋创新券，每家企业每年最高50万元。", encoding="utf-8")
+    (docs / "b.md").write_text("# 说明\n\n测试文件。", encoding="utf-8")
+    first = run(["ingest", "--quiet", str(docs)], cli_env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "2 added" in first.stdout
+    (docs / "b.md").unlink()
+    second = run(["ingest", "--quiet", "--prune", str(docs)], cli_env, tmp_path)
+    assert "1 unchanged" in second.stdout and "1 removed" in second.stdout
+    ask = run(["ask", "--json", "海洋创新券每家企业最高多少钱？"], cli_env, tmp_path)
+    assert "50万元" in json.loads(ask.stdout)["answer"]
+
+
+def test_chat_keeps_a_multi_turn_session_and_exits_on_end_of_input(cli_env, tmp_path):
+    res = run(["chat"], cli_env, tmp_path, stdin="青岛计划建设多少家概念验证平台？\n/new\n")
+    assert res.returncode == 0, res.stderr
+    assert "60家" in res.stdout and "重新开始" in res.stdout
+
+
+def test_a_broken_setting_is_reported_in_one_line_without_a_traceback(cli_env, tmp_path):
+    env = {**cli_env, "RETRIEVAL_TOP_K": "many"}
+    res = run(["ask", "hi"], env, tmp_path)
+    assert res.returncode == 2 and "qdbot: invalid settings" in res.stderr and "Traceback" not in res.stderr
