@@ -8,7 +8,9 @@ query) so adapters run unchanged against ``fake.base_url``::
         fake.fail_next("/cgi-bin/message/send", 42001)
 
 Endpoints: gettoken, message/send, kf/sync_msg, kf/send_msg, kf/send_msg_on_event,
-kf/service_state/get and /trans, kf/servicer/list. Every request is recorded in ``fake.calls``.
+kf/service_state/get and /trans, kf/servicer/list (the kf half lives in ``wecom_kf``). Every
+request is recorded in ``fake.calls``; ``fail_next`` answers an errcode instead of handling, and
+``lose_response_next`` handles but answers HTTP 502 (a retry must then be idempotent).
 Time is ``fake.now()``; ``fake.advance(seconds)`` moves it (token expiry, quotas, codes).
 
 Semantics worth knowing: gettoken returns the same token while it is valid (with the seconds
@@ -26,10 +28,8 @@ transition the state table forbids, 40058 for a bad cursor, limit, msgid, state 
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import json
-import re
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -39,16 +39,13 @@ from aiohttp import web
 
 from adapters.wecom.crypto import WeComCrypto
 from adapters.wecom.xml import build_xml
+from .wecom_kf import QUOTA, TEXT_LIMIT, TRANSITIONS, FakeKf
 
-TEXT_LIMIT = 2048  # UTF-8 bytes of a text message; longer is cut
-TOKEN_TTL, KF_TOKEN_TTL, CODE_TTL, QUOTA_WINDOW, QUOTA = 7200, 600, 20, 48 * 3600, 5
-# service_state transitions this fake allows (0 new, 1 bot, 2 pool, 3 human, 4 ended)
-TRANSITIONS = {0: {1, 2, 3, 4}, 1: {2, 3, 4}, 2: {3, 4}, 3: {3, 4}, 4: set()}
+TOKEN_TTL = 7200
 ROUTES = {"/cgi-bin/" + api: "_" + api.replace("/", "_") for api in (
     "gettoken", "message/send", "kf/sync_msg", "kf/send_msg", "kf/send_msg_on_event",
     "kf/service_state/get", "kf/service_state/trans", "kf/servicer/list")}
 _BAD_JSON = object()
-_MSGID = re.compile(r"[0-9a-zA-Z_-]{1,32}\Z")
 _ERRMSG = {0: "ok", 40001: "invalid credential", 40013: "invalid corpid",
            40008: "invalid message type", 40014: "invalid access_token", 40056: "invalid agentid", 40058: "invalid parameter",
            41001: "access_token missing", 42001: "access_token expired",
@@ -91,8 +88,10 @@ def cut_utf8(text: str, limit: int = TEXT_LIMIT) -> tuple[str, bool]:
     return (text, False) if len(raw) <= limit else (raw[:limit].decode("utf-8", "ignore"), True)
 
 
-class FakeWeCom:
+class FakeWeCom(FakeKf):
     """Loopback WeCom API on 127.0.0.1 and a free port."""
+
+    _reply = staticmethod(_reply)
 
     def __init__(self, *, corp_id: str = "wwfakecorp", secret: str = "fake-secret",
                  agent_id: int = 1000002) -> None:
@@ -106,14 +105,8 @@ class FakeWeCom:
         self._ids = itertools.count(1)
         self._faults: dict[str, deque[int]] = defaultdict(deque)
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (secret, expiry)
-        self._kf_tokens: dict[str, tuple[str, float]] = {}  # token -> (open_kfid, expiry)
-        self._codes: dict[str, float] = {}  # event code -> expiry
-        self._kf_msgs: dict[str, list[dict]] = defaultdict(list)
-        self._empty_pages: dict[str, int] = defaultdict(int)
-        self._states: dict[tuple[str, str], tuple[int, str]] = {}
-        self._quota: dict[tuple[str, str], list[float]] = {}  # pair -> [window start, used]
-        self._servicers: dict[str, dict[str, int]] = defaultdict(dict)
-        self._kf_msgids: set[str] = set()  # msgid is an idempotency key for kf sends
+        self._lost: dict[str, int] = defaultdict(int)
+        self._init_kf()
         self._changed: asyncio.Condition | None = None
 
     @property
@@ -139,69 +132,12 @@ class FakeWeCom:
             raise ValueError(f"unknown path {path!r}; expected one of {sorted(ROUTES)}")
         self._faults[path].extend([errcode] * n)
 
-    def add_kf_message(self, open_kfid: str, external_userid: str, text: str = "", origin: int = 3,
-                       msgid: str | None = None, msgtype: str = "text", event: dict | None = None,
-                       menu_id: str | None = None, servicer_userid: str | None = None) -> str:
-        """Queue a message for kf/sync_msg as WeCom would store it; return its msgid."""
-        msg = {"msgid": msgid or f"kfmsg{next(self._ids)}", "open_kfid": open_kfid,
-               "external_userid": external_userid, "send_time": int(self.now()),
-               "origin": origin, "msgtype": msgtype}
-        if servicer_userid:
-            msg["servicer_userid"] = servicer_userid
-        if msgtype == "event":
-            msg["event"] = self._event(open_kfid, external_userid, dict(event or {}))
-            del msg["open_kfid"], msg["external_userid"]  # events carry them inside ``event``
-        else:
-            msg["text"] = {"content": text, **({"menu_id": menu_id} if menu_id else {})}
-        if origin == 3:
-            self._customer_spoke(open_kfid, external_userid)
-        self._kf_msgs[open_kfid].append(msg)
-        return msg["msgid"]
-
-    def _event(self, open_kfid: str, external_userid: str, event: dict) -> dict:
-        event.setdefault("event_type", "enter_session")
-        event.setdefault("open_kfid", open_kfid)
-        event.setdefault("external_userid", external_userid)
-        if event["event_type"] == "enter_session" and "welcome_code" not in event:
-            event["welcome_code"] = self._issue_code()
-        return event
-
-    def _customer_spoke(self, open_kfid: str, external_userid: str) -> None:
-        pair = (open_kfid, external_userid)
-        self._quota[pair] = [self.now(), 0]
-        if self.state(open_kfid, external_userid)[0] == 4:
-            self._states[pair] = (0, "")
-
-    def kf_token(self, open_kfid: str) -> str:
-        """A sync_msg token as a kf_msg_or_event callback carries (valid 10 minutes)."""
-        token = f"ENC{next(self._ids)}kf"
-        self._kf_tokens[token] = (open_kfid, self.now() + KF_TOKEN_TTL)
-        self._kf_msgs.setdefault(open_kfid, [])
-        return token
-
-    def kf_event_xml(self, open_kfid: str) -> str:
-        """The inner XML of a ``kf_msg_or_event`` callback, with a fresh token."""
-        return build_xml({"ToUserName": self.corp_id, "CreateTime": int(self.now()),
-                          "MsgType": "event", "Event": "kf_msg_or_event",
-                          "Token": self.kf_token(open_kfid), "OpenKfId": open_kfid})
-
-    def inject_empty_page(self, open_kfid: str, n: int = 1) -> None:
-        """The next ``n`` sync_msg pages for ``open_kfid`` are empty but say ``has_more: 1``."""
-        self._empty_pages[open_kfid] += n
-
-    def set_state(self, open_kfid: str, external_userid: str, state: int,
-                  servicer_userid: str = "") -> None:
-        self._kf_msgs.setdefault(open_kfid, [])
-        self._states[(open_kfid, external_userid)] = (state, servicer_userid)
-
-    def state(self, open_kfid: str, external_userid: str) -> tuple[int, str]:
-        """(service_state, servicer_userid); a session never started is state 4."""
-        return self._states.get((open_kfid, external_userid), (4, ""))
-
-    def set_servicers(self, open_kfid: str, servicers: dict[str, int]) -> None:
-        """Servicer userid -> status (0 receiving, 1 stopped) for ``open_kfid``."""
-        self._kf_msgs.setdefault(open_kfid, [])
-        self._servicers[open_kfid] = dict(servicers)
+    def lose_response_next(self, path: str, n: int = 1) -> None:
+        """Handle the next ``n`` requests to ``path`` normally, then answer HTTP 502 instead of
+        their JSON (the work is done; the caller cannot know it)."""
+        if path not in ROUTES:
+            raise ValueError(f"unknown path {path!r}; expected one of {sorted(ROUTES)}")
+        self._lost[path] += n
 
     def sent(self, kind: str) -> list[Delivery]:
         return [d for d in self.deliveries if d.kind == kind]
@@ -257,6 +193,9 @@ class FakeWeCom:
         self.calls.append(Call(request.method, path, query, body, response))
         async with self._changed:
             self._changed.notify_all()
+        if self._lost[path]:
+            self._lost[path] -= 1
+            return web.Response(status=502, text="bad gateway (fake: response lost)")
         return web.json_response(response, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
     @staticmethod
@@ -313,106 +252,15 @@ class FakeWeCom:
             self._kf_msgids.add(msgid)
         return msgid
 
-    def _kf_sync_msg(self, query: dict, body: dict) -> dict:
-        kfid = body.get("open_kfid", "")
-        if kfid not in self._kf_msgs:
-            return _reply(95000)
-        owner, expiry = self._kf_tokens.get(str(body.get("token", "")), ("", 0.0))
-        if owner != kfid or expiry <= self.now():
-            return _reply(95007)
-        limit, start = body.get("limit", 1000), self._cursor_index(kfid, body.get("cursor", ""))
-        if not isinstance(limit, int) or not 0 < limit <= 1000 or start is None:
-            return _reply(40058)
-        if self._empty_pages[kfid]:
-            self._empty_pages[kfid] -= 1
-            return _reply(0, next_cursor=self._cursor(kfid, start), has_more=1, msg_list=[])
-        page = self._kf_msgs[kfid][start:start + min(limit, self.page_cap)]
-        end = start + len(page)
-        more = int(end < len(self._kf_msgs[kfid]))
-        return _reply(0, next_cursor=self._cursor(kfid, end), has_more=more, msg_list=page)
 
-    @staticmethod
-    def _cursor(open_kfid: str, index: int) -> str:
-        return base64.urlsafe_b64encode(f"{open_kfid}:{index}".encode()).decode().rstrip("=")
 
-    @staticmethod
-    def _cursor_index(open_kfid: str, cursor: Any) -> int | None:
-        if not cursor:
-            return 0
-        try:
-            decoded = base64.urlsafe_b64decode(str(cursor) + "=" * (-len(str(cursor)) % 4))
-            kfid, _, index = decoded.decode().rpartition(":")
-            position = int(index)
-        except ValueError:  # also binascii.Error and UnicodeDecodeError
-            return None
-        return position if kfid == open_kfid and position >= 0 else None
 
-    def _kf_send_msg(self, query: dict, body: dict) -> dict:
-        kfid, user = body.get("open_kfid", ""), body.get("touser", "")
-        if kfid not in self._kf_msgs:
-            return _reply(95000)
-        if early := self._early_answer(body):
-            return early
-        if self.state(kfid, user)[0] not in (0, 1):
-            return _reply(95018)
-        window = self._quota.get((kfid, user))
-        if window is None or window[1] >= QUOTA or self.now() - window[0] > QUOTA_WINDOW:
-            return _reply(95001)
-        window[1] += 1
-        return _reply(0, msgid=self._deliver("kf", body, TEXT_LIMIT, body.get("msgid")))
 
-    def _early_answer(self, body: dict) -> dict | None:
-        """Checks shared by the kf sends: msgid format, repeated msgid (idempotent), msgtype."""
-        msgid = body.get("msgid")
-        if msgid is not None and not (isinstance(msgid, str) and _MSGID.match(msgid)):
-            return _reply(40058)
-        if msgid in self._kf_msgids:
-            return _reply(0, msgid=msgid)  # the first send stands; nothing is sent twice
-        if not isinstance(body.get(body.get("msgtype") or ""), dict):
-            return _reply(40008)
-        return None
 
-    def _kf_send_msg_on_event(self, query: dict, body: dict) -> dict:
-        if early := self._early_answer(body):
-            return early
-        if self._codes.pop(str(body.get("code", "")), 0.0) <= self.now():
-            return _reply(40058)
-        return _reply(0, msgid=self._deliver("kf_event", body, TEXT_LIMIT, body.get("msgid")))
 
-    def _issue_code(self) -> str:
-        code = f"CODE{next(self._ids)}"
-        self._codes[code] = self.now() + CODE_TTL
-        return code
 
-    def _kf_service_state_get(self, query: dict, body: dict) -> dict:
-        kfid = body.get("open_kfid", "")
-        if kfid not in self._kf_msgs:
-            return _reply(95000)
-        state, servicer = self.state(kfid, body.get("external_userid", ""))
-        return _reply(0, service_state=state, servicer_userid=servicer)
 
-    def _kf_service_state_trans(self, query: dict, body: dict) -> dict:
-        kfid, user = body.get("open_kfid", ""), body.get("external_userid", "")
-        target, servicer = body.get("service_state"), body.get("servicer_userid", "")
-        if kfid not in self._kf_msgs:
-            return _reply(95000)
-        current = self.state(kfid, user)[0]
-        if target not in TRANSITIONS or isinstance(target, bool):
-            return _reply(40058)
-        if target not in TRANSITIONS[current]:
-            return _reply(95016)
-        if target == 3 and self._servicers[kfid].get(servicer) != 0:
-            return _reply(95014)
-        self._states[(kfid, user)] = (target, servicer if target == 3 else "")
-        first_handover = target in (2, 3) and current in (0, 1)
-        return _reply(0, msg_code=self._issue_code() if first_handover or target == 4 else "")
 
-    def _kf_servicer_list(self, query: dict, body: dict) -> dict:
-        kfid = query.get("open_kfid") or body.get("open_kfid", "")
-        if kfid not in self._kf_msgs:
-            return _reply(95000)
-        listing = [{"userid": u, "status": s} for u, s in self._servicers[kfid].items()]
-        return _reply(0, servicer_list=listing)
 
 
 def callback_request(crypto: WeComCrypto, inner_xml: str, timestamp: str | None = None,
