@@ -17,6 +17,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.types import utcnow
@@ -147,3 +148,67 @@ class ChannelStateRow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ManagerRow(Base):
+    """A technology manager (技术经理人) of the roster."""
+
+    __tablename__ = "managers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    specialties: Mapped[list] = mapped_column(JSON, default=list)
+    working_hours: Mapped[str] = mapped_column(String(256), default="")
+    telegram_user_id: Mapped[str | None] = mapped_column(String(64))
+    wecom_userid: Mapped[str | None] = mapped_column(String(64))
+    kf_servicer_userid: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TicketRow(Base):
+    """A handoff ticket: the single source of truth for who owns a conversation."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_state", "state", "id"),
+        Index("ix_tickets_conversation", "conversation_id", "id"),
+        # at most one unresolved ticket per conversation, even with several workers
+        Index("uq_tickets_open", "conversation_id", unique=True,
+              sqlite_where=text("state IN ('intake', 'waiting', 'active')"),
+              postgresql_where=text("state IN ('intake', 'waiting', 'active')")),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    intake_step: Mapped[str | None] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    trigger: Mapped[str] = mapped_column(Text, default="")
+    lang: Mapped[str] = mapped_column(String(8), default="zh")
+    manager_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    notify_count: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class TicketEventRow(Base):
+    """Everything that happened to a ticket, with who did it (history, notes, SLA figures)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -20,6 +20,7 @@ from bot.store.models import (
     ChannelStateRow, ChunkRow, ConversationRow, DocumentRow, GapRow, KbStateRow, MessageRow, ProcessedEventRow,
 )
 from bot.store.records import ChunkRecord, DocumentRecord, StoredMessage
+from bot.store.tickets import TicketStore
 from bot.types import Conversation, IncomingMessage, Role, Turn, utcnow
 
 P = ParamSpec("P")
@@ -63,6 +64,7 @@ class Store:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._session = async_sessionmaker(engine, expire_on_commit=False)
+        self.tickets = TicketStore(self._session)
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> "Store":

@@ -1,0 +1,190 @@
+"""Handoff tickets, their history and the roster of technology managers.
+
+State changes are compare-and-set updates (`WHERE state IN (...)`), so two managers claiming the
+same ticket at once get exactly one winner, on SQLite and on PostgreSQL, with one or many workers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields as dc_fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.store.models import ManagerRow, TicketEventRow, TicketRow
+from bot.types import utcnow
+
+OPEN_STATES = ("intake", "waiting", "active")
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord:
+    id: int
+    conversation_id: int
+    state: str
+    fields: dict[str, Any]
+    intake_step: str | None
+    summary: str
+    trigger: str
+    lang: str
+    manager_id: str | None
+    created_at: datetime
+    waiting_since: datetime | None = None
+    claimed_at: datetime | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    notified_at: datetime | None = None
+    notify_count: int = 0
+    outcome: str | None = None
+    rating: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerRecord:
+    id: str
+    name: str
+    specialties: tuple[str, ...] = ()
+    working_hours: str = ""
+    telegram_user_id: str | None = None
+    wecom_userid: str | None = None
+    kf_servicer_userid: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    ticket_id: int
+    at: datetime
+    actor: str
+    action: str
+    detail: str
+
+
+_TICKET_FIELDS = [f.name for f in dc_fields(TicketRecord)]
+
+
+def _ticket(row: TicketRow) -> TicketRecord:
+    values = {name: getattr(row, name) for name in _TICKET_FIELDS}
+    values["fields"] = dict(row.fields or {})
+    values["meta"] = dict(row.meta or {})
+    return TicketRecord(**values)
+
+
+def _manager(row: ManagerRow) -> ManagerRecord:
+    return ManagerRecord(id=row.id, name=row.name, specialties=tuple(row.specialties or ()),
+                         working_hours=row.working_hours or "", telegram_user_id=row.telegram_user_id,
+                         wecom_userid=row.wecom_userid, kf_servicer_userid=row.kf_servicer_userid, active=row.active)
+
+
+class TicketStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+        self._session = sessions
+
+    async def create(self, conversation_id: int, *, state: str, lang: str, trigger: str,
+                     fields: dict[str, Any], intake_step: str | None) -> TicketRecord | None:
+        """A new ticket; None when the conversation already has an unresolved one."""
+        now = utcnow()
+        row = TicketRow(conversation_id=conversation_id, state=state, lang=lang, trigger=trigger[:2000],
+                        fields=fields, intake_step=intake_step, created_at=now, last_activity_at=now,
+                        waiting_since=now if state == "waiting" else None, meta={})
+        async with self._session() as s:
+            s.add(row)
+            try:
+                await s.flush()
+                s.add(TicketEventRow(ticket_id=row.id, actor="user", action="opened", detail=trigger[:500]))
+                await s.commit()
+            except IntegrityError:
+                await s.rollback()
+                return None
+            return _ticket(row)
+
+    async def get(self, ticket_id: int) -> TicketRecord | None:
+        async with self._session() as s:
+            row = await s.get(TicketRow, ticket_id)
+            return _ticket(row) if row else None
+
+    async def open_for(self, conversation_id: int) -> TicketRecord | None:
+        """The conversation's unresolved ticket (intake, waiting or active), if any."""
+        async with self._session() as s:
+            stmt = (select(TicketRow).where(TicketRow.conversation_id == conversation_id,
+                                            TicketRow.state.in_(OPEN_STATES)).order_by(TicketRow.id.desc()))
+            row = (await s.scalars(stmt)).first()
+            return _ticket(row) if row else None
+
+    async def transition(self, ticket_id: int, from_states: tuple[str, ...], to_state: str | None = None,
+                         **values: Any) -> TicketRecord | None:
+        """Compare-and-set: apply when the ticket is in one of `from_states`; None otherwise."""
+        if to_state is not None:
+            values["state"] = to_state
+        values.setdefault("last_activity_at", utcnow())
+        async with self._session() as s, s.begin():
+            res = await s.execute(update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.state.in_(from_states))
+                                  .values(**values))
+            if res.rowcount != 1:
+                return None
+            row = await s.get(TicketRow, ticket_id, populate_existing=True)
+            return _ticket(row)
+
+    async def set_meta(self, ticket_id: int, **meta: Any) -> None:
+        async with self._session() as s, s.begin():
+            row = await s.get(TicketRow, ticket_id, with_for_update=True)
+            if row is not None:
+                row.meta = {**(row.meta or {}), **meta}
+
+    async def add_event(self, ticket_id: int, actor: str, action: str, detail: str = "") -> None:
+        async with self._session() as s, s.begin():
+            s.add(TicketEventRow(ticket_id=ticket_id, actor=actor, action=action, detail=detail[:4000]))
+
+    async def events(self, ticket_id: int) -> list[TicketEvent]:
+        async with self._session() as s:
+            rows = await s.scalars(select(TicketEventRow).where(TicketEventRow.ticket_id == ticket_id)
+                                   .order_by(TicketEventRow.id))
+            return [TicketEvent(r.ticket_id, r.at, r.actor, r.action, r.detail) for r in rows]
+
+    async def list(self, states: tuple[str, ...] | None = None, limit: int = 200) -> list[TicketRecord]:
+        async with self._session() as s:
+            stmt = select(TicketRow).order_by(TicketRow.id.desc()).limit(limit)
+            if states:
+                stmt = stmt.where(TicketRow.state.in_(states))
+            return [_ticket(r) for r in await s.scalars(stmt)]
+
+    async def find_by_meta(self, key: str, value: str) -> TicketRecord | None:
+        """An unresolved ticket whose meta[key] == value (e.g. a Telegram topic id)."""
+        for t in await self.list(OPEN_STATES, limit=5000):
+            if str(t.meta.get(key)) == str(value):
+                return t
+        return None
+
+    # ------------------------------------------------------------------ roster
+
+    async def upsert_manager(self, m: ManagerRecord) -> None:
+        async with self._session() as s, s.begin():
+            row = await s.get(ManagerRow, m.id) or ManagerRow(id=m.id)
+            row.name, row.specialties, row.working_hours = m.name, list(m.specialties), m.working_hours
+            row.telegram_user_id, row.wecom_userid = m.telegram_user_id, m.wecom_userid
+            row.kf_servicer_userid, row.active, row.updated_at = m.kf_servicer_userid, m.active, utcnow()
+            s.add(row)
+
+    async def managers(self, active_only: bool = True) -> list[ManagerRecord]:
+        async with self._session() as s:
+            stmt = select(ManagerRow).order_by(ManagerRow.id)
+            if active_only:
+                stmt = stmt.where(ManagerRow.active.is_(True))
+            return [_manager(r) for r in await s.scalars(stmt)]
+
+    async def manager(self, manager_id: str) -> ManagerRecord | None:
+        async with self._session() as s:
+            row = await s.get(ManagerRow, manager_id)
+            return _manager(row) if row else None
+
+    async def manager_by(self, attr: str, value: str) -> ManagerRecord | None:
+        """The manager whose telegram_user_id / wecom_userid / kf_servicer_userid is `value`."""
+        column = {"telegram": ManagerRow.telegram_user_id, "wecom": ManagerRow.wecom_userid,
+                  "kf": ManagerRow.kf_servicer_userid}[attr]
+        async with self._session() as s:
+            row = (await s.scalars(select(ManagerRow).where(column == str(value)))).first()
+            return _manager(row) if row else None
