@@ -1,0 +1,100 @@
+"""The WeCom self-built app channel ("wecom"): callback in, ``message/send`` out.
+
+    POST /wecom/callback -> checks (callback.py) -> kf trigger? hand it to the kf channel
+                         -> dedupe (MsgId / FromUserName+CreateTime) in the database
+                         -> 200 empty body at once; a tracked background task runs
+                            engine.handle, whose replies come back through ``send``.
+"""
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from adapters.wecom import callback, render, translate
+from adapters.wecom.api import WeComClient
+from adapters.wecom.budget import SendBudget
+from adapters.wecom.settings import WeComSettings
+from adapters.wecom.tasks import TaskGroup
+from bot.engine import Engine
+from bot.errors import StorageError
+from bot.ports import InboundHandler
+from bot.settings import Settings
+from bot.types import Reply
+
+log = structlog.get_logger("qdbot.wecom")
+SEND_PATH = "/cgi-bin/message/send"
+
+
+class WeComAppChannel:
+    name = translate.APP_CHANNEL
+
+    def __init__(self, engine: Engine, settings: Settings, wecom: WeComSettings,
+                 client: WeComClient | None = None, budget: SendBudget | None = None):
+        self.engine, self.settings, self.wecom = engine, settings, wecom
+        self.client = client or wecom.make_client()
+        self.budget = budget or SendBudget()
+        self.links = render.AnswerLinks(settings)
+        self.endpoint = callback.CallbackEndpoint(wecom.make_crypto(), wecom.wecom_callback_max_age,
+                                                  self._dispatch, lambda: self._handler is not None)
+        self.tasks = TaskGroup()
+        self._handler: InboundHandler | None = None
+
+    def routes(self) -> list[web.RouteDef]:
+        return self.endpoint.routes(self.wecom.wecom_callback_path)
+
+    async def start(self, handler: InboundHandler) -> None:
+        self._handler = handler
+
+    async def stop(self) -> None:
+        self._handler = None  # new callbacks get 503 and are delivered again later
+        await self.tasks.drain(self.settings.shutdown_grace_seconds)
+        await self.client.close()
+
+    # --- inbound --------------------------------------------------------------------------
+
+    async def _dispatch(self, fields: dict[str, str]) -> web.Response:
+        trigger = translate.kf_trigger(fields)
+        if trigger is not None:
+            return self._forward(trigger)
+        agent = fields.get("AgentID", "")
+        if agent and agent != str(self.wecom.wecom_agent_id):
+            log.warning("wecom_other_agent", agent=agent)
+            return callback.ack()
+        try:
+            if await self.engine.store.seen_event(translate.dedupe_key(fields)):
+                log.info("wecom_duplicate", key=translate.dedupe_key(fields))
+                return callback.ack()
+        except StorageError:
+            log.exception("wecom_dedupe_failed")
+            return web.Response(status=503)  # not acknowledged: WeCom delivers it again
+        self.tasks.spawn(self._process(fields), "wecom_message")
+        return callback.ack()
+
+    def _forward(self, trigger: translate.KfTrigger) -> web.Response:
+        kf = self.engine.channels.get(translate.KF_CHANNEL)
+        if kf is None or not hasattr(kf, "on_trigger"):
+            log.warning("wecom_kf_event_without_kf_channel", open_kfid=trigger.open_kfid)
+        else:
+            kf.on_trigger(trigger)
+        return callback.ack()
+
+    async def _process(self, fields: dict[str, str]) -> None:
+        msg = translate.app_message(fields)
+        handler = self._handler
+        if msg is None or handler is None:
+            log.info("wecom_event_ignored", msg_type=fields.get("MsgType"), event=fields.get("Event"))
+            return
+        await handler(msg)
+
+    # --- outbound -------------------------------------------------------------------------
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """Deliver one reply as at most two text messages (within the member's budget)."""
+        last = None
+        for content in render.text_messages(reply, self.links(reply.message_id)):
+            await self.budget.acquire(chat_id)
+            body = {"touser": chat_id, "msgtype": "text", "agentid": self.wecom.wecom_agent_id,
+                    "text": {"content": content}}
+            data = await self.client.call(SEND_PATH, self.wecom.app_secret, body)
+            last = str(data.get("msgid") or "") or last
+        return last
