@@ -1,0 +1,198 @@
+"""TelegramChannel: python-telegram-bot's Application wired to the Engine.
+
+    update --(polling, or POST /telegram/webhook -> update_queue)--> dedupe update_id (store, shared
+    by every worker) --> message: translate -> Engine.handle (typing, streaming preview)
+                     --> callback query: answerCallbackQuery, feedback / handoff, mark the keyboard
+                     --> my_chat_member in a private chat: blocked / unblocked
+    Engine._send --> TelegramChannel.send --> Sender (HTML, split, keyboard, errors)
+"""
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiohttp import web
+from telegram import BotCommand, CallbackQuery, ChatMember, Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (AIORateLimiter, Application, ApplicationHandlerStop, CallbackQueryHandler,
+                          ChatMemberHandler, ContextTypes, MessageHandler, TypeHandler, filters)
+
+import prompts
+from adapters.telegram import render, stream, translate
+from adapters.telegram.delivery import Sender
+from adapters.telegram.settings import TelegramSettings
+from adapters.telegram.webhook import WebhookReceiver
+from bot.engine import Engine
+from bot.errors import ChannelError, ConfigError
+from bot.ports import InboundHandler
+from bot.types import IncomingMessage, Reply
+
+log = structlog.get_logger("qdbot.telegram")
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
+COMMANDS = ("start", "help", "new", "human")
+
+
+def build_application(config: TelegramSettings) -> Application:
+    """PTB Application: our base URL and proxy, concurrent updates, 429s waited out and retried."""
+    builder = (Application.builder().token(config.token).base_url(config.telegram_api_base_url)
+               .base_file_url(config.base_file_url()).concurrent_updates(True)
+               .rate_limiter(AIORateLimiter(max_retries=config.telegram_rate_limit_retries)))
+    if config.telegram_proxy_url:
+        builder = builder.proxy(config.telegram_proxy_url).get_updates_proxy(config.telegram_proxy_url)
+    if config.webhook_mode:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+class TelegramChannel:
+    """The Telegram channel (the `Channel` port): long polling by default, or a webhook."""
+
+    name = translate.CHANNEL
+
+    def __init__(self, engine: Engine, config: TelegramSettings):
+        self.engine, self.config = engine, config
+        self.application = build_application(config)
+        self.sender = Sender(self.application.bot, engine.store)
+        self.webhook = WebhookReceiver(self.application, config.webhook_secret) if config.webhook_mode else None
+        self._handler: InboundHandler = engine.handle
+        app = self.application
+        app.add_handler(TypeHandler(Update, self._dedupe), group=-1)
+        app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
+        app.add_handler(CallbackQueryHandler(self._on_callback))
+        app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_error_handler(self._on_error)
+
+    def routes(self) -> list[web.RouteDef]:
+        """The webhook route for the shared aiohttp server ([] when polling)."""
+        return [self.webhook.route()] if self.webhook else []
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self, handler: InboundHandler) -> None:
+        """getMe, commands, webhook or polling; handler is Engine.handle (it takes on_delta)."""
+        self._handler = handler
+        try:
+            await self.application.initialize()
+            await self._set_commands()
+            if self.webhook:
+                await self.application.bot.set_webhook(
+                    self.config.telegram_webhook_url, secret_token=self.config.webhook_secret,
+                    allowed_updates=ALLOWED_UPDATES)
+            await self.application.start()
+            if not self.webhook:
+                await self.application.updater.start_polling(poll_interval=0.0, allowed_updates=ALLOWED_UPDATES)
+        except InvalidToken as exc:
+            raise ConfigError(f"TELEGRAM_BOT_TOKEN was refused by the Bot API: {exc}") from exc
+        except TelegramError as exc:
+            raise ChannelError(f"Telegram unreachable at start (TELEGRAM_PROXY_URL?): {exc}") from exc
+        mode = "webhook" if self.webhook else "polling"
+        log.info("telegram_started", mode=mode, bot=self.application.bot.username)
+
+    async def _set_commands(self) -> None:
+        for lang in (None, "zh", "en"):
+            commands = [BotCommand(c, render.phrase(lang or "zh", f"command_{c}")) for c in COMMANDS]
+            try:
+                await self.application.bot.set_my_commands(commands, language_code=lang)
+            except TelegramError as exc:
+                log.warning("set_commands_failed", lang=lang, error=str(exc))
+
+    async def stop(self) -> None:
+        """Stop taking updates, let answers in flight finish (bounded), close the HTTP client."""
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            try:
+                await asyncio.wait_for(app.stop(), self.engine.settings.shutdown_grace_seconds)
+            except TimeoutError:
+                log.warning("telegram_stop_timeout")
+        await app.shutdown()
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        return await self.sender.send(chat_id, reply)
+
+    # -- inbound -----------------------------------------------------------------
+
+    async def _dedupe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if await self.engine.store.seen_event(f"tg:{update.update_id}"):
+            log.info("telegram_duplicate", update_id=update.update_id)
+            raise ApplicationHandlerStop
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg = translate.incoming(update, self.application.bot.bot)
+        if msg is None:
+            return
+        chat = update.message.chat
+        asks = msg.kind == "text" and bool(msg.text.strip()) and not msg.text.startswith("/")
+        turn = stream.begin(self.application.bot, chat.id, private=chat.type == "private", lang=msg.lang,
+                            reply_to=update.message.message_id, typing=asks)
+        await self._run(turn, msg)
+
+    async def _run(self, turn: stream.Turn, msg: IncomingMessage) -> None:
+        token = stream.CURRENT.set(turn)
+        try:
+            await self._handler(msg, on_delta=turn.on_delta)
+        finally:
+            await turn.close()
+            stream.CURRENT.reset(token)
+
+    async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every press is acknowledged; feedback is stored, "human" asks for a technology manager."""
+        query = update.callback_query
+        action = render.parse_callback(query.data) if query.message else None
+        lang = translate.lang_hint(query.from_user.language_code)
+        if action and action[0] == render.HUMAN:
+            await self._acknowledge(query, render.phrase(lang, "handoff_requested"))
+            await self._choose(query, render.HUMAN, True)
+            chat = query.message.chat
+            await self._run(stream.begin(self.application.bot, chat.id, private=chat.type == "private",
+                                         lang=lang), translate.handoff_request(query))
+            return
+        toast, chosen = None, None
+        try:
+            if action:
+                toast, chosen = await self._feedback(query, action[1], action[2], lang)
+        finally:
+            await self._acknowledge(query, toast)
+        if chosen is not None:
+            await self._choose(query, query.data, chosen)
+
+    async def _feedback(self, query: CallbackQuery, value: str, message_id: int,
+                        lang: str | None) -> tuple[str, bool | None]:
+        """Store 👍/👎 (pressing the chosen one again withdraws it): (toast, now chosen?)."""
+        withdraw = render.is_chosen(query.message.reply_markup, query.data)
+        ok = await self.engine.feedback(self.name, str(query.message.chat.id), message_id,
+                                        None if withdraw else value)
+        if not ok:
+            return render.phrase(lang, "feedback_unavailable"), None
+        if withdraw:
+            return render.phrase(lang, "feedback_withdrawn"), False
+        return prompts.text(lang, "feedback_thanks"), True
+
+    async def _acknowledge(self, query: CallbackQuery, toast: str | None) -> None:
+        try:
+            await query.answer(toast)
+        except TelegramError as exc:
+            log.info("callback_answer_failed", error=str(exc))
+
+    async def _choose(self, query: CallbackQuery, data: str, chosen: bool) -> None:
+        markup = getattr(query.message, "reply_markup", None)
+        if markup is None:
+            return
+        try:
+            await query.edit_message_reply_markup(render.with_choice(markup, data, chosen))
+        except TelegramError as exc:
+            log.info("keyboard_edit_failed", error=str(exc))
+
+    async def _on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A user blocking (kicked) or unblocking (member) the bot in a private chat."""
+        change = update.my_chat_member
+        if change.chat.type != "private":
+            return
+        conversation = await self.engine.store.find_conversation(self.name, str(change.chat.id))
+        if conversation is not None:
+            await self.engine.store.set_blocked(conversation.id, change.new_chat_member.status == ChatMember.BANNED)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram_handler_failed", error=repr(context.error),
+                  update_id=getattr(update, "update_id", None))

@@ -1,0 +1,65 @@
+"""POST /telegram/webhook on the shared aiohttp server: verify the secret, queue the update, 200 at once.
+
+Telegram sends the secret registered with setWebhook in ``X-Telegram-Bot-Api-Secret-Token``:
+missing -> 401, wrong -> 403 (constant-time comparison), body not an Update -> 400, channel not
+running -> 503 (Telegram retries non-2xx later). Accepted updates go to PTB's ``update_queue``;
+answering happens in the background, so Telegram never waits for the LLM.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+
+import structlog
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+from bot.errors import BadRequestError, SignatureError
+
+log = structlog.get_logger("qdbot.telegram")
+PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class WebhookReceiver:
+    """The aiohttp handler for Telegram's webhook requests."""
+
+    def __init__(self, application: Application, secret: str):
+        self.application, self.secret = application, secret
+
+    def route(self) -> web.RouteDef:
+        return web.post(PATH, self.receive)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        try:
+            self.verify(request.headers.get(SECRET_HEADER))
+        except SignatureError as exc:
+            status = 401 if request.headers.get(SECRET_HEADER) is None else 403
+            log.warning("webhook_rejected", status=status, reason=str(exc), peer=request.remote)
+            return web.json_response({"ok": False, "error": "forbidden"}, status=status)
+        if not self.application.running:
+            return web.json_response({"ok": False, "error": "not running"}, status=503)
+        try:
+            update = self.parse(await request.read())
+        except BadRequestError as exc:
+            return web.json_response({"ok": False, "error": str(exc)}, status=400)
+        await self.application.update_queue.put(update)
+        return web.json_response({"ok": True})
+
+    def verify(self, given: str | None) -> None:
+        """SignatureError unless given equals the registered secret."""
+        if given is None:
+            raise SignatureError("missing secret token header")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            raise SignatureError("wrong secret token")
+
+    def parse(self, body: bytes) -> Update:
+        """The Update in body; BadRequestError for anything else."""
+        try:
+            data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not a Telegram Update")
+            return Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise BadRequestError(f"bad update: {exc}") from exc
