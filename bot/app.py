@@ -53,7 +53,11 @@ async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_i
     if llm is None and settings.llm_enabled:
         llm = make_chat_model(settings)
     answerer = Answerer(kb, settings, llm=llm, embedder=embedder)
-    return App(settings, store, kb, answerer, Engine(settings, store, answerer))
+    engine = Engine(settings, store, answerer)
+    loaded = await engine.desk.load_roster()
+    if loaded:
+        log.info("roster_loaded", managers=loaded)
+    return App(settings, store, kb, answerer, engine)
 
 
 def channel_factories() -> list[ChannelFactory]:
@@ -89,8 +93,20 @@ def make_web_app(app: App, factories: list[ChannelFactory] | None = None) -> web
         if hasattr(channel, "routes"):
             web_app.add_routes(channel.routes())
         app.engine.register(channel)
+        if hasattr(channel, "on_ticket_event"):
+            app.engine.desk.add_staff(channel)
         app.channels.append(channel)
     return web_app
+
+
+async def _desk_timer(app: App, every: float = 30.0) -> None:
+    """Re-notify, expire and time out tickets in the background."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await app.engine.desk.tick()
+        except Exception:
+            log.exception("desk_tick_failed")
 
 
 async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
@@ -101,6 +117,7 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
     await runner.setup()
     site = web.TCPSite(runner, s.qdbot_host, s.qdbot_port)
     await site.start()
+    timer = asyncio.create_task(_desk_timer(app))
     try:
         for channel in app.channels:
             await channel.start(app.engine.handle)
@@ -110,6 +127,7 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
             started.set()
         await stop.wait()
     finally:
+        timer.cancel()
         await _shutdown(app, runner)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from contextvars import ContextVar
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ import structlog
 import prompts
 from bot.answerer import Answerer, Delta
 from bot.extractive import render_sources
+from bot.handoff import HandoffDesk
 from bot.ports import Channel
 from bot.privacy import mask
 from bot.settings import Settings
@@ -26,6 +28,7 @@ from bot.types import Answer, Button, Conversation, IncomingMessage, Reply, Role
 log = structlog.get_logger("qdbot.engine")
 OnDelta = Callable[[str], Awaitable[None]]
 COMMANDS = ("/start", "/help", "/new", "/human")
+_OUTCOME: ContextVar["Outcome | None"] = ContextVar("qdbot_outcome", default=None)
 
 
 @dataclass(slots=True)
@@ -51,6 +54,7 @@ class Engine:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.desk = HandoffDesk(settings, store, self._send, answerer.llm)
 
     def register(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -88,7 +92,8 @@ class Engine:
     async def _limited(self, conv: Conversation, msg: IncomingMessage, message_id: int) -> Outcome:
         out = Outcome("rate_limited", conv.id, message_id)
         await self.store.set_message_status(message_id, "rate_limited")
-        await self._reply(conv, out, Reply(prompts.text(_lang_of(msg, conv), "rate_limited"), role=Role.SYSTEM))
+        notice = Reply(prompts.text(_lang_of(msg, conv), "rate_limited"), role=Role.SYSTEM)
+        out.replies.append(await self._send(conv, notice, reply_to_id=message_id))
         return out
 
     def _enter(self) -> None:
@@ -112,11 +117,16 @@ class Engine:
                        on_delta: OnDelta | None) -> Outcome:
         lang = _lang_of(msg, conv)
         out = Outcome("answered", conv.id, message_id)
+        token = _OUTCOME.set(out)
         try:
             rejection = self._check_input(msg, lang)
+            ticket = None if rejection else await self.store.tickets.open_for(conv.id)
             if rejection:
                 out.status = "rejected"
                 await self._reply(conv, out, Reply(prompts.text(lang, rejection, limit=self.settings.max_message_chars), role=Role.SYSTEM))
+            elif ticket is not None:
+                out.status = "handoff"
+                await self.desk.on_user_message(conv, ticket, msg, message_id)
             elif msg.text.strip().split(" ")[0].lower() in COMMANDS:
                 await self._command(conv, msg, lang, out)
             elif await self.answerer.wants_human(msg.text, lang):
@@ -129,6 +139,8 @@ class Engine:
             out.status = "error"
             await self.store.set_message_status(message_id, "failed")
             await self._reply(conv, out, Reply(prompts.text(lang, "error"), role=Role.SYSTEM))
+        finally:
+            _OUTCOME.reset(token)
         return out
 
     def _check_input(self, msg: IncomingMessage, lang: str) -> str | None:
@@ -152,10 +164,9 @@ class Engine:
         await self._reply(conv, out, Reply(prompts.text(lang, key), role=Role.SYSTEM))
 
     async def _handoff(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome) -> None:
-        """A transfer-service request: flagged (the handoff desk takes it from here)."""
+        """A transfer-service request or /human: the handoff desk opens a ticket and starts the intake."""
         out.status = "handoff"
-        reply = Reply(prompts.text(lang, "handoff_detected"), role=Role.SYSTEM)
-        await self._reply(conv, out, reply, handoff=True)
+        await self.desk.start(conv, msg.text, lang, reply_to_id=out.message_id)
 
     async def _answer(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome,
                       on_delta: OnDelta | None) -> None:
@@ -191,8 +202,7 @@ class Engine:
 
     async def _reply(self, conv: Conversation, out: Outcome, reply: Reply, *, answer: Answer | None = None,
                      handoff: bool = False) -> None:
-        reply = await self._send(conv, reply, reply_to_id=out.message_id, answer=answer, handoff=handoff)
-        out.replies.append(reply)
+        await self._send(conv, reply, reply_to_id=out.message_id, answer=answer, handoff=handoff)
 
     async def _send(self, conv: Conversation, reply: Reply, *, reply_to_id: int | None = None,
                     answer: Answer | None = None, handoff: bool = False, author: str | None = None) -> Reply:
@@ -204,6 +214,12 @@ class Engine:
             handoff=handoff, top_score=meta.get("top_score"), latency_ms=meta.get("latency_ms"), meta=meta,
         )
         reply = Reply(reply.text, reply.citations, reply.buttons, reply.role, message_id=mid)
+        current = _OUTCOME.get()
+        if current is not None:
+            current.replies.append(reply)
+        if reply.role is Role.ASSISTANT and await self._human_owns(conv):
+            await self.store.set_message_status(mid, "suppressed")  # never answer over a human
+            return reply
         channel = self.channels.get(conv.channel)
         if channel is None:
             await self.store.set_message_status(mid, "stored")
@@ -226,6 +242,24 @@ class Engine:
 
     def sources_text(self, reply: Reply, lang: str) -> str:
         return render_sources(reply.citations, lang)
+
+    async def _human_owns(self, conv: Conversation) -> bool:
+        ticket = await self.store.tickets.open_for(conv.id)
+        return ticket is not None and ticket.state in ("waiting", "active")
+
+    async def button(self, channel: str, chat_id: str, user_id: str, action: str) -> bool:
+        """A button press from any channel: "feedback:up:<id>", "feedback:down:<id>", "handoff",
+        "rate:<ticket>:<stars>". False when the action is unknown or not allowed."""
+        parts = action.split(":")
+        if parts[0] == "feedback" and len(parts) == 3 and parts[2].isdigit():
+            return await self.feedback(channel, chat_id, int(parts[2]), parts[1])
+        if parts[0] == "handoff":
+            await self.handle(IncomingMessage(channel=channel, chat_id=chat_id, user_id=user_id, text="/human"))
+            return True
+        if parts[0] == "rate" and len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            conv = await self.store.find_conversation(channel, chat_id)
+            return conv is not None and await self.desk.rate(conv, int(parts[1]), int(parts[2]))
+        return False
 
     async def feedback(self, channel: str, chat_id: str, message_id: int, value: str | None) -> bool:
         """👍 ("up") / 👎 ("down") / withdrawn (None) on an answer of this chat; a 👎 is a knowledge gap."""

@@ -67,7 +67,16 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(20, ge=0)  # messages per user per minute (0: no limit)
     shutdown_grace_seconds: float = Field(20.0, ge=0)
 
-    @field_validator("openai_base_url", "embedding_base_url", "chroma_host", "database_url", mode="before")
+    # -- handoff to technology managers
+    handoff_roster_file: Path | None = None  # YAML roster of technology managers
+    handoff_timezone: str = "Asia/Shanghai"
+    handoff_renotify_minutes: float = Field(10.0, gt=0)
+    handoff_expire_hours: float = Field(72.0, gt=0)
+    handoff_active_timeout_hours: float = Field(24.0, gt=0)
+    handoff_intake_timeout_minutes: float = Field(30.0, gt=0)
+
+    @field_validator("openai_base_url", "embedding_base_url", "chroma_host", "database_url", "handoff_roster_file",
+                     mode="before")
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

@@ -1,0 +1,305 @@
+"""The HandoffDesk: tickets, intake, routing to technology managers, relay, hand-back.
+
+    bot answering --(request / button / /human)--> INTAKE --(fields done or skipped)--> WAITING
+    WAITING --(a manager claims)--> ACTIVE --(resolve / hand back / timeout)--> RESOLVED --> bot
+    INTAKE --(cancel / idle)--> CANCELLED        WAITING --(nobody claims in time)--> EXPIRED
+
+The ticket is the single source of truth: while a conversation has a WAITING or ACTIVE ticket the
+assistant stays silent there. Every message in both directions goes through the engine's send path
+and the store. Managers act through the same methods from every place they work.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import structlog
+from langchain_core.runnables import Runnable
+
+import prompts
+from bot import llm as llm_ops
+from bot.errors import HandoffError, LLMError
+from bot.handoff import intake
+from bot.handoff.events import StaffChannel, StaffEvent
+from bot.handoff.roster import load_roster, matches, next_opening, on_duty
+from bot.settings import Settings
+from bot.store import ManagerRecord, Store, TicketRecord
+from bot.types import Button, Conversation, IncomingMessage, Reply, Role, utcnow
+
+log = structlog.get_logger("qdbot.handoff")
+SendFn = Callable[..., Awaitable[Reply]]
+UNRESOLVED = ("intake", "waiting", "active")
+
+
+class HandoffDesk:
+    def __init__(self, settings: Settings, store: Store, send: SendFn, llm: Runnable | None = None):
+        self.settings, self.store, self._send, self.llm = settings, store, send, llm
+        self.tz = ZoneInfo(settings.handoff_timezone)
+        self.staff: list[StaffChannel] = []
+
+    def add_staff(self, channel: StaffChannel) -> None:
+        self.staff.append(channel)
+
+    async def load_roster(self) -> int:
+        if self.settings.handoff_roster_file is None:
+            return 0
+        managers = load_roster(self.settings.handoff_roster_file)
+        for m in managers:
+            await self.store.tickets.upsert_manager(m)
+        return len(managers)
+
+    # ------------------------------------------------------------------ the user's side
+
+    async def start(self, conv: Conversation, trigger: str, lang: str, reply_to_id: int | None = None) -> TicketRecord:
+        """Open a ticket in INTAKE and ask the first missing question (or queue it at once)."""
+        fields = await self._prefill(conv, trigger, lang)
+        step = intake.next_step(fields)
+        ticket = await self.store.tickets.create(conv.id, state="intake", lang=lang, trigger=trigger,
+                                                 fields=fields, intake_step=step)
+        if ticket is None:  # a concurrent request already opened one
+            ticket = await self.store.tickets.open_for(conv.id)
+            assert ticket is not None
+            return ticket
+        await self._say(conv, lang, "intake_notice", reply_to_id)
+        return await self._advance(conv, ticket, reply_to_id)
+
+    async def on_user_message(self, conv: Conversation, ticket: TicketRecord, msg: IncomingMessage,
+                              message_id: int) -> str:
+        """A user message while a ticket is open: the next intake answer, or relayed to the manager."""
+        if ticket.state == "intake":
+            return await self._intake_answer(conv, ticket, msg.text, message_id)
+        await self.store.tickets.transition(ticket.id, ("waiting", "active"))
+        await self._emit("user_message", ticket, conv, text=msg.text, actor="user")
+        if ticket.state == "waiting":
+            await self._say(conv, ticket.lang, "waiting_reminder", message_id, ticket=ticket.id)
+        return "relayed"
+
+    async def _intake_answer(self, conv: Conversation, ticket: TicketRecord, text: str, message_id: int) -> str:
+        if intake.is_cancel(text):
+            await self.store.tickets.transition(ticket.id, ("intake",), "cancelled", resolved_at=utcnow(),
+                                                outcome="cancelled by user")
+            await self.store.tickets.add_event(ticket.id, "user", "cancelled")
+            await self._say(conv, ticket.lang, "intake_cancelled", message_id)
+            return "intake_cancelled"
+        step = ticket.intake_step or intake.next_step(ticket.fields)
+        ok, value = intake.accept(step, text) if step else (True, None)
+        if not ok:
+            await self._say(conv, ticket.lang, "invalid_kind" if step == "kind" else "invalid_contact", message_id)
+            return "intake"
+        fields = {**ticket.fields, step: value} if step else ticket.fields
+        updated = await self.store.tickets.transition(ticket.id, ("intake",), fields=fields,
+                                                      intake_step=intake.next_step(fields))
+        await self._advance(conv, updated or ticket, message_id)
+        return "intake"
+
+    async def _advance(self, conv: Conversation, ticket: TicketRecord, reply_to_id: int | None) -> TicketRecord:
+        step = intake.next_step(ticket.fields)
+        if step is not None:
+            await self._say(conv, ticket.lang, f"ask_{step}", reply_to_id)
+            return ticket
+        return await self._queue(conv, ticket, reply_to_id)
+
+    async def _queue(self, conv: Conversation, ticket: TicketRecord, reply_to_id: int | None) -> TicketRecord:
+        summary = await self._summary(conv, ticket.lang)
+        now = utcnow()
+        queued = await self.store.tickets.transition(ticket.id, ("intake",), "waiting", waiting_since=now,
+                                                     intake_step=None, summary=summary, notified_at=now,
+                                                     notify_count=1)
+        if queued is None:
+            return ticket
+        managers = await self._recipients(queued)
+        opening = next_opening([m.working_hours for m in await self.store.tickets.managers()], now, self.tz)
+        if opening is None:
+            await self._say(conv, queued.lang, "queued", reply_to_id, ticket=queued.id)
+        else:
+            await self._say(conv, queued.lang, "queued_off_hours", reply_to_id, ticket=queued.id,
+                            when=opening.strftime("%m-%d %H:%M"))
+        await self._emit("opened", queued, conv, managers=managers)
+        return queued
+
+    async def _prefill(self, conv: Conversation, trigger: str, lang: str) -> dict[str, str | None]:
+        fields: dict[str, str | None] = dict(intake.prefill(trigger))
+        if self.llm is None:
+            return fields
+        history = await self._history(conv)
+        try:
+            raw = await llm_ops.complete(self.llm, [llm_ops.HumanMessage(
+                prompts.template(lang, "intake").format(history=history or trigger))])
+        except LLMError as exc:
+            log.warning("intake_llm_failed", error=str(exc))
+            return fields
+        return {**intake.parse_llm_fields(raw), **fields}
+
+    async def _history(self, conv: Conversation, limit: int = 12) -> str:
+        return llm_ops.history_text(await self.store.recent_turns(conv.id, limit))
+
+    async def _summary(self, conv: Conversation, lang: str) -> str:
+        history = await self._history(conv)
+        if self.llm is None or not history:
+            return history
+        try:
+            return (await llm_ops.complete(self.llm, [llm_ops.HumanMessage(
+                prompts.template(lang, "summary").format(history=history))])).strip()
+        except LLMError as exc:
+            log.warning("summary_llm_failed", error=str(exc))
+            return history
+
+    # ------------------------------------------------------------------ routing
+
+    async def _recipients(self, ticket: TicketRecord, exclude: str | None = None) -> tuple[ManagerRecord, ...]:
+        """On-duty managers whose specialties match the ticket; everyone on duty when none match."""
+        now = utcnow()
+        duty = [m for m in await self.store.tickets.managers() if on_duty(m.working_hours, now, self.tz)
+                and m.id != exclude]
+        text = " ".join(str(v) for v in ticket.fields.values() if v) + " " + ticket.trigger
+        matched = [m for m in duty if matches(m, text)]
+        return tuple(matched or duty)
+
+    def card(self, ticket: TicketRecord, channel: str) -> str:
+        lang = "zh"
+        missing = prompts.text(lang, "card_missing")
+        f = {k: (v or missing) for k, v in ticket.fields.items()}
+        kind = prompts.text(lang, f"kind_{ticket.fields['kind']}") if ticket.fields.get("kind") else missing
+        return prompts.text(lang, "card", ticket=ticket.id, kind=kind, field=f.get("field", missing),
+                            organisation=f.get("organisation", missing), contact_name=f.get("contact_name", missing),
+                            contact=f.get("contact", missing), description=f.get("description", missing),
+                            channel=channel, summary=ticket.summary or missing)
+
+    async def _emit(self, kind: str, ticket: TicketRecord, conv: Conversation, *, text: str = "",
+                    actor: str | None = None, managers: tuple[ManagerRecord, ...] = ()) -> None:
+        event = StaffEvent(kind, ticket, text, actor, managers, self.card(ticket, conv.channel), conv.channel)
+        for channel in self.staff:
+            try:
+                await channel.on_ticket_event(event)
+            except Exception:
+                log.exception("staff_notify_failed", staff=channel.name, ticket=ticket.id, kind=kind)
+
+    async def _say(self, conv: Conversation, lang: str, key: str, reply_to_id: int | None = None,
+                   buttons: tuple[Button, ...] = (), **fields: object) -> Reply:
+        return await self._send(conv, Reply(prompts.text(lang, key, **fields), buttons=buttons, role=Role.SYSTEM),
+                                reply_to_id=reply_to_id, handoff=True)
+
+    # ------------------------------------------------------------------ the managers' side
+
+    async def _ticket_conv(self, ticket_id: int) -> tuple[TicketRecord, Conversation]:
+        ticket = await self.store.tickets.get(ticket_id)
+        if ticket is None:
+            raise HandoffError(f"ticket #{ticket_id} does not exist")
+        conv = await self.store.get_conversation(ticket.conversation_id)
+        assert conv is not None
+        return ticket, conv
+
+    async def _manager(self, manager_id: str) -> ManagerRecord:
+        manager = await self.store.tickets.manager(manager_id)
+        if manager is None or not manager.active:
+            raise HandoffError(f"unknown technology manager {manager_id!r}")
+        return manager
+
+    async def claim(self, ticket_id: int, manager_id: str) -> TicketRecord:
+        """The first manager to claim a waiting ticket gets it (atomic across workers)."""
+        manager = await self._manager(manager_id)
+        claimed = await self.store.tickets.transition(ticket_id, ("waiting",), "active", manager_id=manager.id,
+                                                      claimed_at=utcnow())
+        if claimed is None:
+            current = await self.store.tickets.get(ticket_id)
+            raise HandoffError(f"ticket #{ticket_id} is {current.state if current else 'missing'}"
+                               + (f" (claimed by {current.manager_id})" if current and current.manager_id else ""))
+        _, conv = await self._ticket_conv(ticket_id)
+        await self.store.tickets.add_event(ticket_id, manager.id, "claimed")
+        await self._say(conv, claimed.lang, "manager_joined", name=manager.name)
+        await self._emit("claimed", claimed, conv, actor=manager.id)
+        return claimed
+
+    async def reply(self, ticket_id: int, manager_id: str, text: str) -> Reply:
+        """A manager's message to the user, on the user's own channel."""
+        ticket, conv = await self._ticket_conv(ticket_id)
+        if ticket.state != "active" or ticket.manager_id != manager_id:
+            raise HandoffError(f"ticket #{ticket_id} is not active for {manager_id}")
+        values = {} if ticket.first_response_at else {"first_response_at": utcnow()}
+        await self.store.tickets.transition(ticket_id, ("active",), **values)
+        sent = await self._send(conv, Reply(text, role=Role.MANAGER), author=manager_id)
+        await self._emit("reply", ticket, conv, text=text, actor=manager_id)
+        return sent
+
+    async def note(self, ticket_id: int, manager_id: str, text: str) -> None:
+        """An internal note: never shown to the user."""
+        ticket, conv = await self._ticket_conv(ticket_id)
+        await self.store.tickets.add_event(ticket_id, manager_id, "note", text)
+        await self._emit("note", ticket, conv, text=text, actor=manager_id)
+
+    async def transfer(self, ticket_id: int, manager_id: str, to_manager_id: str) -> TicketRecord:
+        target = await self._manager(to_manager_id)
+        moved = await self.store.tickets.transition(ticket_id, ("active", "waiting"), "active",
+                                                    manager_id=target.id, claimed_at=utcnow())
+        if moved is None:
+            raise HandoffError(f"ticket #{ticket_id} cannot be transferred")
+        _, conv = await self._ticket_conv(ticket_id)
+        await self.store.tickets.add_event(ticket_id, manager_id, "transferred", target.id)
+        await self._say(conv, moved.lang, "manager_transferred", name=target.name)
+        await self._emit("transferred", moved, conv, actor=manager_id, managers=(target,))
+        return moved
+
+    async def resolve(self, ticket_id: int, manager_id: str, outcome: str = "resolved",
+                      kind: str = "resolved") -> TicketRecord:
+        """Close the ticket, hand the conversation back to the assistant, ask for a rating."""
+        done = await self.store.tickets.transition(ticket_id, ("waiting", "active"), "resolved",
+                                                   resolved_at=utcnow(), outcome=outcome[:64])
+        if done is None:
+            raise HandoffError(f"ticket #{ticket_id} is not open")
+        _, conv = await self._ticket_conv(ticket_id)
+        await self.store.tickets.add_event(ticket_id, manager_id, kind, outcome)
+        await self._say(conv, done.lang, "back_to_assistant")
+        stars = tuple(Button("★" * n, f"rate:{ticket_id}:{n}") for n in range(1, 6))
+        await self._say(conv, done.lang, "rate_request", buttons=stars)
+        await self._emit(kind, done, conv, text=outcome, actor=manager_id)
+        return done
+
+    async def hand_back(self, ticket_id: int, manager_id: str) -> TicketRecord:
+        return await self.resolve(ticket_id, manager_id, "handed back", kind="handed_back")
+
+    async def rate(self, conv: Conversation, ticket_id: int, stars: int) -> bool:
+        ticket = await self.store.tickets.get(ticket_id)
+        if ticket is None or ticket.conversation_id != conv.id or ticket.state != "resolved" or not 1 <= stars <= 5:
+            return False
+        await self.store.tickets.transition(ticket_id, ("resolved",), rating=stars)
+        await self.store.tickets.add_event(ticket_id, "user", "rated", str(stars))
+        await self._say(conv, ticket.lang, "rate_thanks")
+        return True
+
+    # ------------------------------------------------------------------ timers
+
+    async def tick(self, now: datetime | None = None) -> None:
+        """Re-notify unclaimed tickets, expire stale ones, time out idle intakes and sessions."""
+        now = now or utcnow()
+        s = self.settings
+        for t in await self.store.tickets.list(UNRESOLVED, limit=1000):
+            idle = now - (t.last_activity_at or t.created_at)
+            if t.state == "intake" and idle > timedelta(minutes=s.handoff_intake_timeout_minutes):
+                await self._close(t, "intake", "cancelled", "intake abandoned", None)
+            elif t.state == "waiting" and now - (t.waiting_since or t.created_at) > timedelta(hours=s.handoff_expire_hours):
+                await self._close(t, "waiting", "expired", "nobody claimed", "ticket_expired")
+            elif t.state == "waiting" and now - (t.notified_at or t.created_at) > timedelta(minutes=s.handoff_renotify_minutes):
+                await self._renotify(t, now)
+            elif t.state == "active" and idle > timedelta(hours=s.handoff_active_timeout_hours):
+                await self.resolve(t.id, "system", "timeout")
+
+    async def _close(self, t: TicketRecord, state: str, to: str, outcome: str, say: str | None) -> None:
+        if await self.store.tickets.transition(t.id, (state,), to, resolved_at=utcnow(), outcome=outcome):
+            await self.store.tickets.add_event(t.id, "system", to, outcome)
+            conv = await self.store.get_conversation(t.conversation_id)
+            if say and conv:
+                await self._say(conv, t.lang, say, ticket=t.id)
+            if conv:
+                await self._emit(to, t, conv, text=outcome, actor="system")
+
+    async def _renotify(self, t: TicketRecord, now: datetime) -> None:
+        managers = await self._recipients(t)
+        if not managers:
+            return
+        updated = await self.store.tickets.transition(t.id, ("waiting",), notified_at=now,
+                                                      notify_count=t.notify_count + 1,
+                                                      last_activity_at=t.last_activity_at)
+        conv = await self.store.get_conversation(t.conversation_id)
+        if updated and conv:
+            await self._emit("renotify", updated, conv, managers=managers)
