@@ -1,0 +1,272 @@
+"""The WeChat Customer Service channel ("wecom_kf"): pull with ``kf/sync_msg``, answer with ``kf/send_msg``.
+
+    kf_msg_or_event (Token, OpenKfId) -> ack -> one pull task per open_kfid (serial; a trigger
+    during a pull makes it pull once more with the newest token):
+        page = sync_msg(cursor, token)        cursor from the store
+        handle every message (per customer in order, customers concurrently),
+            each claimed once by msgid in the store (shared by all workers)
+        store next_cursor                     after every page, empty ones too
+        repeat while has_more
+    origin 3 text       -> engine.handle (bot states only; with a human: stored, not answered)
+    menu click          -> feedback on the answer, or "/human"
+    origin 5            -> stored in the transcript as the technology manager's message
+    enter_session       -> the welcome, sent with its welcome_code
+    session_status_change / msg_send_fail -> a note in the transcript (and the log)
+
+The sync token is kept in the store too, so a restarted worker resumes an unfinished batch while
+the token is valid (10 minutes).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+import structlog
+from aiohttp import web
+
+from adapters.wecom import callback, render, texts
+from adapters.wecom.api import WeComAPIError, WeComClient
+from adapters.wecom.kf_send import KfSender, replying_to
+from adapters.wecom.settings import WeComSettings
+from adapters.wecom.tasks import TaskGroup
+from adapters.wecom.translate import (
+    KF_CHANNEL, KfClick, KfEvent, KfServicerText, KfTrigger, kf_item, kf_trigger,
+)
+from bot.engine import Engine
+from bot.ports import InboundHandler
+from bot.settings import Settings
+from bot.types import IncomingMessage, Reply, Role
+
+log = structlog.get_logger("qdbot.wecom")
+SYNC = "/cgi-bin/kf/sync_msg"
+TOKEN_TTL = 600.0  # a sync token is valid 10 minutes
+MAX_EMPTY_PAGES = 20  # has_more with nothing in it, again and again: stop and wait for a callback
+SessionHook = Callable[[KfEvent], Awaitable[None]]
+
+
+class WeComKfChannel:
+    name = KF_CHANNEL
+
+    def __init__(self, engine: Engine, settings: Settings, wecom: WeComSettings,
+                 client: WeComClient | None = None, *, page_limit: int = 1000, state_ttl: float = 3.0):
+        self.engine, self.store, self.settings, self.wecom = engine, engine.store, settings, wecom
+        self.client = client or wecom.make_client()
+        self.sender = KfSender(self.client, wecom.kf_secret, render.AnswerLinks(settings), state_ttl)
+        self.kfids, self.page_limit = wecom.kf_open_kfids, page_limit
+        self.endpoint = callback.CallbackEndpoint(wecom.make_crypto(), wecom.wecom_callback_max_age,
+                                                  self._dispatch, lambda: self._handler is not None)
+        self.tasks = TaskGroup()
+        self.on_session_change: SessionHook | None = None  # for the handoff desk
+        self._handler: InboundHandler | None = None
+        self._stopping = False
+        self._locks = {kfid: asyncio.Lock() for kfid in self.kfids}
+        self._tokens: dict[str, tuple[str, float]] = {}  # open_kfid -> (sync token, expires at)
+        self._pulling: set[str] = set()
+        self._again: set[str] = set()
+
+    def routes(self) -> list[web.RouteDef]:
+        """Its own callback route, unless the app channel serves the same URL and forwards."""
+        if self.wecom.wecom_agent_id is not None and \
+                self.wecom.wecom_callback_path == self.wecom.wecom_kf_callback_path:
+            return []
+        return self.endpoint.routes(self.wecom.wecom_kf_callback_path)
+
+    async def start(self, handler: InboundHandler) -> None:
+        self._handler, self._stopping = handler, False
+        await self._resume()
+
+    async def stop(self) -> None:
+        """Finish the message in hand, start no other; the cursor stays at the last whole page."""
+        self._stopping = True
+        await self.tasks.drain(self.settings.shutdown_grace_seconds)
+        self._handler = None
+        await self.client.close()
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        return await self.sender.send(chat_id, reply)
+
+    # --- triggers and pulls -----------------------------------------------------------------
+
+    async def _dispatch(self, fields: dict[str, str]) -> web.Response:
+        trigger = kf_trigger(fields)
+        if trigger is None:
+            log.info("wecom_kf_callback_ignored", msg_type=fields.get("MsgType"), event=fields.get("Event"))
+        else:
+            self.on_trigger(trigger)
+        return callback.ack()
+
+    def on_trigger(self, trigger: KfTrigger) -> None:
+        """A kf_msg_or_event callback: pull that account (now, or again after the running pull)."""
+        if trigger.open_kfid not in self._locks or not trigger.token:
+            log.warning("wecom_kf_unknown_account", open_kfid=trigger.open_kfid)
+            return
+        self._tokens[trigger.open_kfid] = (trigger.token, time.time() + TOKEN_TTL)
+        self._schedule(trigger.open_kfid)
+
+    def _schedule(self, kfid: str) -> None:
+        if self._stopping:
+            return
+        if kfid in self._pulling:
+            self._again.add(kfid)
+            return
+        self._pulling.add(kfid)
+        self.tasks.spawn(self._pull_loop(kfid), f"kf_pull:{kfid}")
+
+    async def _pull_loop(self, kfid: str) -> None:
+        try:
+            async with self._locks[kfid]:
+                while not self._stopping:
+                    self._again.discard(kfid)
+                    await self._pull(kfid)
+                    if kfid not in self._again:
+                        return
+        finally:
+            self._pulling.discard(kfid)
+
+    async def _pull(self, kfid: str) -> None:
+        token, expires = self._tokens[kfid]
+        await self.store.set_state(_key("token", kfid), json.dumps({"token": token, "expires": expires}))
+        empty = 0
+        while not self._stopping and empty < MAX_EMPTY_PAGES:
+            cursor = await self.store.get_state(_key("cursor", kfid)) or ""
+            body = {"cursor": cursor, "token": token, "limit": self.page_limit, "open_kfid": kfid}
+            try:
+                page = await self.client.call(SYNC, self.wecom.kf_secret, body, idempotent=True)
+            except WeComAPIError as exc:
+                log.warning("wecom_kf_sync_failed", open_kfid=kfid, error=str(exc))
+                return
+            msgs = page.get("msg_list") or []
+            if not await self._handle_page(msgs):
+                return  # stopped inside the page: its cursor is not stored, the rest comes again
+            await self.store.set_state(_key("cursor", kfid), str(page.get("next_cursor") or cursor))
+            if not page.get("has_more"):
+                return
+            empty = 0 if msgs else empty + 1
+
+    async def _resume(self) -> None:
+        """Pull again with a stored token that is still valid (a restart inside a batch)."""
+        for kfid in self.kfids:
+            raw = await self.store.get_state(_key("token", kfid))
+            saved = json.loads(raw) if raw else {}
+            if saved.get("expires", 0) > time.time() + 5:
+                self._tokens[kfid] = (saved["token"], saved["expires"])
+                self._schedule(kfid)
+
+    # --- one page -----------------------------------------------------------------------------
+
+    async def _handle_page(self, msgs: list[dict]) -> bool:
+        """Every message of a page: per chat in order, chats concurrently; False if stopped."""
+        chats: dict[str, list[tuple[str, object]]] = {}
+        for raw in msgs:
+            item = kf_item(raw)
+            if item is None:
+                continue
+            chat = item.msg.chat_id if isinstance(item, KfClick) else item.chat_id
+            if raw.get("origin") == 3:
+                self.sender.customer_spoke(chat)  # WeCom restarted the quota when it arrived
+            chats.setdefault(chat, []).append((str(raw.get("msgid", "")), item))
+        done = await asyncio.gather(*(self._handle_chat(items) for items in chats.values()))
+        return all(done)
+
+    async def _handle_chat(self, items: list[tuple[str, object]]) -> bool:
+        for msgid, item in items:
+            if self._stopping:
+                return False
+            try:
+                if not msgid or not await self.store.seen_event(f"{KF_CHANNEL}:msg:{msgid}"):
+                    await self._handle_item(item)
+            except Exception:
+                log.exception("wecom_kf_message_failed", msgid=msgid)
+        return True
+
+    async def _handle_item(self, item: object) -> None:
+        if isinstance(item, KfClick):
+            await self._click(item)
+        elif isinstance(item, IncomingMessage):
+            await self._customer(item)
+        elif isinstance(item, KfServicerText):
+            await self._servicer(item)
+        elif isinstance(item, KfEvent):
+            await self._event(item)
+
+    async def _customer(self, msg: IncomingMessage) -> None:
+        state = await self.sender.state(msg.chat_id)
+        if state in (2, 3):  # with a human (waiting or served): keep the transcript, stay silent
+            await self._store_only(msg, state)
+            return
+        assert self._handler is not None
+        with replying_to(msg.channel_message_id or ""):
+            await self._handler(msg)
+
+    async def _store_only(self, msg: IncomingMessage, state: int) -> None:
+        conv = await self.store.conversation_for(msg)
+        mid = await self.store.record_user_message(conv, msg)
+        if mid is not None:
+            await self.store.set_message_status(mid, "processed", outcome="with_servicer", service_state=state)
+        log.info("wecom_kf_silent", chat=msg.chat_id, service_state=state)
+
+    async def _click(self, click: KfClick) -> None:
+        if click.action == "handoff":
+            await self._customer(replace(click.msg, text="/human"))
+            return
+        value = "up" if click.action == "feedback:up" else "down"
+        ok = await self.engine.feedback(KF_CHANNEL, click.msg.chat_id, click.message_id, value)
+        log.info("wecom_kf_feedback", chat=click.msg.chat_id, message=click.message_id, value=value, ok=ok)
+
+    async def _servicer(self, item: KfServicerText) -> None:
+        conv = await self.store.conversation_for(IncomingMessage(KF_CHANNEL, item.chat_id, item.external_userid, ""))
+        mid = await self.store.record_reply(conv.id, KF_CHANNEL, Role.MANAGER, item.text,
+                                            author=item.servicer_userid, meta={"kf_msgid": item.msgid, "origin": 5})
+        await self.store.set_message_status(mid, "delivered")
+
+    # --- events -------------------------------------------------------------------------------
+
+    async def _event(self, event: KfEvent) -> None:
+        kind = event.event_type
+        if kind == "enter_session":
+            await self._welcome(event)
+        elif kind == "session_status_change":
+            self.sender.forget_state(event.chat_id)
+            await self._note(event, _session_text(event.data))
+            if self.on_session_change is not None:
+                await self.on_session_change(event)
+        elif kind == "msg_send_fail":
+            await self._note(event, texts.text("zh", "kf_send_fail", fail_type=event.data.get("fail_type", "?"),
+                                               msgid=event.data.get("fail_msgid", "?")))
+        else:
+            log.info("wecom_kf_event", event_type=kind, chat=event.chat_id)
+
+    async def _welcome(self, event: KfEvent) -> None:
+        code = str(event.data.get("welcome_code") or "")
+        if not code or self._handler is None:
+            return
+        msg = IncomingMessage(KF_CHANNEL, event.chat_id, event.external_userid, "/start",
+                              channel_message_id=event.msgid)
+        with replying_to(event.msgid, welcome_code=code):
+            await self._handler(msg)
+
+    async def _note(self, event: KfEvent, text: str) -> None:
+        """Record a platform event in the transcript (a system line operators see) and the log."""
+        log.info("wecom_kf_event", event_type=event.event_type, chat=event.chat_id, text=text)
+        conv = await self.store.conversation_for(IncomingMessage(KF_CHANNEL, event.chat_id, event.external_userid, ""))
+        meta = {"kf_event": event.event_type, "kf_msgid": event.msgid,
+                **{k: v for k, v in event.data.items() if k != "welcome_code"}}
+        mid = await self.store.record_reply(conv.id, KF_CHANNEL, Role.SYSTEM, text, meta=meta)
+        await self.store.set_message_status(mid, "event")
+
+
+def _key(kind: str, kfid: str) -> str:
+    return f"{KF_CHANNEL}:{kind}:{kfid}"
+
+
+def _session_text(data: dict) -> str:
+    change_type = data.get("change_type")
+    key = f"kf_change_{change_type}" if change_type in (1, 2, 3, 4) else None
+    change = texts.text("zh", key) if key else texts.text("zh", "kf_change_other", change_type=change_type)
+    servicer = data.get("new_servicer_userid") or ""
+    if servicer:
+        change += texts.text("zh", "kf_session_servicer", servicer=servicer)
+    return texts.text("zh", "kf_session_status", change=change)
