@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import sys
 import time
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,26 +145,34 @@ class Ingestor:
         except OSError as exc:
             report.fail(str(f.path), f"cannot be opened: {exc.strerror or exc}")
             return
-        sha = hashlib.sha256(data).hexdigest()
+        try:
+            meta = await asyncio.to_thread(_sidecar, f.path)
+        except DocumentError as exc:
+            report.fail(str(f.path), exc.reason)
+            return
+        sha = hashlib.sha256(data + repr(sorted(meta.items())).encode()).hexdigest()
         existing = await self.store.kb_get_document(f.doc_id)
         if existing and existing.sha256 == sha and existing.status == "ok":
             report.unchanged += 1
             report.embedded += await self._restore_vectors(f.doc_id)
             return
         try:
-            doc, chunks = await asyncio.to_thread(self._parse, f, data, sha)
+            doc, chunks = await asyncio.to_thread(self._parse, f, data, sha, meta)
         except DocumentError as exc:
             await self._mark_failed(f, data, sha, exc)
             report.fail(str(f.path), exc.reason)
             return
         await self._write(doc, chunks, existing is not None, report)
 
-    def _parse(self, f: SourceFile, data: bytes, sha: str) -> tuple[DocumentRecord, list[ChunkRecord]]:
+    def _parse(self, f: SourceFile, data: bytes, sha: str,
+               meta: dict[str, str]) -> tuple[DocumentRecord, list[ChunkRecord]]:
         loaded = parse_document(str(f.path), data)
-        chunks = chunk_document(f.doc_id, loaded.title, f.source, loaded.text, self.settings.chunk_max_chars)
+        title = meta.get("title") or loaded.title
+        cited_source = meta.get("url") or f.source
+        chunks = chunk_document(f.doc_id, title, cited_source, loaded.text, self.settings.chunk_max_chars)
         if not chunks:
             raise DocumentError(str(f.path), "contains no text to index")
-        doc = DocumentRecord(id=f.doc_id, title=loaded.title, source=f.source, sha256=sha,
+        doc = DocumentRecord(id=f.doc_id, title=title, source=f.source, sha256=sha,
                              chunk_count=len(chunks), status="ok", size_bytes=len(data))
         return doc, chunks
 
@@ -216,6 +225,18 @@ class Ingestor:
         for doc in await self.store.kb_list_documents():
             if doc.id not in seen and doc.source.startswith(tuple(roots)):
                 report.removed += await self.remove(doc.id)
+
+
+def _sidecar(path: Path) -> dict[str, str]:
+    """Optional `<file>.meta.toml` beside a document: `title` and `url` to show in citations."""
+    meta = path.with_name(path.name + ".meta.toml")
+    if not meta.is_file():
+        return {}
+    try:
+        data = tomllib.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise DocumentError(str(meta), f"unreadable metadata: {exc}") from exc
+    return {k: str(v).strip() for k, v in data.items() if k in ("title", "url") and str(v).strip()}
 
 
 def _progress(files: list[SourceFile], enabled: bool) -> Iterable[SourceFile]:

@@ -157,3 +157,22 @@ async def test_ingest_if_empty_loads_the_bundled_documents_once(hash_kb: Knowled
     assert first is not None and first.added == len(list(bundled_documents_dir().glob("*.txt")))
     assert (await hash_kb.store.kb_list_documents())[0].source.startswith("bundled/")
     assert await hash_kb.ingest_if_empty() is None
+
+
+async def test_a_sidecar_sets_the_cited_title_and_url_and_its_change_updates_the_document(
+        hash_kb: KnowledgeBase, tmp_path: Path) -> None:
+    folder = tmp_path / "meta"
+    folder.mkdir()
+    (folder / "a.txt").write_text("一、总则\n青岛市设立海洋创新券，每家企业每年最高50万元。", encoding="utf-8")
+    (folder / "a.txt.meta.toml").write_text('title = "海洋创新券管理办法"\nurl = "https://example.gov.cn/a"\n',
+                                            encoding="utf-8")
+    first = await hash_kb.ingest([folder])
+    (doc,) = await hash_kb.store.kb_list_documents()
+    (chunk,) = await hash_kb.store.kb_all_chunks()
+    assert first.added == 1 and doc.title == "海洋创新券管理办法" and chunk.source == "https://example.gov.cn/a"
+    (folder / "a.txt.meta.toml").write_text('title = "海洋创新券实施细则"\n', encoding="utf-8")
+    second = await hash_kb.ingest([folder])
+    assert second.updated == 1 and (await hash_kb.store.kb_list_documents())[0].title == "海洋创新券实施细则"
+    (folder / "a.txt.meta.toml").write_text('title = "unterminated\n', encoding="utf-8")
+    third = await hash_kb.ingest([folder])
+    assert third.failed == 1 and "metadata" in third.failures[0][1]
