@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from contextvars import ContextVar
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -50,7 +49,6 @@ class Engine:
         self.channels: dict[str, Channel] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrency)
-        self._limiter = RateLimiter(settings.rate_limit_per_minute, 60.0)
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -71,7 +69,7 @@ class Engine:
             message_id = await self.store.record_user_message(conv, msg)
             if message_id is None:
                 outcome = Outcome("duplicate", conv.id)
-            elif not self._limiter.allow(f"{msg.channel}:{msg.user_id}"):
+            elif await self._over_limit(msg):
                 outcome = await self._limited(conv, msg, message_id)
             else:
                 outcome = await self._queued(conv, msg, message_id, on_delta)
@@ -80,13 +78,19 @@ class Engine:
         self._log(msg, outcome, t0)
         return outcome
 
+    async def _over_limit(self, msg: IncomingMessage) -> bool:
+        """The per-user limit, counted from stored messages so every worker sees the same count."""
+        limit = self.settings.rate_limit_per_minute
+        return limit > 0 and await self.store.recent_user_messages(msg.channel, msg.user_id, 60.0) > limit
+
     async def _queued(self, conv: Conversation, msg: IncomingMessage, message_id: int,
                       on_delta: OnDelta | None) -> Outcome:
-        lock = self._lock(conv.id)
-        if lock.locked():  # an earlier message of this conversation is still being answered
+        """Answer in arrival order per conversation, across workers; tell a user who sends while
+        an earlier message is still being answered to wait."""
+        if self._lock(conv.id).locked() or await self.store.pending_before(conv.id, message_id):
             await self._send(conv, Reply(prompts.text(_lang_of(msg, conv), "busy"), role=Role.SYSTEM),
                              reply_to_id=message_id)
-        async with lock, self._slots:
+        async with self._lock(conv.id), self._slots, self.store.locks.hold(f"conversation:{conv.id}"):
             return await self._process(conv, msg, message_id, on_delta)
 
     async def _limited(self, conv: Conversation, msg: IncomingMessage, message_id: int) -> Outcome:
@@ -275,26 +279,6 @@ class Engine:
             question = await self.store.get_message(stored.reply_to_id) if stored.reply_to_id else None
             await self.store.record_gap(question.text if question else stored.text, "thumbs_down",
                                         message_id=message_id, conversation_id=conv.id)
-        return True
-
-
-class RateLimiter:
-    """A sliding-window limit per key (in-process)."""
-
-    def __init__(self, limit: int, window: float):
-        self.limit, self.window = limit, window
-        self._hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str) -> bool:
-        if self.limit <= 0:
-            return True
-        now = time.monotonic()
-        hits = self._hits.setdefault(key, deque())
-        while hits and now - hits[0] > self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(now)
         return True
 
 

@@ -62,6 +62,7 @@ class MessageRow(Base):
     __table_args__ = (
         UniqueConstraint("channel", "channel_message_id", name="uq_message_channel_id"),
         Index("ix_messages_conversation", "conversation_id", "id"),
+        Index("ix_messages_author_time", "channel", "author", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

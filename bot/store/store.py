@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event, func, select, update
@@ -20,6 +20,7 @@ from bot.store.models import (
     ChannelStateRow, ChunkRow, ConversationRow, DocumentRow, GapRow, KbStateRow, MessageRow, ProcessedEventRow,
 )
 from bot.store.records import ChunkRecord, DocumentRecord, StoredMessage
+from bot.store.locks import Locks
 from bot.store.tickets import TicketStore
 from bot.types import Conversation, IncomingMessage, Role, Turn, utcnow
 
@@ -65,11 +66,13 @@ class Store:
         self.dialect = engine.dialect.name
         self._session = async_sessionmaker(engine, expire_on_commit=False)
         self.tickets = TicketStore(self._session)
+        self.locks = Locks(engine)
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True) -> "Store":
         """Connect and bring the schema to the newest migration."""
-        engine = create_async_engine(url, pool_pre_ping=True)
+        pool = {} if url.startswith("sqlite") else {"pool_size": 20, "max_overflow": 40, "pool_timeout": 60}
+        engine = create_async_engine(url, pool_pre_ping=True, **pool)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         store = cls(engine)
@@ -269,6 +272,27 @@ class Store:
         async with self._session() as s, s.begin():
             res = await s.execute(delete(ProcessedEventRow).where(ProcessedEventRow.created_at < cutoff))
             return res.rowcount or 0
+
+    @_translated
+    async def recent_user_messages(self, channel: str, user_id: str, seconds: float) -> int:
+        """How many messages this user sent on this channel in the last `seconds` (all workers)."""
+        since = utcnow() - timedelta(seconds=seconds)
+        async with self._session() as s:
+            stmt = select(func.count(MessageRow.id)).where(
+                MessageRow.channel == channel, MessageRow.author == user_id, MessageRow.role == Role.USER.value,
+                MessageRow.created_at > since)
+            return int(await s.scalar(stmt) or 0)
+
+    @_translated
+    async def pending_before(self, conversation_id: int, message_id: int, window: float = 300.0) -> bool:
+        """Is an earlier user message of this conversation (from the last `window` seconds) still
+        waiting to be processed?"""
+        since = utcnow() - timedelta(seconds=window)
+        async with self._session() as s:
+            stmt = select(MessageRow.id).where(
+                MessageRow.conversation_id == conversation_id, MessageRow.role == Role.USER.value,
+                MessageRow.id < message_id, MessageRow.status == "received", MessageRow.created_at > since).limit(1)
+            return (await s.scalar(stmt)) is not None
 
     @_translated
     async def count_messages(self) -> int:

@@ -1,0 +1,36 @@
+"""Named locks shared by every worker: PostgreSQL advisory locks, or asyncio locks on SQLite
+(which serves a single process)."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def _key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+class Locks:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+        self._local: dict[str, asyncio.Lock] = {}
+
+    @asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        """Hold the lock `name` for the block; waits while another worker holds it."""
+        if self.engine.dialect.name != "postgresql":
+            async with self._local.setdefault(name, asyncio.Lock()):
+                yield
+            return
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _key(name)})
+            try:
+                yield
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(name)})
+                await conn.commit()
