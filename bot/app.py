@@ -50,6 +50,7 @@ async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_i
     kb = KnowledgeBase(settings, store, embedder=embedder)
     if ingest_if_empty:
         await kb.ingest_if_empty()
+    await _warm_up(kb)
     if llm is None and settings.llm_enabled:
         llm = make_chat_model(settings)
     answerer = Answerer(kb, settings, llm=llm, embedder=embedder)
@@ -58,6 +59,14 @@ async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_i
     if loaded:
         log.info("roster_loaded", managers=loaded)
     return App(settings, store, kb, answerer, engine)
+
+
+async def _warm_up(kb: KnowledgeBase) -> None:
+    """Load the lexical index, the tokenizer and the embedder now, not on the first user's question."""
+    try:
+        await kb.search("青岛科技创新政策")
+    except Exception as exc:  # a broken index must not stop the server from starting
+        log.warning("warm_up_failed", error=f"{exc.__class__.__name__}: {exc}")
 
 
 def channel_factories() -> list[ChannelFactory]:
