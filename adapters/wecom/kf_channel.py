@@ -209,12 +209,15 @@ class WeComKfChannel:
         log.info("wecom_kf_silent", chat=msg.chat_id, service_state=state)
 
     async def _click(self, click: KfClick) -> None:
+        """"handoff" goes the customer-message way (stored, deduped, state-checked); the rest
+        (feedback, ratings) to ``Engine.button``."""
         if click.action == "handoff":
             await self._customer(replace(click.msg, text="/human"))
             return
-        value = "up" if click.action == "feedback:up" else "down"
-        ok = await self.engine.feedback(KF_CHANNEL, click.msg.chat_id, click.message_id, value)
-        log.info("wecom_kf_feedback", chat=click.msg.chat_id, message=click.message_id, value=value, ok=ok)
+        msg = click.msg
+        with replying_to(msg.channel_message_id or ""):
+            ok = await self.engine.button(KF_CHANNEL, msg.chat_id, msg.user_id, click.action)
+        log.info("wecom_kf_button", chat=msg.chat_id, action=click.action, ok=ok)
 
     async def _servicer(self, item: KfServicerText) -> None:
         conv = await self.store.conversation_for(IncomingMessage(KF_CHANNEL, item.chat_id, item.external_userid, ""))

@@ -106,8 +106,6 @@ def text_messages(reply: Reply, link: str | None, max_parts: int = MAX_PARTS,
 
 
 def _menu_items(reply: Reply) -> list[dict]:
-    if reply.message_id is None:
-        return []
     items = []
     for button in reply.buttons:
         ident = menu_id(button.action, reply.message_id)

@@ -5,7 +5,6 @@ Pure functions and small frozen records; no I/O. Channel names: ``wecom`` (self-
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -15,8 +14,8 @@ from bot.types import IncomingMessage, utcnow
 APP_CHANNEL, KF_CHANNEL = "wecom", "wecom_kf"
 KF_TRIGGER = "kf_msg_or_event"
 WELCOME_EVENTS = frozenset({"subscribe"})  # the app's own events answered with the welcome
-MENU_ACTIONS = {"feedback:up": "fbup", "feedback:down": "fbdown", "handoff": "human"}
-_MENU = re.compile(r"(fbup|fbdown|human)-(\d{1,18})\Z")
+MENU_PREFIX, MENU_ID_BYTES = "qd:", 64
+_PER_ANSWER = frozenset({"feedback:up", "feedback:down"})  # the answer's id is appended
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +31,7 @@ class KfClick:
     """A tap on one of our msgmenu buttons (it arrives as customer text with ``menu_id``)."""
 
     msg: IncomingMessage
-    action: str  # "feedback:up" | "feedback:down" | "handoff"
-    message_id: int
+    action: str  # a Button.action as Engine.button takes it: "feedback:up:<id>", "handoff", ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,18 +111,20 @@ def split_chat_id(chat_id: str) -> tuple[str, str]:
     return open_kfid, external_userid
 
 
-def menu_id(action: str, message_id: int) -> str | None:
-    """The msgmenu click id for a button (<= 64 bytes); None for actions without one."""
-    prefix = MENU_ACTIONS.get(action)
-    return f"{prefix}-{message_id}" if prefix else None
-
-
-def parse_menu_id(value: str) -> tuple[str, int] | None:
-    match = _MENU.match(value or "")
-    if not match:
+def menu_id(action: str, message_id: int | None) -> str | None:
+    """The msgmenu click id of a button (<= 64 bytes): our prefix and the action, with the answer's
+    id for feedback; None for a link button or an id that would be too long."""
+    if action.startswith("url:") or (action in _PER_ANSWER and message_id is None):
         return None
-    action = {v: k for k, v in MENU_ACTIONS.items()}[match.group(1)]
-    return action, int(match.group(2))
+    ident = f"{MENU_PREFIX}{action}:{message_id}" if action in _PER_ANSWER else f"{MENU_PREFIX}{action}"
+    return ident if len(ident.encode("utf-8")) <= MENU_ID_BYTES else None
+
+
+def parse_menu_id(value: str) -> str | None:
+    """The button action of one of our click ids; None for anything else."""
+    if not value.startswith(MENU_PREFIX):
+        return None
+    return value[len(MENU_PREFIX):] or None
 
 
 def kf_item(msg: dict[str, Any]) -> KfItem | None:
@@ -146,8 +146,8 @@ def _kf_customer(msg: dict[str, Any]) -> IncomingMessage | KfClick:
         channel=KF_CHANNEL, chat_id=kf_chat_id(msg.get("open_kfid", ""), msg.get("external_userid", "")),
         user_id=str(msg.get("external_userid", "")), text=str(text.get("content", "")) if kind == "text" else "",
         channel_message_id=str(msg.get("msgid", "")), received_at=_when(msg.get("send_time")), kind=kind)
-    menu = parse_menu_id(str(text.get("menu_id", ""))) if kind == "text" else None
-    return KfClick(incoming, *menu) if menu else incoming
+    action = parse_menu_id(str(text.get("menu_id", ""))) if kind == "text" else None
+    return KfClick(incoming, action) if action else incoming
 
 
 def _kf_servicer(msg: dict[str, Any]) -> KfServicerText:

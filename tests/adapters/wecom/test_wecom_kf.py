@@ -142,8 +142,8 @@ async def test_menu_clicks_give_feedback_and_reach_a_technology_manager(wecom):
     await wecom.trigger_kf()
     await wecom.settle()
     answer = [m for m in await transcript(wecom, "wmAlice") if m.role == "assistant"][0]
-    fake.add_kf_message(KF, "wmAlice", "👍 有帮助", menu_id=f"fbup-{answer.id}")
-    fake.add_kf_message(KF, "wmAlice", "联系技术经理人", menu_id=f"human-{answer.id}")
+    fake.add_kf_message(KF, "wmAlice", "👍 有帮助", menu_id=f"qd:feedback:up:{answer.id}")
+    fake.add_kf_message(KF, "wmAlice", "联系技术经理人", menu_id="qd:handoff")
     await wecom.trigger_kf()
     await wecom.settle()
     assert (await wecom.store.get_message(answer.id)).feedback == "up"

@@ -70,7 +70,7 @@ def test_a_short_kf_answer_travels_inside_one_menu_with_its_buttons():
     menu = payload["msgmenu"]
     assert payload["msgtype"] == "msgmenu" and menu["head_content"].startswith(SENTENCE)
     ids = [item["click"]["id"] for item in menu["list"]]
-    assert [parse_menu_id(i) for i in ids] == [("feedback:up", 5), ("feedback:down", 5), ("handoff", 5)]
+    assert [parse_menu_id(i) for i in ids] == ["feedback:up:5", "feedback:down:5", "handoff"]
     assert [item["click"]["content"] for item in menu["list"]] == ["👍 有帮助", "👎 没帮助", "联系技术经理人"]
 
 
@@ -85,3 +85,11 @@ def test_with_one_message_of_quota_left_a_long_kf_answer_drops_the_menu_and_link
     assert [p["msgtype"] for p in payloads] == ["text"]
     assert payloads[0]["text"]["content"].endswith(link(7))
     assert kf_payloads(Reply(SENTENCE), link(8), 0) == []
+
+
+def test_buttons_of_other_features_keep_their_action_and_foreign_menu_ids_are_plain_text():
+    reply = Reply("请为本次服务评分", buttons=(Button("⭐⭐⭐⭐⭐", "rate:12:5"), Button("官网", "url:https://x")))
+    (payload,) = kf_payloads(reply, None, 5)
+    assert [i["click"]["id"] for i in payload["msgmenu"]["list"]] == ["qd:rate:12:5"]
+    assert parse_menu_id("qd:rate:12:5") == "rate:12:5"
+    assert parse_menu_id("101") is None and parse_menu_id("qd:") is None
