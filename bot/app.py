@@ -109,13 +109,14 @@ def make_web_app(app: App, factories: list[ChannelFactory] | None = None) -> web
 
 
 async def _desk_timer(app: App, every: float = 30.0) -> None:
-    """Re-notify, expire and time out tickets in the background."""
+    """Re-notify, expire and time out tickets; finish messages a dead worker left behind."""
     while True:
         await asyncio.sleep(every)
         try:
             await app.engine.desk.tick()
+            await app.engine.recover()
         except Exception:
-            log.exception("desk_tick_failed")
+            log.exception("background_tick_failed")
 
 
 async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
@@ -130,6 +131,7 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
     try:
         for channel in app.channels:
             await channel.start(app.engine.handle)
+        await app.engine.recover()
         url = f"http://{s.qdbot_host}:{s.qdbot_port}/"
         log.info("serving", url=url, mode=app.answerer.mode.value, channels=[c.name for c in app.channels])
         if started is not None:

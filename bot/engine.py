@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from contextvars import ContextVar
+from datetime import timedelta
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ from bot.privacy import mask
 from bot.settings import Settings
 from bot.store import Store
 from bot.text import detect_lang
-from bot.types import Answer, Button, Conversation, IncomingMessage, Reply, Role
+from bot.types import Answer, Button, Conversation, IncomingMessage, Reply, Role, utcnow
 
 log = structlog.get_logger("qdbot.engine")
 OnDelta = Callable[[str], Awaitable[None]]
@@ -90,8 +91,47 @@ class Engine:
         if self._lock(conv.id).locked() or await self.store.pending_before(conv.id, message_id):
             await self._send(conv, Reply(prompts.text(_lang_of(msg, conv), "busy"), role=Role.SYSTEM),
                              reply_to_id=message_id)
+        return await self._locked(conv, msg, message_id, on_delta)
+
+    async def _locked(self, conv: Conversation, msg: IncomingMessage, message_id: int,
+                      on_delta: OnDelta | None) -> Outcome:
         async with self._lock(conv.id), self._slots, self.store.locks.hold(f"conversation:{conv.id}"):
+            if not await self.store.claim_message(message_id):  # another worker answered it
+                return Outcome("duplicate", conv.id, message_id)
             return await self._process(conv, msg, message_id, on_delta)
+
+    async def recover(self, received_grace: float = 60.0, processing_grace: float = 600.0) -> int:
+        """Finish what a killed worker left: deliver stored but undelivered replies, answer stored but
+        unanswered messages. Safe with several workers (every step is compare-and-set)."""
+        now = utcnow()
+        stale = await self.store.stale_user_messages(now - timedelta(seconds=received_grace),
+                                                     now - timedelta(seconds=processing_grace))
+        for stored in stale:
+            conv = await self.store.get_conversation(stored.conversation_id)
+            if conv is None:
+                continue
+            replies = await self.store.replies_to(stored.id)
+            if replies:
+                await self._redeliver(conv, replies)
+                await self.store.set_message_status(stored.id, "processed", recovered=True)
+            elif await self.store.claim_message(stored.id, (stored.status,), "received"):
+                msg = IncomingMessage(conv.channel, conv.chat_id, conv.user_id, stored.text,
+                                      kind=stored.meta.get("kind", "text"))
+                await self._locked(conv, msg, stored.id, None)
+        if stale:
+            log.info("recovered", messages=len(stale))
+        return len(stale)
+
+    async def _redeliver(self, conv: Conversation, replies: list) -> None:
+        channel = self.channels.get(conv.channel)
+        for r in replies:
+            if r.status != "pending" or channel is None:
+                continue
+            try:
+                await channel.send(conv.chat_id, Reply(r.text, role=Role(r.role), message_id=r.id))
+                await self.store.set_message_status(r.id, "sent", redelivered=True)
+            except Exception as exc:
+                await self.store.set_message_status(r.id, "failed", error=str(exc)[:300])
 
     async def _limited(self, conv: Conversation, msg: IncomingMessage, message_id: int) -> Outcome:
         out = Outcome("rate_limited", conv.id, message_id)

@@ -213,3 +213,100 @@ class TicketEventRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# ---------------------------------------------------------------- operator console (migration 0004)
+
+# keyset pagination of the conversation list: newest activity first
+Index("ix_conversations_activity", ConversationRow.updated_at, ConversationRow.id)
+
+
+class AccountRow(Base):
+    """A console account: admin, operator or technology manager (linked to a roster manager id)."""
+
+    __tablename__ = "console_accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    manager_id: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConsoleSessionRow(Base):
+    """A browser session: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("console_accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiTokenRow(Base):
+    """An API token for integrators (`Authorization: Bearer ...`); only its SHA-256 is kept."""
+
+    __tablename__ = "console_api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("console_accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginAttemptRow(Base):
+    """Every console login attempt, for the per-account and per-IP rate limits."""
+
+    __tablename__ = "console_login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username", "username", "at"),
+        Index("ix_login_attempts_ip", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuditRow(Base):
+    """Who viewed, exported or changed what, from the console or its API."""
+
+    __tablename__ = "console_audit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    account_id: Mapped[int | None] = mapped_column(BigId)
+    username: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48))
+    target: Mapped[str] = mapped_column(String(256), default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class CuratedAnswerRow(Base):
+    """An answer written by the operators for a group of questions; preferred by the assistant."""
+
+    __tablename__ = "curated_answers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    question: Mapped[str] = mapped_column(Text)
+    examples: Mapped[list] = mapped_column(JSON, default=list)
+    answer: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str] = mapped_column(String(8), default="zh")
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

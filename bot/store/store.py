@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.errors import StorageError
 from bot.store import kb, migrate
+from bot.store.console import ConsoleStore
 from bot.store.models import (
     ChannelStateRow, ChunkRow, ConversationRow, DocumentRow, GapRow, KbStateRow, MessageRow, ProcessedEventRow,
 )
@@ -66,6 +67,7 @@ class Store:
         self.dialect = engine.dialect.name
         self._session = async_sessionmaker(engine, expire_on_commit=False)
         self.tickets = TicketStore(self._session)
+        self.console = ConsoleStore(self._session)
         self.locks = Locks(engine)
 
     @classmethod
@@ -293,6 +295,34 @@ class Store:
                 MessageRow.conversation_id == conversation_id, MessageRow.role == Role.USER.value,
                 MessageRow.id < message_id, MessageRow.status == "received", MessageRow.created_at > since).limit(1)
             return (await s.scalar(stmt)) is not None
+
+    @_translated
+    async def claim_message(self, message_id: int, from_statuses: tuple[str, ...] = ("received",),
+                            to: str = "processing") -> bool:
+        """Compare-and-set a user message's status; False when another worker got there first."""
+        async with self._session() as s, s.begin():
+            res = await s.execute(update(MessageRow).where(MessageRow.id == message_id,
+                                                           MessageRow.status.in_(from_statuses)).values(status=to))
+            return res.rowcount == 1
+
+    @_translated
+    async def stale_user_messages(self, received_before: datetime, processing_before: datetime,
+                                  limit: int = 100) -> list[StoredMessage]:
+        """User messages a dead worker left behind: never started, or started long ago and unfinished."""
+        from sqlalchemy import and_, or_
+
+        async with self._session() as s:
+            stmt = (select(MessageRow).where(MessageRow.role == Role.USER.value, or_(
+                and_(MessageRow.status == "received", MessageRow.created_at < received_before),
+                and_(MessageRow.status == "processing", MessageRow.created_at < processing_before)))
+                .order_by(MessageRow.id).limit(limit))
+            return [_message(r) for r in await s.scalars(stmt)]
+
+    @_translated
+    async def replies_to(self, message_id: int) -> list[StoredMessage]:
+        async with self._session() as s:
+            stmt = select(MessageRow).where(MessageRow.reply_to_id == message_id).order_by(MessageRow.id)
+            return [_message(r) for r in await s.scalars(stmt)]
 
     @_translated
     async def count_messages(self) -> int:

@@ -141,3 +141,39 @@ async def test_drain_waits_for_in_flight_messages(store, retriever):
     await asyncio.sleep(0)
     assert await engine.drain(timeout=10) is True
     assert task.done()
+
+
+async def test_recovery_answers_a_message_a_killed_worker_stored_but_never_answered(store, retriever):
+    ch = RecordingChannel()
+    engine = make_engine(store, retriever, ch)
+    m = msg("青岛计划建设多少家概念验证平台？", mid="orphan")
+    conv = await store.conversation_for(m)
+    mid = await store.record_user_message(conv, m)  # the worker died right after storing it
+    assert await engine.recover(received_grace=0) == 1
+    assert await engine.recover(received_grace=0) == 0
+    assert len(ch.sent) == 1 and "60家" in ch.sent[0][1].text
+    assert (await store.get_message(mid)).status == "processed"
+
+
+async def test_recovery_delivers_a_stored_reply_once_and_does_not_answer_again(store, retriever):
+    ch = RecordingChannel()
+    engine = make_engine(store, retriever, ch)
+    m = msg("青岛计划建设多少家概念验证平台？", mid="half")
+    conv = await store.conversation_for(m)
+    mid = await store.record_user_message(conv, m)
+    await store.claim_message(mid)
+    await store.record_reply(conv.id, "web", Role.ASSISTANT, "已生成但未送达的回答", reply_to_id=mid)
+    await engine.recover(received_grace=0, processing_grace=0)
+    await engine.recover(received_grace=0, processing_grace=0)
+    assert [r.text for _, r in ch.sent] == ["已生成但未送达的回答"]
+    assert len([x for x in await store.messages(conv.id) if x.role == "assistant"]) == 1
+
+
+async def test_a_message_claimed_by_another_worker_is_not_answered_twice(store, retriever):
+    ch = RecordingChannel()
+    a, b = make_engine(store, retriever, ch), make_engine(store, retriever, ch)
+    m = msg("青岛计划建设多少家概念验证平台？", mid="race")
+    conv = await store.conversation_for(m)
+    mid = await store.record_user_message(conv, m)
+    outs = await asyncio.gather(a._locked(conv, m, mid, None), b._locked(conv, m, mid, None))
+    assert sorted(o.status for o in outs) == ["answered", "duplicate"] and len(ch.sent) == 1

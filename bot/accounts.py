@@ -1,0 +1,174 @@
+"""Console accounts: roles, argon2 password hashes, rate-limited logins, sessions, API tokens, CSRF tokens.
+
+    admin     everything, including accounts, the audit log and unmasked contact details
+    operator  conversations, knowledge base, gaps, curated answers, dashboard, export (personal data masked)
+    manager   a technology manager: the ticket queue, acting as the roster manager the account links to
+
+Sessions and API tokens are random 256-bit tokens; the database keeps only their SHA-256, so a copy
+of it opens no session. CSRF tokens are bound to the session (HMAC of the session with the secret key)
+and compared in constant time. Logins are limited per account and per IP from the attempts table, so
+the limits hold across workers and restarts.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from bot.errors import BadRequestError
+from bot.store import Store
+from bot.store.console import AccountRecord
+from bot.types import utcnow
+
+ADMIN, OPERATOR, MANAGER = "admin", "operator", "manager"
+ROLES = (ADMIN, OPERATOR, MANAGER)
+STAFF = (ADMIN, OPERATOR)
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+MIN_PASSWORD = 10
+TOKEN_PREFIX = "qdb_"
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def sees_contacts(account: AccountRecord, ticket_manager_id: str | None = None) -> bool:
+    """Admins see phone numbers and e-mails; a manager sees them on the ticket they hold; others see them masked."""
+    if account.role == ADMIN:
+        return True
+    return account.role == MANAGER and ticket_manager_id is not None and account.manager_id == ticket_manager_id
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    status: str  # ok | invalid | locked
+    account: AccountRecord | None = None
+    session_token: str | None = None
+
+
+class Accounts:
+    def __init__(self, store: Store, secret: bytes, *, session_hours: float = 12.0, max_failures: int = 5,
+                 max_ip_failures: int = 20, window_minutes: float = 15.0, hasher: PasswordHasher | None = None):
+        self.store, self._secret = store, secret
+        self.session_ttl = timedelta(hours=session_hours)
+        self.max_failures, self.max_ip_failures = max_failures, max_ip_failures
+        self.window = timedelta(minutes=window_minutes)
+        self.hasher = hasher or PasswordHasher()
+        self._dummy = self.hasher.hash(secrets.token_hex(16))
+
+    # ---------------------------------------------------------------- passwords
+
+    async def hash_password(self, password: str) -> str:
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def verify_password(self, password_hash: str, password: str) -> bool:
+        try:
+            return await asyncio.to_thread(self.hasher.verify, password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    @staticmethod
+    def check_password(password: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise BadRequestError(f"the password needs at least {MIN_PASSWORD} characters")
+
+    # ---------------------------------------------------------------- accounts
+
+    async def create(self, username: str, role: str, password: str, manager_id: str | None = None) -> AccountRecord:
+        """A new account; refused when the name, role, password or manager link is invalid or taken."""
+        await self._check_account(username, role, manager_id)
+        self.check_password(password)
+        account = await self.store.console.create_account(username, role, await self.hash_password(password),
+                                                          manager_id if role == MANAGER else None)
+        if account is None:
+            raise BadRequestError(f"the username {username!r} is taken")
+        return account
+
+    async def _check_account(self, username: str, role: str, manager_id: str | None) -> None:
+        if not USERNAME.match(username):
+            raise BadRequestError("a username is 2-64 letters, digits or _ . @ -")
+        if role not in ROLES:
+            raise BadRequestError(f"the role must be one of {', '.join(ROLES)}")
+        if role == MANAGER and (not manager_id or await self.store.tickets.manager(manager_id) is None):
+            raise BadRequestError("a manager account needs the id of a technology manager of the roster")
+
+    async def update(self, account_id: int, *, role: str | None = None, manager_id: str | None = None,
+                     active: bool | None = None, password: str | None = None) -> AccountRecord | None:
+        """Change an account; a new password, a new role or deactivation ends its sessions."""
+        current = await self.store.console.account(account_id)
+        if current is None:
+            return None
+        values: dict = {}
+        if role is not None:
+            await self._check_account(current.username, role, manager_id or current.manager_id)
+            values.update(role=role, manager_id=(manager_id or current.manager_id) if role == MANAGER else None)
+        if active is not None:
+            values["active"] = active
+        if password is not None:
+            self.check_password(password)
+            values["password_hash"] = await self.hash_password(password)
+        updated = await self.store.console.update_account(account_id, **values)
+        if password is not None or role is not None or active is False:
+            await self.store.console.delete_sessions(account_id=account_id)
+        return updated
+
+    # ---------------------------------------------------------------- logins and sessions
+
+    async def locked(self, username: str, ip: str) -> bool:
+        since = utcnow() - self.window
+        console = self.store.console
+        return (await console.failures_since(since, username=username) >= self.max_failures
+                or await console.failures_since(since, ip=ip) >= self.max_ip_failures)
+
+    async def login(self, username: str, password: str, ip: str) -> LoginResult:
+        """A session for the right password; refused (without checking it) while the account or IP is locked."""
+        if await self.locked(username, ip):
+            await self.store.console.record_attempt(username, ip, False)
+            return LoginResult("locked")
+        account = await self.store.console.account_by_name(username)
+        ok = await self.verify_password(account.password_hash if account else self._dummy, password)
+        ok = ok and account is not None and account.active
+        await self.store.console.record_attempt(username, ip, ok)
+        if not ok or account is None:
+            return LoginResult("invalid")
+        raw = secrets.token_urlsafe(32)
+        await self.store.console.create_session(token_hash(raw), account.id, utcnow() + self.session_ttl, ip)
+        await self.store.console.update_account(account.id, last_login_at=utcnow())
+        if self.hasher.check_needs_rehash(account.password_hash):
+            await self.store.console.update_account(account.id, password_hash=await self.hash_password(password))
+        return LoginResult("ok", account, raw)
+
+    async def session(self, raw: str) -> AccountRecord | None:
+        return await self.store.console.session_account(token_hash(raw), utcnow()) if raw else None
+
+    async def logout(self, raw: str) -> None:
+        await self.store.console.delete_session(token_hash(raw))
+
+    async def purge(self, now: datetime | None = None) -> int:
+        return await self.store.console.delete_sessions(expired_before=now or utcnow())
+
+    # ---------------------------------------------------------------- API tokens and CSRF
+
+    async def issue_token(self, account: AccountRecord, name: str = "") -> str:
+        """A new API token for the account; shown once, only its hash is stored."""
+        raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        await self.store.console.create_token(account.id, token_hash(raw), name)
+        return raw
+
+    async def token(self, raw: str) -> AccountRecord | None:
+        if not raw.startswith(TOKEN_PREFIX):
+            return None
+        return await self.store.console.token_account(token_hash(raw))
+
+    def csrf_token(self, session_raw: str) -> str:
+        return hmac.new(self._secret, b"csrf:" + token_hash(session_raw).encode(), hashlib.sha256).hexdigest()
+
+    def check_csrf(self, session_raw: str, given: str | None) -> bool:
+        return bool(given) and hmac.compare_digest(self.csrf_token(session_raw), str(given))
