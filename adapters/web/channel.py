@@ -1,0 +1,190 @@
+"""The web chat channel: the page, its JSON/SSE API, and delivery of replies to open requests.
+
+    GET  /                       the chat page          GET /static/{name}   its assets
+    GET  /api/ui?lang=           the page's sentences   GET /answer/{token}  one answer, signed link
+    POST /api/chat               one message -> the answer as JSON
+    POST /api/chat/stream        the same as server-sent events: delta*, reply*, done
+    POST /api/feedback           👍/👎 on an answer     GET /api/chat/history?session_id=&after=
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from adapters.web import pages, render, translate
+from adapters.web.feed import CURRENT, SSE_HEADERS, Feed, Hub, pump
+from adapters.web.translate import CHANNEL, BadInput
+from bot import links
+from bot.engine import Engine
+from bot.ports import InboundHandler
+from bot.settings import Settings
+from bot.text import detect_lang
+from bot.types import IncomingMessage, Reply, Role
+
+log = structlog.get_logger("qdbot.web")
+Handler = Callable[["WebChannel", web.Request], Awaitable[web.StreamResponse]]
+
+
+def _api(fn: Handler) -> Handler:
+    """Refuse while stopped; turn a `BadInput` into a JSON error in the asker's language."""
+    @functools.wraps(fn)
+    async def wrapper(self: WebChannel, request: web.Request) -> web.StreamResponse:
+        lang = translate.lang_of(request.query.get("lang"))
+        if not self.accepting:
+            return _error("error_unavailable", 503, lang)
+        try:
+            return await fn(self, request)
+        except BadInput as exc:
+            return _error(exc.key, exc.status, exc.lang, **exc.fields)
+    return wrapper
+
+
+def _error(key: str, status: int, lang: str, **fields: object) -> web.Response:
+    return web.json_response({"error": pages.say(lang, key, **fields), "code": key.removeprefix("error_")},
+                             status=status)
+
+
+class WebChannel:
+    """The built-in web chat (always on): one browser session is one conversation."""
+
+    name = CHANNEL
+
+    def __init__(self, engine: Engine, settings: Settings):
+        self.engine = engine
+        self.settings = settings
+        self.hub = Hub()
+        self.accepting = False
+        self._tasks: set[asyncio.Task] = set()
+
+    @functools.cached_property
+    def _secret(self) -> bytes:
+        return self.settings.secret_key()
+
+    # ------------------------------------------------------------ Channel port
+
+    async def start(self, handler: InboundHandler) -> None:
+        """Take messages; they go to `engine.handle` directly, which also streams the answer."""
+        self.accepting = True
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """The engine stored the reply already: hand it to the request (or open streams) of this session."""
+        self.hub.publish(chat_id, reply)
+        return str(reply.message_id) if reply.message_id is not None else None
+
+    async def stop(self) -> None:
+        """Take no new messages; answers in flight finish (the engine drains them)."""
+        self.accepting = False
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/", self.index),
+            web.get("/static/{name}", self.static),
+            web.get("/api/ui", self.ui),
+            web.post("/api/chat", self.chat),
+            web.post("/api/chat/stream", self.chat_stream),
+            web.post("/api/feedback", self.feedback),
+            web.get("/api/chat/history", self.history),
+            web.get("/answer/{token}", self.answer_page),
+        ]
+
+    # ------------------------------------------------------------ running a message
+
+    def _spawn(self, feed: Feed, msg: IncomingMessage) -> asyncio.Task:
+        """Handle the message in its own task, so a client that goes away cancels nothing."""
+        token = CURRENT.set(feed)
+        try:
+            task = asyncio.create_task(self._handle(feed, msg))
+        finally:
+            CURRENT.reset(token)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _handle(self, feed: Feed, msg: IncomingMessage) -> dict[str, Any] | None:
+        """The engine's outcome as the API's JSON (also the `done` event), or None when it failed."""
+        try:
+            out = await self.engine.handle(msg, feed.on_delta)
+        except Exception:
+            log.exception("web_handle_failed", session=msg.chat_id)
+            feed.end("error", {"error": pages.say(msg.lang or "zh", "error_server")})
+            return None
+        payload = render.outcome_json(out, feed.replies, self.engine.answerer.mode.value)
+        feed.end("done", payload)
+        return payload
+
+    async def _chat_input(self, request: web.Request) -> translate.ChatIn:
+        body = await translate.read_body(request)
+        lang = translate.lang_of(request.query.get("lang"))
+        return translate.parse_chat(body, self.settings.max_message_chars, lang)
+
+    # ------------------------------------------------------------ API
+
+    @_api
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        chat = await self._chat_input(request)
+        with self.hub.open(chat.session_id) as feed:
+            payload = await asyncio.shield(self._spawn(feed, translate.to_message(chat)))
+        if payload is None:
+            return _error("error_server", 500, chat.lang or "zh")
+        return web.json_response(payload)
+
+    @_api
+    async def chat_stream(self, request: web.Request) -> web.StreamResponse:
+        chat = await self._chat_input(request)
+        resp = web.StreamResponse(headers=SSE_HEADERS)
+        await resp.prepare(request)
+        with self.hub.open(chat.session_id) as feed:
+            self._spawn(feed, translate.to_message(chat))
+            try:
+                await pump(feed, resp)
+                await resp.write_eof()
+            except ConnectionResetError:
+                log.info("web_stream_client_gone", session=chat.session_id)
+        return resp
+
+    @_api
+    async def feedback(self, request: web.Request) -> web.StreamResponse:
+        lang = translate.lang_of(request.query.get("lang"))
+        fb = translate.parse_feedback(await translate.read_body(request), lang)
+        if not await self.engine.feedback(CHANNEL, fb.session_id, fb.message_id, fb.value):
+            return _error("error_not_found", 404, lang)
+        return web.json_response({"ok": True})
+
+    @_api
+    async def history(self, request: web.Request) -> web.StreamResponse:
+        """The session's stored messages after `after` (page reload, and polled for messages pushed later)."""
+        q = translate.parse_history(request.query)
+        conv = await self.engine.store.find_conversation(CHANNEL, q.session_id)
+        stored = await self.engine.store.messages(conv.id, limit=100_000) if conv else []
+        shown = [render.message_json(m) for m in stored if m.id > q.after and m.status != "suppressed"]
+        return web.json_response({"messages": shown})
+
+    async def ui(self, request: web.Request) -> web.Response:
+        lang = translate.lang_of(request.query.get("lang"))
+        return web.json_response({"lang": lang, "strings": pages.ui(lang),
+                                  "max_chars": self.settings.max_message_chars},
+                                 headers={"Cache-Control": "no-cache"})
+
+    # ------------------------------------------------------------ pages
+
+    async def index(self, request: web.Request) -> web.Response:
+        return pages.asset_response(request, "index.html")
+
+    async def static(self, request: web.Request) -> web.Response:
+        return pages.asset_response(request, request.match_info["name"])
+
+    async def answer_page(self, request: web.Request) -> web.Response:
+        """One stored answer behind a signed, expiring link; anything else is a 404 page."""
+        lang = translate.lang_of(request.query.get("lang"))
+        ident = links.verify(self._secret, request.match_info["token"], "answer")
+        answer = await self.engine.store.get_message(int(ident)) if ident and ident.isdigit() else None
+        if answer is None or answer.role != Role.ASSISTANT.value:
+            return pages.html_response(pages.not_found_html(lang), 404)
+        question = await self.engine.store.get_message(answer.reply_to_id) if answer.reply_to_id else None
+        lang = answer.meta.get("lang") or detect_lang(question.text if question else answer.text)
+        return pages.html_response(pages.answer_html(answer, question, lang))

@@ -1,0 +1,74 @@
+"""Reply, Citation, Outcome and stored messages -> the JSON of the web chat API."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from bot.engine import Outcome
+from bot.store.records import StoredMessage
+from bot.types import AnswerMode, Citation, Reply
+
+SOURCE_KEYS = ("title", "section", "source", "text", "score")
+
+
+def citation_json(n: int, c: Citation) -> dict[str, Any]:
+    """One source as the page shows it: `n` is the [n] marker in the answer text."""
+    return {"n": n, "title": c.title, "section": c.section, "source": c.source, "text": c.snippet,
+            "score": round(c.score, 4)}
+
+
+def sources_json(citations: Sequence[Citation]) -> list[dict[str, Any]]:
+    return [citation_json(n, c) for n, c in enumerate(citations, 1)]
+
+
+def stored_sources_json(stored: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sources kept in a stored answer's meta, numbered as in its text."""
+    return [{"n": n, **{k: s.get(k) for k in SOURCE_KEYS}} for n, s in enumerate(stored, 1)]
+
+
+def reply_json(reply: Reply) -> dict[str, Any]:
+    """One reply the engine sent (the `reply` event of the stream)."""
+    return {"message_id": reply.message_id, "role": reply.role.value, "text": reply.text,
+            "sources": sources_json(reply.citations)}
+
+
+def _mode(out: Outcome, default: str) -> str:
+    mode = out.answer.mode.value if out.answer else default
+    return "llm" if mode == AnswerMode.LLM.value else "extractive"
+
+
+def _main_reply(out: Outcome, heard: Sequence[Reply]) -> Reply | None:
+    """The last reply to this message that was delivered (the engine withholds answers while a human owns the chat)."""
+    delivered = {r.message_id for r in heard}
+    return next((r for r in reversed(out.replies) if r.message_id in delivered), None)
+
+
+def outcome_json(out: Outcome, heard: Sequence[Reply], default_mode: str) -> dict[str, Any]:
+    """The answer of /api/chat (and the `done` event): the last delivered reply; the others are notices."""
+    main = _main_reply(out, heard)
+    return {
+        "answer": main.text if main else "",
+        "sources": sources_json(main.citations) if main else [],
+        "handoff": out.status == "handoff",
+        "no_answer": bool(out.answer and out.answer.no_answer),
+        "mode": _mode(out, default_mode),
+        "message_id": main.message_id if main else None,
+        "question_id": out.message_id,
+        "status": out.status,
+        "notices": [r.text for r in heard if main is None or r.message_id != main.message_id],
+        "replies": [reply_json(r) for r in heard],
+    }
+
+
+def message_json(m: StoredMessage) -> dict[str, Any]:
+    """A stored message of the conversation, as /api/chat/history lists it."""
+    return {
+        "id": m.id,
+        "role": m.role,
+        "text": m.text,
+        "sources": stored_sources_json(m.meta.get("sources") or ()),
+        "feedback": m.feedback,
+        "no_answer": m.no_answer,
+        "handoff": m.handoff,
+        "created_at": m.created_at.isoformat(),
+    }

@@ -1,0 +1,310 @@
+// The web chat page: vanilla JS, no build step. Every user-visible sentence comes from /api/ui.
+// Text is only ever set with textContent / text nodes (never innerHTML), so nothing is interpreted.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const POLL_MS = 3000;
+  const S = {
+    lang: read("qdbot.lang") === "en" ? "en" : "zh", t: {}, maxChars: 2000,
+    session: read("qdbot.session"), floor: Number(read("qdbot.floor") || 0),
+    msgs: new Map(), lastId: 0, busy: false, sends: 0, opener: null,
+  };
+
+  function read(key) { try { return localStorage.getItem(key); } catch { return null; } }
+  function write(key, value) { try { localStorage.setItem(key, String(value)); } catch { /* private mode */ } }
+
+  function newSessionId() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));  // works on plain http too
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function t(key, fields = {}) {
+    return String(S.t[key] ?? key).replace(/\{(\w+)\}/g, (m, k) => (k in fields ? fields[k] : m));
+  }
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined && c !== false) node.append(c);
+    return node;
+  }
+
+  // ---------------------------------------------------------------- UI sentences
+
+  async function loadUi(lang) {
+    const res = await fetch(`/api/ui?lang=${lang}`);
+    const data = await res.json();
+    S.lang = data.lang; S.t = data.strings; S.maxChars = data.max_chars;
+    write("qdbot.lang", S.lang);
+    applyUi();
+  }
+
+  function applyUi() {
+    document.documentElement.lang = S.lang === "zh" ? "zh-CN" : "en";
+    document.querySelectorAll("[data-t]").forEach((n) => { n.textContent = t(n.dataset.t); });
+    document.querySelectorAll("[data-t-placeholder]").forEach((n) => { n.placeholder = t(n.dataset.tPlaceholder); });
+    document.querySelectorAll("[data-t-aria-label]").forEach((n) => n.setAttribute("aria-label", t(n.dataset.tAriaLabel)));
+    $("lang-switch").lang = S.lang === "zh" ? "en" : "zh-CN";
+    $("input").maxLength = S.maxChars;
+    $("examples").replaceChildren(...(S.t.examples || []).map((q) =>
+      el("button", { type: "button", class: "chip", onclick: () => send(q) }, q)));
+    for (const msg of S.msgs.values()) redraw(msg);
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  function displayText(msg) {
+    const cmd = msg.role === "user" && msg.text.trim().toLowerCase();
+    return cmd === "/human" ? t("human") : cmd === "/new" ? t("new_chat") : msg.text;
+  }
+
+  function answerText(msg) {
+    const byN = new Map((msg.sources || []).map((s) => [String(s.n), s]));
+    const out = el("div", { class: "text" });
+    displayText(msg).split(/(\[\d{1,2}\])/).forEach((part) => {
+      const source = byN.get(part.slice(1, -1));
+      out.append(/^\[\d+\]$/.test(part) && source ? citeButton(source, String(source.n), "cite") : part);
+    });
+    return out;
+  }
+
+  function citeButton(source, label, cls) {
+    return el("button", { type: "button", class: cls, "aria-label": t("citation_label", { n: source.n }),
+      "aria-haspopup": "dialog", onclick: (e) => openSource(source, e.currentTarget) }, label);
+  }
+
+  function sourcesList(msg) {
+    if (!msg.sources || !msg.sources.length) return null;
+    return el("div", { class: "sources" }, el("h3", {}, t("sources")),
+      el("ol", {}, ...msg.sources.map((s) => el("li", {},
+        citeButton(s, `[${s.n}] ${s.title}${s.section ? " · " + s.section : ""}`, "source-link")))));
+  }
+
+  // A thumb drawn in SVG (👍/👎 need an emoji font, which not every device has).
+  const THUMB = "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 " +
+    "7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z";
+
+  function thumb(down) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24"); svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", down ? "thumb down" : "thumb");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", THUMB);
+    svg.append(path);
+    return svg;
+  }
+
+  function feedbackBar(msg) {
+    const button = (value, key) => el("button", {
+      type: "button", class: "fb", "aria-pressed": String(msg.feedback === value),
+      onclick: () => sendFeedback(msg, msg.feedback === value ? null : value),
+    }, thumb(value === "down"), t(key));
+    return el("div", { class: "feedback" }, button("up", "feedback_up"), button("down", "feedback_down"),
+      el("span", { class: "fb-status", "aria-live": "polite" }, msg.fbStatus || ""));
+  }
+
+  function bubble(msg) {
+    const isAnswer = msg.role === "assistant";
+    const cls = `msg ${msg.role}${msg.no_answer ? " no-answer" : ""}${msg.pending ? " pending" : ""}`;
+    return el("li", { class: cls, "data-id": msg.id ?? "" },
+      el("div", { class: msg.role === "user" ? "who visually-hidden" : "who" }, t(msg.role === "user" ? "you" : msg.role)),
+      msg.no_answer ? el("div", { class: "badge" }, t("no_answer_label")) : null,
+      msg.pending && !msg.text ? el("div", { class: "text thinking" }, t("thinking")) : answerText(msg),
+      isAnswer && !msg.pending ? sourcesList(msg) : null,
+      isAnswer && !msg.pending && !msg.no_answer && msg.id ? feedbackBar(msg) : null,
+      isAnswer && msg.no_answer ? el("button", { type: "button", class: "secondary", onclick: () => send("/human") }, t("human")) : null);
+  }
+
+  function redraw(msg) {
+    const node = bubble(msg);
+    if (msg.node) msg.node.replaceWith(node);
+    msg.node = node;
+    return node;
+  }
+
+  function add(msg, before = null) {
+    if (msg.id && S.msgs.has(msg.id)) return Object.assign(S.msgs.get(msg.id), msg, { node: S.msgs.get(msg.id).node });
+    if (msg.id) { S.msgs.set(msg.id, msg); S.lastId = Math.max(S.lastId, msg.id); }
+    $("messages").insertBefore(redraw(msg), before && before.isConnected ? before : null);
+    $("welcome").hidden = true;
+    scrollDown();
+    return msg;
+  }
+
+  function update(msg, fields) { Object.assign(msg, fields); redraw(msg); }
+
+  function scrollDown() { const s = $("scroller"); s.scrollTop = s.scrollHeight; }
+
+  function clearView() {
+    S.msgs.clear();
+    $("messages").replaceChildren();
+    $("welcome").hidden = false;
+  }
+
+  // ---------------------------------------------------------------- talking to the server
+
+  async function post(url, body, options = {}) {
+    const res = await fetch(`${url}?lang=${S.lang}`, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body), ...options });
+    if (!res.ok) {
+      const err = await res.json().catch(() => ({}));
+      throw new Error(err.error || t("error_server"));
+    }
+    return res;
+  }
+
+  async function readEvents(res, onEvent) {
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(t("error_network"));
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+        const name = (block.match(/^event: (.*)$/m) || [])[1];
+        const data = (block.match(/^data: (.*)$/m) || [])[1];
+        if (!name || data === undefined) continue;  // a keep-alive comment
+        const payload = JSON.parse(data);
+        if (name === "error") throw new Error(payload.error || t("error_server"));
+        if (name === "done") return payload;
+        onEvent(name, payload);
+      }
+    }
+  }
+
+  function fromReply(r) { return { id: r.message_id, role: r.role, text: r.text, sources: r.sources }; }
+
+  async function send(text, { silent = false } = {}) {
+    if (S.busy || !text.trim()) return false;
+    setBusy(true); showError("");
+    const user = silent ? null : add({ id: null, role: "user", text });
+    const pending = add({ id: null, role: "assistant", text: "", pending: true });
+    const body = { session_id: S.session, text };
+    if (text.startsWith("/")) body.lang = S.lang;  // questions: the engine follows the question's language
+    try {
+      const res = await post("/api/chat/stream", body);
+      const done = await readEvents(res, (name, data) => {
+        if (name === "delta") update(pending, { text: data.text });
+        if (name === "reply" && data.role === "assistant") pending.node.replaceWith(add(fromReply(data)).node);
+        if (name === "reply" && data.role !== "assistant") add(fromReply(data), pending.node);
+      });
+      finish(done, user, pending);
+      return done;
+    } catch (err) {
+      for (const m of [user, pending]) if (m && m.node) m.node.remove();
+      if (!silent && !$("input").value) { $("input").value = text; resize(); }
+      showError(err instanceof TypeError ? t("error_network") : err.message);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function finish(done, user, pending) {
+    if (user && done.question_id) { user.id = done.question_id; S.msgs.set(user.id, user); }
+    S.lastId = Math.max(S.lastId, done.question_id || 0);
+    if (pending.node.isConnected) pending.node.remove();
+    if (!done.message_id) return;
+    const main = S.msgs.get(done.message_id) || add({ id: done.message_id, role: done.sources.length || done.no_answer ? "assistant" : "system",
+      text: done.answer, sources: done.sources });
+    update(main, { no_answer: done.no_answer, handoff: done.handoff });
+  }
+
+  async function sendFeedback(msg, value) {
+    try {
+      await post("/api/feedback", { session_id: S.session, message_id: msg.id, value });
+      update(msg, { feedback: value, fbStatus: value ? t("feedback_saved") : "" });
+    } catch {
+      update(msg, { fbStatus: t("feedback_failed") });
+    }
+  }
+
+  async function poll() {
+    if (S.busy || document.visibilityState !== "visible") return;
+    const started = S.sends;
+    try {
+      const after = Math.max(S.lastId, S.floor);
+      const res = await fetch(`/api/chat/history?session_id=${S.session}&after=${after}`);
+      if (!res.ok || S.busy || started !== S.sends) return;  // a send began meanwhile: its replies come with it
+      for (const m of (await res.json()).messages) if (!S.msgs.has(m.id)) add(m);
+    } catch { /* offline: the next poll tries again */ }
+  }
+
+  // ---------------------------------------------------------------- composer, dialog, buttons
+
+  function setBusy(busy) {
+    S.busy = busy;
+    if (busy) S.sends += 1;
+    $("send").disabled = busy || !$("input").value.trim();
+    $("human").disabled = busy;
+    $("new-chat").disabled = busy;
+  }
+
+  function showError(text) { $("error").textContent = text; $("error").hidden = !text; }
+
+  function resize() {
+    const input = $("input");
+    input.style.height = "";
+    if (input.value) input.style.height = `${Math.min(input.scrollHeight + 2, 160)}px`;
+    $("send").disabled = S.busy || !input.value.trim();
+  }
+
+  function submit() {
+    const input = $("input");
+    const text = input.value;
+    if (S.busy || !text.trim()) return;
+    input.value = ""; resize();
+    send(text);
+  }
+
+  function openSource(source, opener) {
+    S.opener = opener;
+    $("source-title").textContent = source.title || "";
+    $("source-section").textContent = source.section || "—";
+    $("source-file").textContent = source.source || "—";
+    $("source-text").textContent = source.text || "";
+    $("source-dialog").showModal();
+    $("source-close").focus();
+  }
+
+  async function newChat() {
+    if (S.busy) return;
+    clearView();
+    const done = await send("/new", { silent: true });
+    if (done && done.question_id) { S.floor = done.question_id; write("qdbot.floor", S.floor); }
+  }
+
+  function wire() {
+    $("form").addEventListener("submit", (e) => { e.preventDefault(); submit(); });
+    $("input").addEventListener("input", resize);
+    $("input").addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); submit(); }
+    });
+    $("human").addEventListener("click", () => send("/human"));
+    $("new-chat").addEventListener("click", newChat);
+    $("lang-switch").addEventListener("click", () => loadUi(S.lang === "zh" ? "en" : "zh").catch(() => showError(t("error_network"))));
+    const dialog = $("source-dialog");
+    $("source-close").addEventListener("click", () => dialog.close());
+    dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
+    dialog.addEventListener("close", () => { if (S.opener && S.opener.isConnected) S.opener.focus(); });
+  }
+
+  async function main() {
+    if (!S.session || !/^[A-Za-z0-9_-]{8,64}$/.test(S.session)) { S.session = newSessionId(); write("qdbot.session", S.session); }
+    wire();
+    try { await loadUi(S.lang); } catch { showError("Network error / 网络错误"); }
+    await poll();
+    setInterval(poll, POLL_MS);
+    if (matchMedia("(pointer: fine)").matches) $("input").focus();  // no keyboard popping up on phones
+  }
+
+  main();
+})();
