@@ -1,0 +1,97 @@
+"""The web chat in headless Chromium against the real server and the bundled knowledge base."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+QUESTION = "青岛计划建设多少家概念验证平台？"
+ANSWER = ".msg.assistant:not(.pending)"
+
+
+def ask(page, text: str) -> None:
+    page.get_by_label("输入您的问题").fill(text)
+    page.keyboard.press("Enter")
+
+
+def test_a_question_gets_a_streamed_cited_answer_whose_citation_opens_and_feedback_is_stored(page, server, shots):
+    page.goto("/")
+    expect(page.get_by_role("heading", name="青岛科技创新政策助手")).to_be_visible()
+    expect(page.locator(".chip").first).to_be_visible()
+    shots(page, "phone-zh-welcome")
+    ask(page, QUESTION)
+    answer = page.locator(ANSWER).last
+    expect(answer).to_contain_text("60家", timeout=20_000)
+    expect(page.get_by_label("输入您的问题")).to_have_value("")
+    expect(answer.locator(".sources")).to_contain_text("来源")
+    shots(page, "phone-zh-answer")
+
+    answer.locator(".text .cite").first.click()
+    dialog = page.locator("#source-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#source-text")).to_contain_text("概念验证平台60家左右")
+    expect(dialog.locator("#source-section")).to_contain_text("优化市场服务")
+    shots(page, "phone-zh-citation")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    up = answer.get_by_role("button", name="有帮助")
+    up.click()
+    expect(up).to_have_attribute("aria-pressed", "true")
+    message_id = int(answer.get_attribute("data-id"))
+    stored = server.call(server.app.store.get_message(message_id))
+    assert stored.feedback == "up" and "60家" in stored.text
+    assert page.problems == []
+
+
+def test_history_survives_a_reload_and_the_page_switches_to_english_on_phone_and_desktop(page, desktop, shots):
+    page.goto("/")
+    ask(page, QUESTION)
+    expect(page.locator(ANSWER).last).to_contain_text("60家", timeout=20_000)
+    page.reload()
+    expect(page.locator(".msg.user .text")).to_have_text([QUESTION])
+    expect(page.locator(ANSWER).last.locator(".cite").first).to_be_visible()
+
+    page.get_by_role("button", name="Switch to English").click()
+    expect(page.get_by_role("heading", name="Qingdao Innovation Policy Assistant")).to_be_visible()
+    expect(page.locator(ANSWER).last.locator(".sources h3")).to_have_text("Sources")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    shots(page, "phone-en")
+
+    wide = desktop(page)  # same session and language, restored from the server
+    wide.goto("/")
+    expect(wide.get_by_role("heading", name="Qingdao Innovation Policy Assistant")).to_be_visible()
+    expect(wide.locator(ANSWER).last.locator(".cite").first).to_be_visible()
+    shots(wide, "desktop-en")
+    wide.get_by_role("button", name="切换到中文").click()
+    expect(wide.get_by_role("heading", name="青岛科技创新政策助手")).to_be_visible()
+    shots(wide, "desktop-zh")
+    assert page.problems == [] and wide.problems == []
+
+
+def test_new_chat_clears_the_view_and_the_human_button_asks_for_a_technology_manager(page):
+    page.goto("/")
+    ask(page, QUESTION)
+    expect(page.locator(ANSWER).last).to_contain_text("60家", timeout=20_000)
+    page.get_by_role("button", name="新对话").click()
+    expect(page.locator(".msg.system")).to_contain_text("重新开始")
+    expect(page.get_by_role("button", name="新对话")).to_be_enabled()  # the answer is complete
+    expect(page.locator(".msg")).to_have_count(1)
+    page.reload()
+    expect(page.locator(".msg.system")).to_contain_text("重新开始")
+    expect(page.locator(".msg.user")).to_have_count(0)
+    page.get_by_role("button", name="联系技术经理人").first.click()
+    expect(page.locator(".msg.user .text").last).to_have_text("联系技术经理人")
+    expect(page.get_by_role("button", name="新对话")).to_be_enabled()
+    expect(page.locator(".msg").last).to_have_class("msg system")  # the handoff desk's reply
+    assert page.problems == []
+
+
+def test_a_network_error_is_shown_inline_and_the_typed_text_is_kept(page):
+    page.goto("/")
+    page.route("**/api/chat/stream*", lambda route: route.abort())
+    ask(page, "市级财政科技资金每年增长多少？")
+    expect(page.get_by_role("alert")).to_contain_text("网络")
+    expect(page.get_by_label("输入您的问题")).to_have_value("市级财政科技资金每年增长多少？")
+    expect(page.locator(".msg")).to_have_count(0)
