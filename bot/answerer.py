@@ -132,6 +132,9 @@ class Answerer:
             return self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
         if llm_ops.is_no_answer(raw):
             return self._no_answer(replace(base, timings=timings), Relevance(False, 0.0, 0.0, "model: not in passages"))
+        if llm_ops.leaks_prompt(raw):
+            log.warning("llm_leaked_prompt")
+            return self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
         invented = llm_ops.invented_figures(raw, passages, query)
         if invented:
             log.warning("llm_invented_figures", figures=invented[:5])

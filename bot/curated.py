@@ -17,11 +17,12 @@ words below 0.925. Other models start from looser defaults until calibrated with
 from __future__ import annotations
 
 import asyncio
-import math
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+
+import numpy as np
 
 import prompts
 from bot.ports import Embedder
@@ -79,10 +80,14 @@ def jaccard(a: str, b: str) -> float:
     return len(x & y) / len(x | y) if x and y else 0.0
 
 
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
+def cosines(vector: Sequence[float], others: Sequence[Sequence[float]]) -> list[float]:
+    """Cosine similarity of one vector with each of the others."""
+    if not others:
+        return []
+    m = np.asarray(others, dtype=np.float32)
+    v = np.asarray(vector, dtype=np.float32)
+    norms = np.maximum(np.linalg.norm(m, axis=1) * np.linalg.norm(v), 1e-12)
+    return [float(x) for x in (m @ v) / norms]
 
 
 def key_terms(text: str) -> tuple[str, ...]:
@@ -120,7 +125,7 @@ class CuratedAnswers:
         if self.embedder is None:
             return [jaccard(question, v.text) for v in variants]
         vectors = await self._embed([question, *(v.text for v in variants)])
-        return [cosine(vectors[0], vec) for vec in vectors[1:]]
+        return cosines(vectors[0], vectors[1:])
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
         assert self.embedder is not None
@@ -137,4 +142,4 @@ class CuratedAnswers:
             return False
         vectors = await self._embed([*missing, *offered])
         miss, offer = vectors[:len(missing)], vectors[len(missing):]
-        return all(max(cosine(m, o) for o in offer) >= self.synonym for m in miss)
+        return all(max(cosines(m, offer)) >= self.synonym for m in miss)

@@ -67,10 +67,12 @@ class Engine:
         self._enter()
         try:
             conv = await self.store.conversation_for(msg)
-            message_id = await self.store.record_user_message(conv, msg)
+            async with self.store.locks.hold(f"user:{msg.channel}:{msg.user_id}"):  # store + count, in order
+                message_id = await self.store.record_user_message(conv, msg)
+                limited = message_id is not None and await self._over_limit(msg, message_id)
             if message_id is None:
                 outcome = Outcome("duplicate", conv.id)
-            elif await self._over_limit(msg):
+            elif limited:
                 outcome = await self._limited(conv, msg, message_id)
             else:
                 outcome = await self._queued(conv, msg, message_id, on_delta)
@@ -79,10 +81,10 @@ class Engine:
         self._log(msg, outcome, t0)
         return outcome
 
-    async def _over_limit(self, msg: IncomingMessage) -> bool:
+    async def _over_limit(self, msg: IncomingMessage, message_id: int) -> bool:
         """The per-user limit, counted from stored messages so every worker sees the same count."""
         limit = self.settings.rate_limit_per_minute
-        return limit > 0 and await self.store.recent_user_messages(msg.channel, msg.user_id, 60.0) > limit
+        return limit > 0 and await self.store.recent_user_messages(msg.channel, msg.user_id, 60.0, message_id) > limit
 
     async def _queued(self, conv: Conversation, msg: IncomingMessage, message_id: int,
                       on_delta: OnDelta | None) -> Outcome:

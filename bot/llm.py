@@ -125,5 +125,15 @@ def invented_figures(answer: str, passages: Sequence[Passage], question: str) ->
     return [f for f in _FIGURE.findall(body) if f not in known]
 
 
+def leaks_prompt(answer: str) -> bool:
+    """Does the answer repeat a line of a system prompt (any language)?"""
+    for lang in prompts.LANGS:
+        for line in prompts.template(lang, "system").splitlines():
+            fragment = line.strip()[3:40]
+            if len(fragment) >= 15 and fragment in answer:
+                return True
+    return False
+
+
 def as_ai(text: str) -> AIMessage:
     return AIMessage(text)

@@ -205,23 +205,22 @@ class ConversationSearch:
                 out[r.conversation_id].append(_ticket(r))
         return out
 
-    async def questions_of_answers(self, *, feedback: str | None = None, below_score: float | None = None,
+    async def questions_of_answers(self, *, feedback: str | None = None, answered: bool = False,
                                    since: datetime | None = None, limit: int = 500) -> list[dict[str, Any]]:
-        """The user questions behind assistant answers with this feedback, or answered with a top score
-        below `below_score` (low confidence), newest first."""
+        """The user questions behind assistant answers with this feedback (or every answer that was not a
+        no-answer), newest first, with the best calibrated passage score the answer was built on."""
         answer, question = MessageRow.__table__.alias("a"), MessageRow.__table__.alias("q")
         conds = [answer.c.role == "assistant", answer.c.reply_to_id.is_not(None)]
         if feedback:
             conds.append(answer.c.feedback == feedback)
-        if below_score is not None:
-            conds += [answer.c.no_answer.is_(False), answer.c.top_score < below_score,
-                      answer.c.mode.in_(("llm", "extractive"))]
+        if answered:
+            conds += [answer.c.no_answer.is_(False), answer.c.mode.in_(("llm", "extractive"))]
         if since is not None:
             conds.append(answer.c.created_at >= since)
-        stmt = (select(question.c.text, answer.c.id, answer.c.conversation_id, answer.c.top_score, answer.c.created_at)
+        stmt = (select(question.c.text, answer.c.id, answer.c.conversation_id, answer.c.meta, answer.c.created_at)
                 .join(question, question.c.id == answer.c.reply_to_id).where(*conds)
                 .order_by(answer.c.id.desc()).limit(limit))
         async with self._session() as s:
-            return [{"question": q, "message_id": mid, "conversation_id": cid, "top_score": score, "created_at": at}
-                    for q, mid, cid, score, at in (await s.execute(stmt)).all()]
-
+            return [{"question": q, "message_id": mid, "conversation_id": cid, "created_at": at,
+                     "score": max((p.get("score") or 0.0 for p in (meta or {}).get("passages") or ()), default=None)}
+                    for q, mid, cid, meta, at in (await s.execute(stmt)).all()]

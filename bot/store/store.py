@@ -276,13 +276,17 @@ class Store:
             return res.rowcount or 0
 
     @_translated
-    async def recent_user_messages(self, channel: str, user_id: str, seconds: float) -> int:
-        """How many messages this user sent on this channel in the last `seconds` (all workers)."""
+    async def recent_user_messages(self, channel: str, user_id: str, seconds: float,
+                                   up_to_id: int | None = None) -> int:
+        """How many messages this user sent on this channel in the last `seconds` (all workers),
+        counting only those stored up to message `up_to_id` when given."""
         since = utcnow() - timedelta(seconds=seconds)
         async with self._session() as s:
             stmt = select(func.count(MessageRow.id)).where(
                 MessageRow.channel == channel, MessageRow.author == user_id, MessageRow.role == Role.USER.value,
                 MessageRow.created_at > since)
+            if up_to_id is not None:
+                stmt = stmt.where(MessageRow.id <= up_to_id)
             return int(await s.scalar(stmt) or 0)
 
     @_translated
