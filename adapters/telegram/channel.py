@@ -150,8 +150,10 @@ class TelegramChannel:
             return
         toast, chosen = None, None
         try:
-            if action:
+            if action and action[0] == "feedback":
                 toast, chosen = await self._feedback(query, action[1], action[2], lang)
+            elif action:
+                toast, chosen = await self._action(query, action[1], lang)
         finally:
             await self._acknowledge(query, toast)
         if chosen is not None:
@@ -168,6 +170,13 @@ class TelegramChannel:
         if withdraw:
             return render.phrase(lang, "feedback_withdrawn"), False
         return prompts.text(lang, "feedback_thanks"), True
+
+    async def _action(self, query: CallbackQuery, action: str, lang: str | None) -> tuple[str, bool | None]:
+        """Another engine button (e.g. a rating of the technology manager's service)."""
+        ok = await self.engine.button(self.name, str(query.message.chat.id), str(query.from_user.id), action)
+        if not ok:
+            return render.phrase(lang, "feedback_unavailable"), None
+        return prompts.text(lang, "rate_thanks" if action.startswith("rate:") else "feedback_thanks"), True
 
     async def _acknowledge(self, query: CallbackQuery, toast: str | None) -> None:
         try:

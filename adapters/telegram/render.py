@@ -5,7 +5,8 @@ units of the text after entity parsing, so the plain text is measured and split 
 on paragraph, then line, then sentence, then word boundaries. Citations follow the answer as a
 quoted "来源" / "Sources" list (the last chunk, or one of their own when they do not fit).
 
-Callback data (<= 64 bytes): ``fb:up:<message_id>``, ``fb:down:<message_id>``, ``human``.
+Callback data (<= 64 bytes): ``fb:up:<message_id>``, ``fb:down:<message_id>``, ``human``, and any
+other engine action as it is (e.g. ``rate:<ticket>:<stars>``, handed to `Engine.button`).
 """
 from __future__ import annotations
 
@@ -111,24 +112,29 @@ def _button(button: Button, message_id: int | None) -> InlineKeyboardButton | No
         return InlineKeyboardButton(button.label, callback_data=HUMAN)
     if kind == "url":
         return InlineKeyboardButton(button.label, url=rest)
+    if len(button.action.encode()) <= 64:
+        return InlineKeyboardButton(button.label, callback_data=button.action)
     return None
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """👍/👎 on one row, every other button on a row of its own; None without buttons."""
+    """👍/👎 on one row, the stars of a rating on one row, every other button on a row of its own."""
     made = [(b, _button(b, reply.message_id)) for b in reply.buttons]
-    feedback = [k for b, k in made if k and b.action.startswith("feedback")]
-    others = [[k] for b, k in made if k and not b.action.startswith("feedback")]
-    rows = ([feedback] if feedback else []) + others
+    shared = [[k for b, k in made if k and b.action.startswith(kind)] for kind in ("feedback:", "rate:")]
+    others = [[k] for b, k in made if k and not b.action.startswith(("feedback:", "rate:"))]
+    rows = [row for row in shared if row] + others
     return InlineKeyboardMarkup(rows) if rows else None
 
 
 def parse_callback(data: str | None) -> tuple[str, str | None, int | None] | None:
-    """("feedback", "up"|"down", message_id) or ("human", None, None); None when not ours."""
+    """("feedback", "up"|"down", message_id), ("human", None, None), ("action", data, None) for
+    another engine action (``name:...``); None when it is none of these."""
     if data == HUMAN:
         return HUMAN, None, None
-    match = re.fullmatch(r"fb:(up|down):(\d{1,18})", data or "")
-    return ("feedback", match.group(1), int(match.group(2))) if match else None
+    match = re.fullmatch(r"fb:(up|down):(\d{1,19})", data or "")
+    if match:
+        return "feedback", match.group(1), int(match.group(2))
+    return ("action", data, None) if data and re.fullmatch(r"(?!fb:)[a-z]+:[\w:]+", data) else None
 
 
 def is_chosen(markup: InlineKeyboardMarkup | None, data: str) -> bool:
@@ -146,11 +152,16 @@ def _marked(button: InlineKeyboardButton, on: bool) -> InlineKeyboardButton:
                                 url=button.url)
 
 
+def _family(data: str) -> str:
+    """Buttons of one family exclude each other: 👍/👎 ("fb"), the stars of one ticket ("rate:<id>")."""
+    return "fb" if data.startswith("fb:") else data.rpartition(":")[0] or data
+
+
 def with_choice(markup: InlineKeyboardMarkup, data: str, chosen: bool) -> InlineKeyboardMarkup:
-    """The keyboard with data's button marked (or unmarked); 👍 and 👎 exclude each other."""
+    """The keyboard with data's button marked (or unmarked), its family's other buttons unmarked."""
     def on(button: InlineKeyboardButton) -> bool:
         if button.callback_data == data:
             return chosen
-        exclusive = data.startswith("fb:") and (button.callback_data or "").startswith("fb:")
+        exclusive = button.callback_data is not None and _family(button.callback_data) == _family(data)
         return button.text.startswith(CHOSEN) and not exclusive
     return InlineKeyboardMarkup([[_marked(b, on(b)) for b in row] for row in markup.inline_keyboard])

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import structlog
 from telegram import Bot, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 log = structlog.get_logger("qdbot.telegram")
 TYPING_EVERY = 4.0  # `typing` shows for 5 s
@@ -76,22 +76,23 @@ class Preview:
 
     async def _push(self, text: str) -> None:
         try:
-            if self.mode == "draft":
-                await self.bot.send_message_draft(self.chat_id, self.draft_id, text)
-            elif self.message_id is None:
-                self.message_id = (await self.bot.send_message(self.chat_id, text, reply_parameters=self._quote())).message_id
-            else:
-                await self.bot.edit_message_text(text, self.chat_id, self.message_id)
-        except BadRequest as exc:
-            await self._refused(exc, text)
+            await self._show(text)
         except TelegramError as exc:
-            log.info("preview_stopped", chat=self.chat_id, error=str(exc))
-            self._closed = True
+            await self._failed(exc, text)
 
-    async def _refused(self, exc: BadRequest, text: str) -> None:
-        if "not modified" in str(exc).lower():
+    async def _show(self, text: str) -> None:
+        if self.mode == "draft":
+            await self.bot.send_message_draft(self.chat_id, self.draft_id, text)
+        elif self.message_id is None:
+            sent = await self.bot.send_message(self.chat_id, text, reply_parameters=self._quote())
+            self.message_id = sent.message_id
+        else:
+            await self.bot.edit_message_text(text, self.chat_id, self.message_id)
+
+    async def _failed(self, exc: TelegramError, text: str) -> None:
+        if isinstance(exc, BadRequest) and "not modified" in str(exc).lower():
             return
-        if self.mode == "draft":  # e.g. drafts not available for this bot or chat: edit instead
+        if self.mode == "draft" and not isinstance(exc, Forbidden):  # drafts refused: edit a message instead
             log.info("draft_refused", chat=self.chat_id, error=str(exc))
             self.mode, self.every = "edit", EDIT_EVERY_PRIVATE
             await self._push(text)

@@ -4,9 +4,14 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 import prompts
 from adapters.telegram import render
 from tests.fakes import telegram_objects as tg
+
+# Tests whose behaviour does not depend on the database backend run on SQLite only (time budget).
+SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
 
 USER = 4242
 GROUP = -1001234567890
@@ -84,6 +89,7 @@ async def test_a_group_message_is_answered_only_when_it_mentions_or_replies_to_t
     assert [m.text for m in await records.messages(GROUP, "user")] == [QUESTION, "人才总量是多少？"]
 
 
+@SQLITE_ONLY
 async def test_start_is_answered_in_english_for_an_english_speaking_user(channel, fake):
     fake.user_message(USER, USER, "/start", language_code="en")
     [welcome] = await fake.wait_for("sendMessage")
@@ -94,6 +100,7 @@ async def test_start_is_answered_in_english_for_an_english_speaking_user(channel
                        "en": ["start", "help", "new", "human"]}
 
 
+@SQLITE_ONLY
 async def test_a_command_addressed_to_the_bot_in_a_group_works_and_one_for_another_bot_is_ignored(channel, fake, engine):
     fake.user_message(GROUP, USER, "/help@other_bot", chat_type="supergroup")
     fake.user_message(GROUP, USER, "/help@fake_qd_bot", chat_type="supergroup")
@@ -103,6 +110,7 @@ async def test_a_command_addressed_to_the_bot_in_a_group_works_and_one_for_anoth
     assert len(fake.sent_messages(GROUP)) == 2
 
 
+@SQLITE_ONLY
 async def test_stickers_photos_voice_and_documents_get_the_text_only_notice(channel, fake, records, engine):
     document = {"file_id": "doc-1", "file_unique_id": "udoc1", "file_name": "policy.pdf"}
     sends = [lambda: fake.user_message(USER, USER, sticker=True),
@@ -119,6 +127,7 @@ async def test_stickers_photos_voice_and_documents_get_the_text_only_notice(chan
     assert kinds == ["sticker", "photo", "voice", "document"]
 
 
+@SQLITE_ONLY
 async def test_an_empty_message_and_a_very_long_one_get_polite_notices(channel, fake, engine):
     fake.user_message(USER, USER, "")
     [empty] = await fake.wait_for("sendMessage")
@@ -151,6 +160,7 @@ async def test_feedback_buttons_store_the_rating_acknowledge_it_and_mark_the_cho
     assert (await store.get_message(message_id)).feedback is None
 
 
+@SQLITE_ONLY
 async def test_a_press_on_a_foreign_or_stale_button_is_still_acknowledged(channel, fake):
     fake.callback_query(USER, USER, "fb:up:999999", 1)
     fake.callback_query(USER, USER, "something-else", 1)
@@ -158,16 +168,36 @@ async def test_a_press_on_a_foreign_or_stale_button_is_still_acknowledged(channe
     assert sorted(str(a.params.get("text")) for a in acks) == ["None", render.phrase("zh", "feedback_unavailable")]
 
 
-async def test_the_contact_button_asks_for_a_technology_manager(channel, fake, records, engine):
+async def test_the_contact_button_asks_for_a_technology_manager(channel, fake, records, engine, store):
     fake.user_message(USER, USER, QUESTION)
     await fake.wait_for("sendMessage")
     assert await engine.drain(5)
     fake.callback_query(USER, USER, "human", last_bot_message(fake, USER))
     [ack] = await fake.wait_for("answerCallbackQuery")
-    [_, handoff] = await fake.wait_for("sendMessage", count=2)
+    await fake.wait_for("sendMessage", count=2)
+    assert await engine.drain(5)
     assert ack.params["text"] == render.phrase("zh", "handoff_requested")
-    assert handoff.params["text"] == prompts.text("zh", "handoff_detected")
     assert [m.text for m in await records.messages(USER, "user")] == [QUESTION, "/human"]
+    conversation = await store.find_conversation("telegram", str(USER))
+    assert (await store.tickets.open_for(conversation.id)) is not None
+    [mark] = await requested(fake, "editMessageReplyMarkup")
+    assert buttons(mark.params)[-1]["text"] == "✅ " + prompts.text("zh", "button_human")
+
+
+async def test_a_star_rating_of_the_managers_service_is_stored_and_acknowledged(channel, fake, engine, store):
+    fake.user_message(USER, USER, "/human")
+    await fake.wait_for("sendMessage")
+    assert await engine.drain(5)
+    conversation = await store.find_conversation("telegram", str(USER))
+    ticket = await store.tickets.open_for(conversation.id)
+    await store.tickets.transition(ticket.id, ("intake",), "waiting")
+    await engine.desk.resolve(ticket.id, "manager-1")
+    stars = [b for m in fake.sent_messages(USER) if "reply_markup" in m for b in buttons(m)]
+    assert [b["callback_data"] for b in stars] == [f"rate:{ticket.id}:{n}" for n in range(1, 6)]
+    fake.callback_query(USER, USER, stars[4]["callback_data"], last_bot_message(fake, USER))
+    [ack] = await fake.wait_for("answerCallbackQuery")
+    assert ack.params["text"] == prompts.text("zh", "rate_thanks")
+    assert (await store.tickets.get(ticket.id)).rating == 5
 
 
 async def test_a_429_on_send_message_is_retried_after_retry_after(channel, fake):
