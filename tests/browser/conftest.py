@@ -152,6 +152,22 @@ def desktop(browser, server: ServerThread):
         pg.context.close()
 
 
+@pytest.fixture
+def streaming_llm(server: ServerThread):
+    """The running server answers in LLM mode, streamed slowly from a loopback OpenAI-compatible server."""
+    from bot.llm import make_chat_model
+    from tests.fakes.openai_server import FakeOpenAI
+
+    fake = FakeOpenAI(api_key="k")
+    server.call(fake.start())
+    fake.stream_delay = 0.1
+    settings = load_settings(openai_base_url=fake.base_url, openai_api_key="k", llm_max_retries=0)
+    server.app.answerer.llm = make_chat_model(settings)
+    yield fake
+    server.app.answerer.llm = None
+    server.call(fake.stop())
+
+
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory):
     """Save a screenshot under a temp dir and copy it to /tmp/qdbot-screenshots/ for people to look at."""

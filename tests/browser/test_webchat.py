@@ -95,3 +95,15 @@ def test_a_network_error_is_shown_inline_and_the_typed_text_is_kept(page):
     expect(page.get_by_role("alert")).to_contain_text("网络")
     expect(page.get_by_label("输入您的问题")).to_have_value("市级财政科技资金每年增长多少？")
     expect(page.locator(".msg")).to_have_count(0)
+
+
+def test_an_llm_answer_streams_into_the_page_then_becomes_a_cited_answer(page, streaming_llm):
+    streaming_llm.responder = lambda messages, body: "青岛计划三年内建设概念验证平台60家左右[1]，省级以上中试验证平台15家左右[1]。"
+    page.goto("/")
+    ask(page, QUESTION)
+    expect(page.locator(".msg.pending .text")).to_contain_text("青岛计划三年内")  # part of it, while it streams
+    answer = page.locator(ANSWER).last
+    expect(answer).to_contain_text("中试验证平台15家左右", timeout=20_000)
+    expect(answer.locator(".text .cite")).to_have_count(2)
+    expect(page.locator(".msg.pending")).to_have_count(0)
+    assert page.problems == []

@@ -111,7 +111,7 @@
   function bubble(msg) {
     const isAnswer = msg.role === "assistant";
     const cls = `msg ${msg.role}${msg.no_answer ? " no-answer" : ""}${msg.pending ? " pending" : ""}`;
-    return el("li", { class: cls, "data-id": msg.id ?? "" },
+    return el("li", { class: cls, "data-id": msg.id ?? "", "aria-busy": msg.pending ? "true" : null },
       el("div", { class: msg.role === "user" ? "who visually-hidden" : "who" }, t(msg.role === "user" ? "you" : msg.role)),
       msg.no_answer ? el("div", { class: "badge" }, t("no_answer_label")) : null,
       msg.pending && !msg.text ? el("div", { class: "text thinking" }, t("thinking")) : answerText(msg),
@@ -137,6 +137,14 @@
   }
 
   function update(msg, fields) { Object.assign(msg, fields); redraw(msg); }
+
+  function streamInto(msg, text) {  // in place, so screen readers announce the finished answer once
+    const node = msg.node.querySelector(".text");
+    msg.text = text;
+    node.classList.remove("thinking");
+    node.textContent = text;
+    scrollDown();
+  }
 
   function scrollDown() { const s = $("scroller"); s.scrollTop = s.scrollHeight; }
 
@@ -192,7 +200,7 @@
     try {
       const res = await post("/api/chat/stream", body);
       const done = await readEvents(res, (name, data) => {
-        if (name === "delta") update(pending, { text: data.text });
+        if (name === "delta") streamInto(pending, data.text);
         if (name === "reply" && data.role === "assistant") pending.node.replaceWith(add(fromReply(data)).node);
         if (name === "reply" && data.role !== "assistant") add(fromReply(data), pending.node);
       });
