@@ -41,7 +41,10 @@ def build_application(config: TelegramSettings) -> Application:
         builder = builder.proxy(config.telegram_proxy_url).get_updates_proxy(config.telegram_proxy_url)
     if config.webhook_mode:
         builder = builder.updater(None)
-    return builder.build()
+    try:
+        return builder.build()
+    except RuntimeError as exc:  # e.g. a socks5:// proxy without python-telegram-bot[socks]
+        raise ConfigError(f"TELEGRAM_PROXY_URL cannot be used: {exc}") from exc
 
 
 class TelegramChannel:

@@ -69,6 +69,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    return _free_port()
+
+
+@pytest.fixture
 async def webhook_channel(fake, engine):
     """A webhook channel whose route is served by a small aiohttp server, started."""
     port = _free_port()

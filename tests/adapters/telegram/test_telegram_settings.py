@@ -1,9 +1,12 @@
 """Telegram settings and the `create` factory that `qdbot serve` calls."""
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from adapters.telegram import TelegramChannel, create, load_telegram_settings
+from adapters.telegram.channel import build_application
 from bot.errors import ConfigError
 
 
@@ -63,3 +66,10 @@ def test_webhook_mode_serves_one_post_route_on_the_shared_server(clean_env, engi
 def test_the_file_url_follows_a_self_hosted_api_base(clean_env):
     config = load_telegram_settings(telegram_bot_token="1:a", telegram_api_base_url="http://127.0.0.1:8081/bot")
     assert config.base_file_url() == "http://127.0.0.1:8081/file/bot"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("socksio") is not None, reason="SOCKS support is installed")
+def test_a_proxy_the_installed_http_client_cannot_use_is_a_config_error_naming_the_setting(clean_env):
+    config = load_telegram_settings(telegram_bot_token="1:a", telegram_proxy_url="socks5://127.0.0.1:1080")
+    with pytest.raises(ConfigError, match="TELEGRAM_PROXY_URL"):
+        build_application(config)
