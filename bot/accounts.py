@@ -61,7 +61,7 @@ class Accounts:
         self.max_failures, self.max_ip_failures = max_failures, max_ip_failures
         self.window = timedelta(minutes=window_minutes)
         self.hasher = hasher or PasswordHasher()
-        self._dummy = self.hasher.hash(secrets.token_hex(16))
+        self._dummy: str | None = None  # verified against for unknown usernames, so they take as long
 
     # ---------------------------------------------------------------- passwords
 
@@ -133,7 +133,9 @@ class Accounts:
             await self.store.console.record_attempt(username, ip, False)
             return LoginResult("locked")
         account = await self.store.console.account_by_name(username)
-        ok = await self.verify_password(account.password_hash if account else self._dummy, password)
+        if account is None and self._dummy is None:
+            self._dummy = await self.hash_password(secrets.token_hex(16))
+        ok = await self.verify_password(account.password_hash if account else str(self._dummy), password)
         ok = ok and account is not None and account.active
         await self.store.console.record_attempt(username, ip, ok)
         if not ok or account is None:
