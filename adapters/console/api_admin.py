@@ -1,0 +1,175 @@
+"""Signing in and out, who am I, the dashboard, accounts and API tokens, the audit log, the OpenAPI document.
+
+Login takes JSON (integrators, tests) or the login page's form; the form carries a double-submit CSRF
+token (cookie and field must match) since there is no session yet. Failed and locked logins are
+answered alike for unknown and known usernames, and written to the audit log.
+"""
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from adapters.console import openapi as spec
+from adapters.console.auth import (
+    SESSION_COOKIE, Ctx, Refused, _json, client_ip, done, endpoint, flash_redirect, json_response, safe_next,
+    set_cookie,
+)
+from adapters.console.api_conversations import _int
+from adapters.console.i18n import lang_of, t
+from adapters.console.views import account_json, audit_json
+from bot import dashboard as dash
+from bot.accounts import ADMIN, MANAGER, ROLES, STAFF
+from bot.types import utcnow
+
+if TYPE_CHECKING:
+    from adapters.console.channel import ConsoleChannel
+
+LOGIN_CSRF_COOKIE = "qdbot_login_csrf"
+
+
+async def openapi(console: "ConsoleChannel", request: web.Request) -> web.StreamResponse:
+    return json_response(spec.document())
+
+
+def home_for(role: str) -> str:
+    return "/console/tickets" if role == MANAGER else "/console/dashboard"
+
+
+async def _login_body(request: web.Request) -> tuple[dict[str, Any], bool]:
+    if request.content_type == "application/json":
+        return await _json(request), False
+    if request.content_type == "application/x-www-form-urlencoded":
+        body = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not cookie or not hmac.compare_digest(cookie, str(body.get("_csrf", ""))):
+            raise Refused(403, "error_csrf")
+        return body, True
+    raise Refused(415, "error_bad_request", "JSON or a form")
+
+
+async def login(console: "ConsoleChannel", request: web.Request) -> web.StreamResponse:
+    lang = lang_of(request)
+    try:
+        body, form = await _login_body(request)
+    except Refused as exc:
+        return web.json_response({"error": t(lang, exc.key), "code": exc.key}, status=exc.status)
+    username, password = str(body.get("username") or "").strip()[:64], str(body.get("password") or "")
+    result = await console.accounts.login(username, password, client_ip(request))
+    await console.store.console.audit(result.account, f"login_{result.status}", username, client_ip(request))
+    if result.status != "ok" or result.account is None or result.session_token is None:
+        key = "error_login_locked" if result.status == "locked" else "error_login_invalid"
+        if form:
+            target = safe_next(body.get("next"), "")
+            back = "/console/login" + (f"?{urlencode({'next': target})}" if target else "")
+            return flash_redirect(console, request, back, "error", key)
+        status = 429 if result.status == "locked" else 401
+        return web.json_response({"error": t(lang, key), "code": result.status}, status=status)
+    account = result.account
+    if form:
+        resp: web.StreamResponse = web.HTTPSeeOther(safe_next(body.get("next"), home_for(account.role)))
+    else:
+        resp = json_response({"account": account_json(account),
+                              "csrf": console.accounts.csrf_token(result.session_token)})
+    set_cookie(resp, request, console, SESSION_COOKIE, result.session_token,
+               max_age=int(console.accounts.session_ttl.total_seconds()))
+    resp.del_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return resp
+
+
+@endpoint()
+async def logout(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    if ctx.session:
+        await console.accounts.logout(ctx.session)
+    await console.store.console.audit(ctx.account, "logout", "", ctx.ip)
+    resp = done(console, request, ctx, {"ok": True}, key="done_logout", default="/console/login")
+    resp.del_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+@endpoint()
+async def me(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    return json_response({"account": account_json(ctx.account), "via": ctx.via, "csrf": ctx.csrf})
+
+
+async def dashboard_data(console: "ConsoleChannel", days: int) -> dash.Dashboard:
+    tz = console.settings.handoff_timezone
+    since, until = dash.period(days, tz, utcnow())
+    return await dash.build(console.store, since, until, tz)
+
+
+@endpoint(*STAFF)
+async def dashboard(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    days = min(max(_int(request.query.get("days", "30"), "days"), 1), 366)
+    return json_response((await dashboard_data(console, days)).as_json())
+
+
+@endpoint(ADMIN)
+async def list_accounts(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    accounts = await console.store.console.accounts()
+    return json_response({"accounts": [account_json(a) | {"tokens": [
+        {"id": tk.id, "name": tk.name, "created_at": tk.created_at.isoformat(), "revoked": tk.revoked}
+        for tk in await console.store.console.tokens(a.id)]} for a in accounts]})
+
+
+def _flag(value: Any) -> bool | None:
+    if value in (None, ""):
+        return None
+    return str(value).lower() in ("1", "true", "yes", "on")
+
+
+@endpoint(ADMIN)
+async def create_account(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    b = ctx.body
+    account = await console.accounts.create(str(b.get("username") or "").strip(), str(b.get("role") or ""),
+                                            str(b.get("password") or ""), str(b.get("manager_id") or "").strip() or None)
+    await console.store.console.audit(ctx.account, "account_create", f"account:{account.id}", ctx.ip,
+                                      username=account.username, role=account.role)
+    return done(console, request, ctx, {"account": account_json(account)}, key="done_account_create",
+                default="/console/accounts", status=201, detail=account.username)
+
+
+@endpoint(ADMIN)
+async def update_account(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    account_id, b = _int(request.match_info["id"]), ctx.body
+    role = str(b.get("role") or "") or None
+    if role is not None and role not in ROLES:
+        raise Refused(400, "error_bad_request", "role")
+    active = _flag(b.get("active"))
+    if account_id == ctx.account.id and (active is False or (role and role != ADMIN)):
+        raise Refused(400, "error_self_lockout")
+    updated = await console.accounts.update(account_id, role=role, active=active,
+                                            manager_id=str(b.get("manager_id") or "").strip() or None,
+                                            password=str(b.get("password") or "") or None)
+    if updated is None:
+        raise Refused(404, "error_not_found")
+    changed = sorted(k for k in ("role", "active", "manager_id", "password") if b.get(k) not in (None, ""))
+    await console.store.console.audit(ctx.account, "account_update", f"account:{account_id}", ctx.ip, fields=changed)
+    return done(console, request, ctx, {"account": account_json(updated)}, key="done_account_update",
+                default="/console/accounts", detail=updated.username)
+
+
+@endpoint(ADMIN)
+async def issue_token(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    account = await console.store.console.account(_int(request.match_info["id"]))
+    if account is None:
+        raise Refused(404, "error_not_found")
+    name = str(ctx.body.get("name") or "").strip()[:128]
+    raw = await console.accounts.issue_token(account, name)
+    await console.store.console.audit(ctx.account, "token_issue", f"account:{account.id}", ctx.ip, name=name)
+    if ctx.form:
+        from adapters.console.pages_admin import token_page
+
+        return token_page(ctx, account.username, raw)
+    return json_response({"token": raw, "account": account_json(account)}, status=201)
+
+
+@endpoint(ADMIN)
+async def audit(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    before = request.query.get("before")
+    rows = await console.store.console.audit_log(200, _int(before) if before else None,
+                                                 request.query.get("action") or None)
+    return json_response({"audit": [audit_json(r) for r in rows],
+                          "next_before": rows[-1].id if len(rows) == 200 else None})

@@ -1,0 +1,89 @@
+"""Conversations: the filtered list (keyset pages), one transcript, and the export (CSV / JSONL).
+
+Viewing a transcript and exporting are written to the audit log with the filter used.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from adapters.console.auth import Ctx, Refused, endpoint, json_response
+from adapters.console.filters import parse_filter
+from adapters.console.views import conversation_json, event_json, masker, message_json, ticket_json
+from bot import export as exporting
+from bot.accounts import STAFF
+from bot.types import utcnow
+
+if TYPE_CHECKING:
+    from adapters.console.channel import ConsoleChannel
+
+
+def _int(value: str, name: str = "id") -> int:
+    if not value.isdigit() or len(value) > 18:
+        raise Refused(404, "error_not_found", name)
+    return int(value)
+
+
+async def conversations_data(console: "ConsoleChannel", ctx: Ctx, query: Any) -> dict[str, Any]:
+    f = parse_filter(query, console.tz)
+    page = await console.store.console.search.page(f, query.get("cursor") or None, console.config.console_page_size)
+    m = masker(ctx.account)
+    return {"conversations": [conversation_json(c, m) for c in page.rows], "next_cursor": page.next_cursor,
+            "search": page.search, "filter": _filter_json(f)}
+
+
+def _filter_json(f: Any) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(f).items()}
+
+
+@endpoint(*STAFF)
+async def list_conversations(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    return json_response(await conversations_data(console, ctx, request.query))
+
+
+async def transcript_data(console: "ConsoleChannel", ctx: Ctx, conversation_id: int) -> dict[str, Any]:
+    """Every turn with its author, the tickets with their history; audited as a view."""
+    store = console.store
+    conv = await store.get_conversation(conversation_id)
+    if conv is None:
+        raise Refused(404, "error_not_found")
+    m = masker(ctx.account)
+    tickets = (await store.console.search.tickets_of([conv.id]))[conv.id]
+    await store.console.audit(ctx.account, "view_transcript", f"conversation:{conv.id}", ctx.ip)
+    return {
+        "conversation": {"id": conv.id, "channel": conv.channel, "user": m(conv.user_name or conv.user_id),
+                         "lang": conv.lang, "created_at": conv.created_at.isoformat(),
+                         "updated_at": conv.updated_at.isoformat()},
+        "messages": [message_json(msg, m) for msg in await store.messages(conv.id, limit=5000)],
+        "tickets": [ticket_json(t, ctx.account, channel=conv.channel)
+                    | {"events": [event_json(ev, m) for ev in await store.tickets.events(t.id)]} for t in tickets],
+    }
+
+
+@endpoint(*STAFF)
+async def get_conversation(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    return json_response(await transcript_data(console, ctx, _int(request.match_info["id"])))
+
+
+@endpoint(*STAFF)
+async def export(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    """The filtered conversations as CSV (one row per message) or JSON Lines, streamed, personal data masked."""
+    fmt = request.query.get("format", "csv")
+    if fmt not in ("csv", "jsonl"):
+        raise Refused(400, "error_bad_request", "format must be csv or jsonl")
+    f = parse_filter(request.query, console.tz)
+    await console.store.console.audit(ctx.account, "export", fmt, ctx.ip, filter=_filter_json(f))
+    name = f"conversations-{utcnow().astimezone(console.tz):%Y%m%d-%H%M}.{fmt}"
+    ctype = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson; charset=utf-8"
+    resp = web.StreamResponse(headers={"Content-Type": ctype, "Cache-Control": "no-store",
+                                       "Content-Disposition": f'attachment; filename="{name}"',
+                                       "X-Content-Type-Options": "nosniff"})
+    await resp.prepare(request)
+    chunks = exporting.csv_chunks if fmt == "csv" else exporting.jsonl_chunks
+    async for chunk in chunks(console.store, f):
+        await resp.write(chunk)
+    await resp.write_eof()
+    return resp

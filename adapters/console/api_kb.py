@@ -1,0 +1,187 @@
+"""The knowledge base from the browser: documents, upload, replace, re-ingest, delete, and "try a question".
+
+Everything goes through the running server's `KnowledgeBase` (`request.app["qdbot"].kb`), so the
+assistant answers from the change at once. Uploads are streamed with a size cap; a document that
+cannot be read is kept as failed with its error, shown in the list.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import BodyPartReader, web
+
+from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
+from adapters.console.api_conversations import _int
+from adapters.console.views import document_json
+from bot.accounts import STAFF
+from bot.errors import DocumentError
+from bot.types import Answer
+
+if TYPE_CHECKING:
+    from adapters.console.channel import ConsoleChannel
+
+SUFFIXES = (".docx", ".pdf", ".txt", ".text", ".md", ".markdown", ".html", ".htm")
+UPLOADS = "uploads/"
+BUNDLED = "bundled/"
+
+
+@dataclass
+class Upload:
+    filename: str = ""
+    data: bytes = b""
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def _kb(request: web.Request) -> Any:
+    kb = getattr(request.app.get("qdbot"), "kb", None)
+    if kb is None:
+        raise Refused(503, "error_kb_unavailable")
+    return kb
+
+
+async def _parts(ctx: Ctx):
+    if ctx.multipart is None:
+        raise Refused(400, "error_missing", "file")
+    if ctx.pending_part is not None:
+        yield ctx.pending_part
+    while (part := await ctx.multipart.next()) is not None:
+        if isinstance(part, BodyPartReader):
+            yield part
+
+
+async def read_upload(ctx: Ctx, cap: int) -> Upload:
+    """The uploaded file (refused beyond `cap` bytes or with an unsupported type) and the text fields."""
+    up = Upload()
+    async for part in _parts(ctx):
+        if part.filename is None:
+            up.fields[str(part.name)] = (await part.text())[:1000]
+            continue
+        up.filename = Path(part.filename.replace("\\", "/")).name
+        chunks, size = [], 0
+        while chunk := await part.read_chunk(256 * 1024):
+            size += len(chunk)
+            if size > cap:
+                raise Refused(413, "error_too_large", f"{cap // (1024 * 1024)} MB")
+            chunks.append(chunk)
+        up.data = b"".join(chunks)
+    ctx.body.update(up.fields)
+    if not up.filename or not up.data:
+        raise Refused(400, "error_missing", "file")
+    if Path(up.filename).suffix.lower() not in SUFFIXES:
+        raise DocumentError(up.filename, "unsupported file type (docx, pdf, txt, md, html)")
+    return up
+
+
+@endpoint(*STAFF)
+async def list_documents(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    docs = await console.store.kb_list_documents()
+    return json_response({"documents": [document_json(d) for d in docs]})
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    return {"added": report.added, "updated": report.updated, "unchanged": report.unchanged,
+            "removed": report.removed, "failed": report.failed, "chunks": report.chunks,
+            "failures": [{"file": Path(p).name, "reason": r} for p, r in report.failures]}
+
+
+async def _ingest(console: "ConsoleChannel", request: web.Request, ctx: Ctx, up: Upload, action: str,
+                  target: str) -> web.StreamResponse:
+    report = await _kb(request).ingest_bytes(up.filename, up.data)
+    await console.store.console.audit(ctx.account, action, target or up.filename, ctx.ip, file=up.filename,
+                                      failed=report.failed)
+    if report.failed:
+        raise Refused(422, "error_document", "; ".join(r for _, r in report.failures))
+    doc = next((d for d in await console.store.kb_list_documents() if d.source == UPLOADS + up.filename), None)
+    data = {"report": _report_json(report), "document": document_json(doc) if doc else None}
+    return done(console, request, ctx, data, key=f"done_{action}", default="/console/kb", detail=up.filename)
+
+
+@endpoint(*STAFF)
+async def upload(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    up = await read_upload(ctx, console.config.max_upload_bytes)
+    return await _ingest(console, request, ctx, up, "kb_upload", "")
+
+
+async def _document(console: "ConsoleChannel", request: web.Request):
+    doc_id = request.match_info["id"]
+    doc = await console.store.kb_get_document(doc_id) if len(doc_id) <= 64 else None
+    if doc is None:
+        raise Refused(404, "error_not_found")
+    return doc
+
+
+def _forget_upload(request: web.Request, source: str) -> None:
+    """Delete an uploaded file (and its sidecar) so a later ingest of the folder does not bring it back."""
+    if not source.startswith(UPLOADS):
+        return
+    folder = Path(_kb(request).ingestor.uploads_dir)
+    name = Path(source[len(UPLOADS):]).name
+    for path in (folder / name, folder / f"{name}.meta.toml"):
+        path.unlink(missing_ok=True)
+
+
+@endpoint(*STAFF)
+async def replace(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    """A new version of a document: same name and type keeps its identity, else the old one is removed."""
+    old = await _document(console, request)
+    up = await read_upload(ctx, console.config.max_upload_bytes)
+    old_name = Path(old.source).name
+    if old.source.startswith(UPLOADS) and Path(old_name).suffix.lower() == Path(up.filename).suffix.lower():
+        up.filename = old_name
+    resp = await _ingest(console, request, ctx, up, "kb_replace", f"document:{old.id}")
+    if UPLOADS + up.filename != old.source:
+        await _kb(request).remove_document(old.id)
+        _forget_upload(request, old.source)
+    return resp
+
+
+@endpoint(*STAFF)
+async def reingest(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    """Read the document's file again (uploaded or bundled documents)."""
+    doc, kb = await _document(console, request), _kb(request)
+    if doc.source.startswith(UPLOADS):
+        report = await kb.ingest([Path(kb.ingestor.uploads_dir) / Path(doc.source).name])
+    elif doc.source.startswith(BUNDLED):
+        report = await kb.ingest()
+    else:
+        raise Refused(409, "error_no_source", doc.source)
+    await console.store.console.audit(ctx.account, "kb_reingest", f"document:{doc.id}", ctx.ip, failed=report.failed)
+    if report.failed:
+        raise Refused(422, "error_document", "; ".join(r for _, r in report.failures))
+    return done(console, request, ctx, {"report": _report_json(report)}, key="done_kb_reingest",
+                default="/console/kb", detail=doc.title)
+
+
+@endpoint(*STAFF)
+async def delete(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    doc = await _document(console, request)
+    await _kb(request).remove_document(doc.id)
+    _forget_upload(request, doc.source)
+    await console.store.console.audit(ctx.account, "kb_delete", f"document:{doc.id}", ctx.ip, title=doc.title)
+    return done(console, request, ctx, {"ok": True}, key="done_kb_delete", default="/console/kb", detail=doc.title)
+
+
+def answer_json(a: Answer) -> dict[str, Any]:
+    return {"text": a.text, "mode": a.mode.value, "no_answer": a.no_answer, "rewritten_query": a.rewritten_query,
+            "notice": a.notice, "timings": a.timings,
+            "citations": [c.as_dict() for c in a.citations],
+            "passages": [{"title": p.title, "section": p.section, "score": round(p.score, 4), "dense": p.dense_score,
+                          "lexical": p.lexical_score, "text": p.text} for p in a.passages]}
+
+
+async def try_answer(request: web.Request, question: str) -> dict[str, Any]:
+    """What the assistant would answer, and from which passages (nothing is stored)."""
+    answerer = getattr(request.app.get("qdbot"), "answerer", None)
+    if answerer is None:
+        raise Refused(503, "error_kb_unavailable")
+    return answer_json(await answerer.answer(question[:2000]))
+
+
+@endpoint(*STAFF)
+async def try_question(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    question = str(ctx.body.get("question") or "").strip()
+    if not question:
+        raise Refused(400, "error_missing", "question")
+    return json_response(await try_answer(request, question))

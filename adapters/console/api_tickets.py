@@ -1,0 +1,159 @@
+"""Tickets: the queue (waiting and active, with intake cards and waiting times), history with SLA figures,
+one ticket with its transcript, live updates (server-sent events), and the managers' actions.
+
+Actions run through the same `HandoffDesk` methods the Telegram staff group uses, as the roster manager
+the account links to; the desk refuses what the ticket's state does not allow (409).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
+from adapters.console.api_conversations import _int
+from adapters.console.views import event_json, masker, message_json, ticket_json
+from bot.accounts import MANAGER
+from bot.dashboard import sla
+from bot.store import TicketRecord
+from bot.types import utcnow
+
+if TYPE_CHECKING:
+    from adapters.console.channel import ConsoleChannel
+
+OPEN = ("waiting", "active")
+CLOSED = ("resolved", "expired", "cancelled")
+KEEPALIVE_SECONDS = 15.0
+
+
+async def _with_card(console: "ConsoleChannel", ctx: Ctx, t: TicketRecord) -> dict[str, Any]:
+    conv = await console.store.get_conversation(t.conversation_id)
+    channel = conv.channel if conv else ""
+    return ticket_json(t, ctx.account, channel=channel, card=console.desk.card(t, channel))
+
+
+async def queue_data(console: "ConsoleChannel", ctx: Ctx) -> dict[str, Any]:
+    tickets = await console.store.tickets.list(OPEN, limit=500)
+    rows = [await _with_card(console, ctx, t) for t in tickets]
+    waiting = sorted((r for r in rows if r["state"] == "waiting"), key=lambda r: r["waiting_since"] or "")
+    return {"waiting": waiting, "active": [r for r in rows if r["state"] == "active"],
+            "me": ctx.account.manager_id}
+
+
+async def history_data(console: "ConsoleChannel", ctx: Ctx, days: int = 30) -> dict[str, Any]:
+    since = utcnow() - timedelta(days=days)
+    recent = await console.store.console.stats.tickets(since, utcnow() + timedelta(seconds=1))
+    closed = [t for t in recent if t.state in CLOSED][:100]
+    return {"days": days, "sla": _sla_json(recent),
+            "history": [ticket_json(t, ctx.account) for t in closed]}
+
+
+def _sla_json(tickets: list[TicketRecord]) -> dict[str, Any]:
+    figures = sla(tickets)
+    return {name: getattr(figures, name) for name in figures.__dataclass_fields__}
+
+
+@endpoint()
+async def list_tickets(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    """?view=queue (default): waiting and active tickets; ?view=history: closed ones with SLA figures."""
+    if request.query.get("view") == "history":
+        days = _int(request.query.get("days", "30"), "days")
+        return json_response(await history_data(console, ctx, min(days, 366)))
+    return json_response(await queue_data(console, ctx))
+
+
+async def ticket_data(console: "ConsoleChannel", ctx: Ctx, ticket_id: int, audit: bool = True) -> dict[str, Any]:
+    t = await console.store.tickets.get(ticket_id)
+    if t is None:
+        raise Refused(404, "error_not_found")
+    m = masker(ctx.account, t.manager_id)
+    if audit:
+        await console.store.console.audit(ctx.account, "view_ticket", f"ticket:{t.id}", ctx.ip)
+    messages = await console.store.messages(t.conversation_id, limit=5000)
+    return {"ticket": await _with_card(console, ctx, t),
+            "events": [event_json(ev, m) for ev in await console.store.tickets.events(t.id)],
+            "messages": [message_json(msg, m) for msg in messages],
+            "managers": [{"id": mg.id, "name": mg.name} for mg in await console.store.tickets.managers()]}
+
+
+@endpoint()
+async def get_ticket(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    return json_response(await ticket_data(console, ctx, _int(request.match_info["id"])))
+
+
+@endpoint()
+async def managers(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    roster = await console.store.tickets.managers()
+    return json_response({"managers": [{"id": m.id, "name": m.name, "specialties": list(m.specialties),
+                                        "working_hours": m.working_hours} for m in roster]})
+
+
+def _text(ctx: Ctx, key: str, limit: int = 4000) -> str:
+    value = str(ctx.body.get(key) or "").strip()
+    if not value:
+        raise Refused(400, "error_missing", key)
+    return value[:limit]
+
+
+async def _run(console: "ConsoleChannel", ctx: Ctx, action: str, ticket_id: int) -> Any:
+    desk, me = console.desk, ctx.account.manager_id
+    if not me:
+        raise Refused(403, "error_no_manager")
+    if action == "claim":
+        return await desk.claim(ticket_id, me)
+    if action == "reply":
+        return await desk.reply(ticket_id, me, _text(ctx, "text"))
+    if action == "note":
+        return await desk.note(ticket_id, me, _text(ctx, "text"))
+    if action == "transfer":
+        return await desk.transfer(ticket_id, me, _text(ctx, "to", 64))
+    if action == "resolve":
+        return await desk.resolve(ticket_id, me, str(ctx.body.get("outcome") or "resolved").strip()[:64] or "resolved")
+    return await desk.hand_back(ticket_id, me)
+
+
+def _action(action: str):
+    @endpoint(MANAGER)
+    async def handler(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+        ticket_id = _int(request.match_info["id"])
+        if await console.store.tickets.get(ticket_id) is None:
+            raise Refused(404, "error_not_found")
+        await _run(console, ctx, action, ticket_id)
+        await console.store.console.audit(ctx.account, f"ticket_{action}", f"ticket:{ticket_id}", ctx.ip)
+        ticket = await console.store.tickets.get(ticket_id)
+        assert ticket is not None
+        return done(console, request, ctx, {"ok": True, "ticket": ticket_json(ticket, ctx.account)},
+                    key=f"done_{action}", default=f"/console/tickets/{ticket_id}")
+    handler.__name__ = f"ticket_{action}"
+    return handler
+
+
+ACTIONS = {name: _action(name) for name in ("claim", "reply", "note", "transfer", "resolve", "hand_back")}
+
+
+@endpoint()
+async def events(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    """Server-sent events: `ticket` {kind, ticket_id, state} whenever a ticket changes in this process."""
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
+                                       "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"})
+    await resp.prepare(request)
+    queue = console.hub.subscribe()
+    try:
+        await resp.write(b"retry: 5000\n\n")
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+            except asyncio.TimeoutError:
+                await resp.write(b": keep-alive\n\n")
+                continue
+            if item is None:
+                break
+            await resp.write(f"event: ticket\ndata: {json.dumps(item)}\n\n".encode())
+    except ConnectionResetError:
+        pass
+    finally:
+        console.hub.unsubscribe(queue)
+    return resp

@@ -1,0 +1,61 @@
+"""The conversation filters of the list, the API and the export, from and to query strings.
+
+    channel=web  from=2026-01-01  to=2026-01-31 (local days, both included)  q=keyword
+    handoff=yes|no  feedback=up|down  unanswered=1  mode=llm|extractive|curated  cursor=...
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from bot.dashboard import parse_day
+from bot.errors import BadRequestError
+from bot.store.console_search import MODES, ConversationFilter
+
+KEYS = ("channel", "from", "to", "q", "handoff", "feedback", "unanswered", "mode")
+MAX_KEYWORD = 100
+
+
+def _day(query: Mapping[str, str], key: str, tz: ZoneInfo):
+    value = query.get(key, "").strip()
+    if not value:
+        return None
+    day = parse_day(value, str(tz))
+    if day is None:
+        raise BadRequestError(f"{key} must be a date like 2026-01-31")
+    return day
+
+
+def _choice(query: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str | None:
+    value = query.get(key, "").strip()
+    if value and value not in allowed:
+        raise BadRequestError(f"{key} must be one of {', '.join(allowed)}")
+    return value or None
+
+
+def parse_filter(query: Mapping[str, str], tz: ZoneInfo) -> ConversationFilter:
+    """The filter a query string asks for; BadRequestError on a value that cannot be meant."""
+    until = _day(query, "to", tz)
+    handoff = _choice(query, "handoff", ("yes", "no"))
+    keyword = query.get("q", "").strip()
+    if len(keyword) > MAX_KEYWORD:
+        raise BadRequestError(f"q is limited to {MAX_KEYWORD} characters")
+    return ConversationFilter(
+        channel=query.get("channel", "").strip()[:32] or None, since=_day(query, "from", tz),
+        until=until + timedelta(days=1) if until else None, keyword=keyword or None,
+        handoff=None if handoff is None else handoff == "yes", feedback=_choice(query, "feedback", ("up", "down")),
+        unanswered=query.get("unanswered", "") in ("1", "true", "yes", "on"), mode=_choice(query, "mode", MODES),
+    )
+
+
+def query_string(query: Mapping[str, str], **changes: str | None) -> str:
+    """The filter part of a query string, with some values changed (None drops a key)."""
+    values = {k: query.get(k, "") for k in (*KEYS, "cursor", "format") if query.get(k)}
+    for key, value in changes.items():
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = value
+    return urlencode(values)

@@ -1,0 +1,30 @@
+"""The console's sentences (prompts/{zh,en}/console.toml): Chinese by default, English on request."""
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+
+from aiohttp import web
+
+import prompts
+
+LANG_COOKIE = "qdbot_console_lang"
+
+
+@lru_cache(maxsize=None)
+def strings(lang: str) -> dict[str, str]:
+    with (prompts.HERE / (lang if lang in prompts.LANGS else "zh") / "console.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def t(lang: str, key: str, **fields: object) -> str:
+    raw = strings(lang).get(key) or strings("zh").get(key) or key
+    return raw.format(**fields) if fields else raw
+
+
+def lang_of(request: web.Request) -> str:
+    """?lang= first (the page then remembers it in a cookie), then the cookie, else Chinese."""
+    for value in (request.query.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if value in prompts.LANGS:
+            return value
+    return "zh"

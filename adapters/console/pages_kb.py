@@ -1,0 +1,75 @@
+"""Page: the knowledge base (documents, upload, replace, re-ingest, delete) and the "try a question" box."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from adapters.console.api_kb import try_answer
+from adapters.console.auth import Ctx, Refused, endpoint
+from adapters.console.html import badge, e, field, form, page, table, when
+from adapters.console.i18n import t
+from bot.accounts import STAFF
+
+if TYPE_CHECKING:
+    from adapters.console.channel import ConsoleChannel
+
+ACCEPT = ".docx,.pdf,.txt,.md,.markdown,.html,.htm"
+
+
+def _file_input(required: bool = True) -> str:
+    return f'<input type="file" name="file" accept="{ACCEPT}"{" required" if required else ""}>'
+
+
+def _doc_row(console: "ConsoleChannel", ctx: Ctx, d: Any) -> list[str]:
+    lang = ctx.lang
+    status = badge(t(lang, "doc_ok"), "ok") if d.status == "ok" else badge(t(lang, "doc_failed"), "error")
+    error = f'<div class="error-text">{e(d.error)}</div>' if d.error else ""
+    replace = form(ctx, f"/api/admin/documents/{d.id}/replace", _file_input() + f'<button>{e(t(lang, "replace"))}</button>',
+                   next_="/console/kb", multipart=True, cls="row-form")
+    reingest = form(ctx, f"/api/admin/documents/{d.id}/reingest", f'<button>{e(t(lang, "reingest"))}</button>',
+                    next_="/console/kb", cls="inline")
+    delete = form(ctx, f"/api/admin/documents/{d.id}/delete", f'<button class="danger">{e(t(lang, "delete"))}</button>',
+                  next_="/console/kb", cls="inline", confirm=t(lang, "confirm_delete", title=d.title))
+    return [e(d.title), str(d.chunk_count), f'<code>{e(d.source)}</code>', e(when(d.ingested_at, console.tz)),
+            status + error, replace + reingest + delete]
+
+
+def _try_box(ctx: Ctx, question: str, result: dict[str, Any] | None) -> str:
+    lang = ctx.lang
+    box = (f'<form method="get" action="/console/kb#try" class="try">'
+           + field(t(lang, "try_question"), f'<input type="search" name="try" value="{e(question)}" maxlength="500" required>')
+           + f'<button class="primary">{e(t(lang, "ask"))}</button></form>')
+    if result is None:
+        return box
+    cites = "".join(f'<li><strong>[{n}] {e(c["title"])}</strong> · {e(c["section"])}<blockquote>{e(c["text"])}</blockquote></li>'
+                    for n, c in enumerate(result["citations"], 1))
+    passages = table([t(lang, k) for k in ("doc_title", "section", "score", "text")],
+                     [[e(p["title"]), e(p["section"]), e(p["score"]), f'<div class="snippet">{e(p["text"][:300])}</div>']
+                      for p in result["passages"]], cls="grid compact")
+    flag = badge(t(lang, "unanswered"), "muted") if result["no_answer"] else badge(t(lang, "mode_" + result["mode"]), "ok")
+    return (f'{box}<div class="try-result" id="try-result"><p>{flag}</p><div class="answer-text">{e(result["text"])}</div>'
+            f'<h3>{e(t(lang, "citations"))}</h3><ol class="sources">{cites}</ol>'
+            f'<details><summary>{e(t(lang, "passages"))}</summary>{passages}</details></div>')
+
+
+@endpoint(*STAFF, page=True)
+async def kb_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    lang = ctx.lang
+    docs = await console.store.kb_list_documents()
+    question = request.query.get("try", "").strip()[:500]
+    try:
+        result = await try_answer(request, question) if question else None
+    except Refused:
+        result = None
+    rows = [_doc_row(console, ctx, d) for d in docs]
+    upload = form(ctx, "/api/admin/documents", field(t(lang, "upload_file"), _file_input())
+                  + f'<button class="primary">{e(t(lang, "upload"))}</button>'
+                  + f'<p class="muted">{e(t(lang, "upload_hint", mb=int(console.config.console_max_upload_mb)))}</p>',
+                  next_="/console/kb", multipart=True, cls="stack upload")
+    body = (f'<section><h2>{e(t(lang, "documents"))}</h2>'
+            + table([t(lang, k) for k in ("doc_title", "chunks", "source", "ingested_at", "status", "actions")], rows,
+                    empty=t(lang, "no_documents"))
+            + f'</section><div class="two"><section><h2>{e(t(lang, "upload"))}</h2>{upload}</section>'
+            f'<section id="try"><h2>{e(t(lang, "try_title"))}</h2>{_try_box(ctx, question, result)}</section></div>')
+    return page(console, request, ctx, t(lang, "nav_kb"), body, "kb")

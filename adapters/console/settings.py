@@ -1,0 +1,40 @@
+"""Console settings, read once from the environment and `.env` (pydantic-settings).
+
+    CONSOLE_ENABLED                 serve /console and /api/admin (default true)
+    CONSOLE_SESSION_HOURS           a login lasts this long (default 12)
+    CONSOLE_MAX_UPLOAD_MB           largest document upload (default 20)
+    CONSOLE_LOGIN_MAX_FAILURES      failed logins per account in the window before it is locked (default 5)
+    CONSOLE_LOGIN_MAX_IP_FAILURES   failed logins per client IP in the window (default 20)
+    CONSOLE_LOGIN_WINDOW_MINUTES    the window of both limits (default 15)
+    CONSOLE_PAGE_SIZE               conversations per page (default 50)
+"""
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+
+class ConsoleSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      case_sensitive=False)
+
+    console_enabled: bool = True
+    console_session_hours: float = Field(12.0, gt=0)
+    console_max_upload_mb: float = Field(20.0, gt=0)
+    console_login_max_failures: int = Field(5, ge=1)
+    console_login_max_ip_failures: int = Field(20, ge=1)
+    console_login_window_minutes: float = Field(15.0, gt=0)
+    console_page_size: int = Field(50, ge=5, le=500)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.console_max_upload_mb * 1024 * 1024)
+
+
+def load_console_settings(**overrides: object) -> ConsoleSettings:
+    try:
+        return ConsoleSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(f"invalid console settings: {exc}") from exc
