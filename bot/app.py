@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ from knowledge import KnowledgeBase
 from knowledge.embeddings import cached, make_embedder
 
 log = structlog.get_logger("qdbot.serve")
+# adapters reach the App as request.app["qdbot"] (a plain key keeps them free of importing this module)
+warnings.filterwarnings("ignore", category=web.NotAppKeyWarning)
 ChannelFactory = Callable[[Engine, Settings], "Channel | None"]
 
 

@@ -102,12 +102,13 @@ class Engine:
                 return Outcome("duplicate", conv.id, message_id)
             return await self._process(conv, msg, message_id, on_delta)
 
-    async def recover(self, received_grace: float = 60.0, processing_grace: float = 600.0) -> int:
+    async def recover(self, received_grace: float = 60.0, processing_grace: float | None = None) -> int:
         """Finish what a killed worker left: deliver stored but undelivered replies, answer stored but
         unanswered messages. Safe with several workers (every step is compare-and-set)."""
         now = utcnow()
+        grace = self.settings.recovery_grace_seconds if processing_grace is None else processing_grace
         stale = await self.store.stale_user_messages(now - timedelta(seconds=received_grace),
-                                                     now - timedelta(seconds=processing_grace))
+                                                     now - timedelta(seconds=grace))
         for stored in stale:
             conv = await self.store.get_conversation(stored.conversation_id)
             if conv is None:

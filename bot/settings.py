@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(32, ge=1, le=1000)  # answers generated at once, overall
     rate_limit_per_minute: int = Field(20, ge=0)  # messages per user per minute (0: no limit)
     shutdown_grace_seconds: float = Field(20.0, ge=0)
+    recovery_grace_seconds: float = Field(120.0, ge=0)  # a message "processing" longer is a dead worker's
 
     # -- handoff to technology managers
     handoff_roster_file: Path | None = None  # YAML roster of technology managers

@@ -205,10 +205,14 @@ class Store:
             return _message(row) if row else None
 
     @_translated
-    async def messages(self, conversation_id: int, *, limit: int = 500) -> list[StoredMessage]:
+    async def messages(self, conversation_id: int, *, after_id: int | None = None,
+                       limit: int = 500) -> list[StoredMessage]:
+        """Messages oldest first; with `after_id` only those after it (for polling), at most `limit`."""
         async with self._session() as s:
             stmt = (select(MessageRow).where(MessageRow.conversation_id == conversation_id)
                     .order_by(MessageRow.id).limit(limit))
+            if after_id is not None:
+                stmt = stmt.where(MessageRow.id > after_id)
             return [_message(r) for r in await s.scalars(stmt)]
 
     @_translated

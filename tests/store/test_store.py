@@ -98,3 +98,10 @@ async def test_channel_state_values_are_durable_and_overwritten(store: Store):
     await store.set_state("kf:cursor:wk1", "c1")
     await store.set_state("kf:cursor:wk1", "c2")
     assert await store.get_state("kf:cursor:wk1") == "c2"
+
+
+async def test_messages_after_an_id_return_only_newer_ones_in_order(store: Store):
+    conv = await store.conversation_for(msg())
+    ids = [await store.record_user_message(conv, msg(f"m{i}", mid=str(i))) for i in range(5)]
+    newer = await store.messages(conv.id, after_id=ids[2], limit=10)
+    assert [m.text for m in newer] == ["m3", "m4"]

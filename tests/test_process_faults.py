@@ -1,0 +1,119 @@
+"""Real `qdbot serve` processes: SIGTERM lets in-flight answers finish; a worker killed mid-answer
+loses no message and answers none twice (the next start finishes it)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAI
+
+QUESTION = "青岛计划建设多少家概念验证平台？"
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_server(env: dict, port: int, cwd: Path) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", "--port", str(port), env=env,
+                                                cwd=cwd, stdout=asyncio.subprocess.DEVNULL,
+                                                stderr=open(cwd / f"serve-{port}.log", "ab"))
+    async with aiohttp.ClientSession() as http:
+        for _ in range(240):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    if r.status == 200:
+                        return proc
+            except aiohttp.ClientError:
+                pass
+            if proc.returncode is not None:
+                raise AssertionError((cwd / f"serve-{port}.log").read_text())
+            await asyncio.sleep(0.25)
+    raise AssertionError("server did not start")
+
+
+async def wait_for_llm_call(fake: FakeOpenAI) -> None:
+    for _ in range(400):
+        if any(r.path.endswith("/chat/completions") for r in fake.requests):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the LLM was never called")
+
+
+def rows(data_dir: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(data_dir / "qdbot.db") as db:
+        return db.execute(sql).fetchall()
+
+
+@pytest.fixture
+async def slow_llm():
+    async with FakeOpenAI(api_key="k") as fake:
+        fake.responder = lambda m, b: "青岛计划三年内建设概念验证平台60家左右[1]。"
+        fake.delay = 3.0
+        yield fake
+
+
+def llm_env(cli_env: dict, fake: FakeOpenAI, **extra: str) -> dict:
+    return {**cli_env, "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "k", "LLM_MAX_RETRIES": "0", **extra}
+
+
+async def test_sigterm_lets_an_in_flight_answer_finish_then_exits(cli_env, app_data_dir, slow_llm, tmp_path):
+    port = free_port()
+    proc = await start_server(llm_env(cli_env, slow_llm), port, tmp_path)
+    async with aiohttp.ClientSession() as http:
+        ask = asyncio.create_task(http.post(f"http://127.0.0.1:{port}/api/chat",
+                                            json={"session_id": "sigterm-test-1", "text": QUESTION}))
+        await wait_for_llm_call(slow_llm)
+        proc.send_signal(signal.SIGTERM)
+        response = await ask
+        body = await response.json()
+    assert response.status == 200 and "60家" in body["answer"]
+    assert await asyncio.wait_for(proc.wait(), 30) == 0
+    statuses = rows(app_data_dir, "SELECT role, status FROM messages ORDER BY id")
+    assert statuses == [("user", "processed"), ("assistant", "sent")]
+
+
+async def test_a_worker_killed_mid_answer_loses_nothing_and_the_next_start_answers_once(
+        cli_env, app_data_dir, slow_llm, tmp_path):
+    env = llm_env(cli_env, slow_llm, RECOVERY_GRACE_SECONDS="1")
+    port = free_port()
+    proc = await start_server(env, port, tmp_path)
+    async with aiohttp.ClientSession() as http:
+        ask = asyncio.create_task(http.post(f"http://127.0.0.1:{port}/api/chat",
+                                            json={"session_id": "killed-test-1", "text": QUESTION}))
+        await wait_for_llm_call(slow_llm)
+        os.kill(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        with pytest.raises(aiohttp.ClientError):
+            await ask
+    assert rows(app_data_dir, "SELECT role, status FROM messages") == [("user", "processing")]
+    await asyncio.sleep(1.5)
+    slow_llm.delay = 0
+    proc = await start_server(env, port, tmp_path)  # recovery runs at start
+    try:
+        for _ in range(100):
+            answers = rows(app_data_dir, "SELECT text FROM messages WHERE role = 'assistant'")
+            if answers:
+                break
+            await asyncio.sleep(0.1)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/api/chat/history",
+                                params={"session_id": "killed-test-1"}) as r:
+                history = await r.json()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+    assert len(answers) == 1 and "60家" in answers[0][0]
+    assert rows(app_data_dir, "SELECT status FROM messages WHERE role = 'user'") == [("processed",)]
+    assert any("60家" in m["text"] for m in history["messages"])
