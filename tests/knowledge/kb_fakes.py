@@ -1,11 +1,15 @@
-"""Small real embedders for the knowledge tests (no mocks): a fast hashing one and a counting E5."""
+"""Small real embedders for the knowledge tests (no mocks): a fast hashing one and a counting E5;
+and a FakeOpenAI that fails when a given text reaches its embeddings endpoint."""
 from __future__ import annotations
 
 import hashlib
 import math
 from collections.abc import Sequence
 
+from aiohttp import web
+
 from knowledge.embeddings import LocalE5Embedder
+from tests.fakes.openai_server import BODY, FakeOpenAI
 
 
 class HashEmbedder:
@@ -51,3 +55,30 @@ class CountingE5Embedder(LocalE5Embedder):
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
         self.embedded.extend(texts)
         return super().embed_passages(texts)
+
+
+class FlakyOpenAI(FakeOpenAI):
+    """FakeOpenAI that records the texts it embedded and can start failing after a chosen text."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.embedded: list[str] = []
+        self._trigger: tuple[str, int, str] | None = None
+
+    def fail_after(self, marker: str, n: int, kind: str) -> None:
+        """Once a text containing `marker` has been embedded, fail the next `n` requests with `kind`."""
+        self._trigger = (marker, n, kind)
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        texts = _inputs(request[BODY])
+        self.embedded.extend(texts)
+        if self._trigger and any(self._trigger[0] in text for text in texts):
+            _, n, kind = self._trigger
+            self._trigger = None
+            self.fail_next(n, kind)
+        return await super()._embeddings(request)
+
+
+def _inputs(body: dict) -> list[str]:
+    items = body.get("input")
+    return [items] if isinstance(items, str) else [i for i in items or [] if isinstance(i, str)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from knowledge.embeddings import (CachedEmbedder, EmbeddingCache, LocalE5Embedde
                                   make_embedder)
 from tests.fakes.openai_server import FakeOpenAI
 from tests.knowledge.conftest import make_settings
-from tests.knowledge.kb_fakes import HashEmbedder, OtherModelEmbedder
+from tests.knowledge.kb_fakes import FlakyOpenAI, HashEmbedder, OtherModelEmbedder
 
 
 def test_local_embedder_uses_the_query_and_passage_prefixes() -> None:
@@ -77,13 +78,58 @@ async def test_openai_embedder_probes_the_dimension_of_an_unknown_model() -> Non
         assert await asyncio.to_thread(lambda: embedder.dim) == 12
 
 
-async def test_openai_embedder_failure_raises_embedding_error() -> None:
-    """Server errors that outlast the retries become EmbeddingError."""
+def _embeddings_requests(fake: FakeOpenAI) -> list:
+    return [r for r in fake.requests if r.path.endswith("/embeddings")]
+
+
+async def test_openai_embedder_gives_up_after_the_bounded_retries() -> None:
+    """Server errors that outlast max_retries become EmbeddingError after max_retries + 1 requests."""
     async with FakeOpenAI(api_key="sk-test") as fake:
         fake.fail_next(5, "500")
-        embedder = OpenAIEmbedder("fake-embedding", base_url=fake.base_url, api_key="sk-test")
+        embedder = OpenAIEmbedder("fake-embedding", base_url=fake.base_url, api_key="sk-test",
+                                  max_retries=2, backoff=0.01)
+        with pytest.raises(EmbeddingError, match=r"embedding endpoint failed .* after 3 attempts"):
+            await asyncio.to_thread(embedder.embed_query, "青岛")
+        assert len(_embeddings_requests(fake)) == 3
+
+
+async def test_openai_embedder_retries_rate_limits_server_errors_and_timeouts_then_succeeds() -> None:
+    """A 503, a timed-out request and a 429 (Retry-After: 1, honoured) are retried until a vector comes."""
+    async with FakeOpenAI(api_key="sk-test", embedding_dim=8) as fake:
+        fake.hang_seconds = 5
+        for kind in ("503", "timeout", "429"):
+            fake.fail_next(1, kind)
+        embedder = OpenAIEmbedder("fake-embedding", base_url=fake.base_url, api_key="sk-test",
+                                  timeout=0.5, backoff=0.01)
+        started = time.monotonic()
+        vector = await asyncio.to_thread(embedder.embed_query, "青岛")
+        elapsed = time.monotonic() - started
+        assert len(vector) == 8 and len(_embeddings_requests(fake)) == 4
+    assert 1.5 < elapsed < 4.0  # 0.5 s timeout + 1 s Retry-After
+
+
+async def test_openai_embedder_does_not_retry_a_garbage_answer() -> None:
+    """A body that is not an embeddings response fails at once: retrying would not fix it."""
+    async with FakeOpenAI(api_key="sk-test") as fake:
+        fake.fail_next(1, "garbage")
+        embedder = OpenAIEmbedder("fake-embedding", base_url=fake.base_url, api_key="sk-test", backoff=0.01)
         with pytest.raises(EmbeddingError, match="embedding endpoint failed"):
             await asyncio.to_thread(embedder.embed_query, "青岛")
+        assert len(_embeddings_requests(fake)) == 1
+
+
+async def test_cache_keeps_the_batches_embedded_before_a_failure(tmp_path: Path) -> None:
+    """When the third batch fails, the first two are cached and a retry sends only the rest."""
+    async with FlakyOpenAI(api_key="sk-test", embedding_dim=8) as fake:
+        inner = OpenAIEmbedder("fake-embedding", base_url=fake.base_url, api_key="sk-test",
+                               batch_size=2, max_retries=0)
+        embedder = CachedEmbedder(inner, EmbeddingCache(tmp_path / "e.sqlite"))
+        texts = ["甲", "乙", "丙", "丁", "戊", "己"]
+        fake.fail_after("丁", 1, "503")
+        with pytest.raises(EmbeddingError):
+            await asyncio.to_thread(embedder.embed_passages, texts)
+        vectors = await asyncio.to_thread(embedder.embed_passages, texts)
+    assert fake.embedded == texts and len(vectors) == 6
 
 
 async def test_make_embedder_builds_the_openai_client_from_settings(tmp_path: Path) -> None:
@@ -94,3 +140,23 @@ async def test_make_embedder_builds_the_openai_client_from_settings(tmp_path: Pa
         embedder = make_embedder(settings)
         vector = await asyncio.to_thread(embedder.embed_query, "青岛")
     assert embedder.model_id == "openai/fake-embedding" and len(vector) == 8
+
+
+async def test_make_embedder_falls_back_to_the_llm_endpoint_and_key(tmp_path: Path) -> None:
+    """Without EMBEDDING_BASE_URL and EMBEDDING_API_KEY, OPENAI_BASE_URL and OPENAI_API_KEY are used."""
+    async with FakeOpenAI(api_key="sk-llm", embedding_dim=8) as fake:
+        settings = make_settings(tmp_path, embedding_provider="openai", embedding_model="fake-embedding",
+                                 openai_base_url=fake.base_url, openai_api_key="sk-llm")
+        vector = await asyncio.to_thread(make_embedder(settings).embed_query, "青岛")
+    assert len(vector) == 8
+
+
+async def test_the_llm_key_is_never_sent_to_an_embeddings_endpoint_on_another_host(tmp_path: Path) -> None:
+    """With EMBEDDING_BASE_URL on another host and no EMBEDDING_API_KEY, OPENAI_API_KEY stays home."""
+    async with FakeOpenAI(embedding_dim=8) as other:
+        settings = make_settings(tmp_path, embedding_provider="openai", embedding_model="fake-embedding",
+                                 embedding_base_url=other.base_url,
+                                 openai_base_url="http://127.0.0.1:9/v1", openai_api_key="sk-llm")
+        await asyncio.to_thread(make_embedder(settings).embed_query, "青岛")
+        headers = _embeddings_requests(other)[0].headers
+    assert "sk-llm" not in headers.get("Authorization", "")
