@@ -35,8 +35,18 @@ class KnowledgeBase:
         self._write_lock = asyncio.Lock()
 
     # -- reading ---------------------------------------------------------------------------
+    @property
+    def degraded(self) -> bool:
+        """True while the dense side is down and searches answer from BM25 alone."""
+        return self.retriever.health.degraded
+
+    @property
+    def degraded_reason(self) -> str | None:
+        """Why the dense side is down (the last error), or None."""
+        return self.retriever.health.reason
+
     async def search(self, query: str, k: int | None = None) -> list[Passage]:
-        """Hybrid search (dense + BM25, RRF); see `knowledge.retriever` for the scores."""
+        """Hybrid search (dense + BM25, RRF); BM25 alone while `degraded`. See `knowledge.retriever`."""
         return await self.retriever.search(query, k)
 
     async def search_dense(self, query: str, k: int | None = None) -> list[Passage]:

@@ -11,9 +11,12 @@ Every returned `Passage` carries two raw relevance signals and one calibrated sc
 
 Passages come in fused order (reciprocal rank fusion, k=60, of the dense and lexical rankings).
 English terms of a query are first rewritten into Chinese with the policy glossary
-(`knowledge.glossary`), for both the dense and the lexical side. The SQL registry is the source of truth: ids it does not know are dropped. The registry's
-generation is checked at most once a second; when another process re-ingested, the BM25
-index is reloaded and the Chroma client reopened.
+(`knowledge.glossary`), for both the dense and the lexical side. The SQL registry is the source
+of truth: ids it does not know are dropped. The registry's generation is checked at most once a
+second; when another process re-ingested, the BM25 index is reloaded and the Chroma client reopened.
+
+When the dense side fails (Chroma unreachable or timing out, the query embedder failing), hybrid
+search answers from BM25 alone and `degraded` is true until a retry succeeds (`knowledge.health`).
 """
 from __future__ import annotations
 
@@ -24,16 +27,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.errors import EmbeddingError, IndexUnavailableError
 from bot.ports import Embedder
 from bot.store import ChunkRecord, Store
 from bot.types import Passage
 from knowledge.chunking import index_text
 from knowledge.glossary import has_latin_words, translate_terms
+from knowledge.health import DenseHealth
 from knowledge.lexical import LexicalIndex
 from knowledge.vectorstore import VectorStore
 
 RRF_K = 60
 REFRESH_SECONDS = 1.0
+DENSE_FAILURES = (IndexUnavailableError, EmbeddingError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,7 @@ class HybridRetriever:
         self.candidates, self.top_k = candidates, top_k
         self.calibration = calibration_for(embedder.model_id)
         self.lexical = LexicalIndex([], generation=-1)
+        self.health = DenseHealth()
         self._checked_at = -math.inf
         self._lock = asyncio.Lock()
 
@@ -133,20 +140,42 @@ class HybridRetriever:
     async def _lexical(self, query: str, n: int) -> list[tuple[str, float]]:
         return await asyncio.to_thread(self.lexical.search, query, n)
 
+    async def _dense_or_nothing(self, query: str, n: int) -> tuple[list[float] | None, list[tuple[str, float]]]:
+        """The dense side, or (None, []) while it is down (see `knowledge.health`)."""
+        if not self.health.should_try():
+            return None, []
+        try:
+            result = await self._dense(query, n)
+        except DENSE_FAILURES as exc:
+            await self._dense_failed(exc)
+            return None, []
+        self.health.succeeded()
+        return result
+
+    async def _dense_failed(self, exc: Exception) -> None:
+        self.health.failed(exc)
+        await asyncio.to_thread(self.vectors.reopen, True)  # the next attempt connects afresh
+
     async def search(self, query: str, k: int | None = None) -> list[Passage]:
-        """The top-k passages by RRF of the dense and lexical rankings."""
+        """The top-k passages by RRF of the dense and lexical rankings (lexical alone while degraded)."""
         await self.refresh()
         query = prepare_query(query)
         n = max(self.candidates, k or 0)
-        (vector, dense), lexical = await asyncio.gather(self._dense(query, n), self._lexical(query, n))
+        (vector, dense), lexical = await asyncio.gather(self._dense_or_nothing(query, n),
+                                                        self._lexical(query, n))
         order = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]])
         return await self._passages(query, order, k or self.top_k, vector, dict(dense))
 
     async def search_dense(self, query: str, k: int | None = None) -> list[Passage]:
-        """The top-k passages by cosine similarity alone."""
+        """The top-k passages by cosine similarity alone; raises IndexUnavailableError while Chroma is down."""
         await self.refresh()
         query = prepare_query(query)
-        vector, dense = await self._dense(query, max(self.candidates, k or 0))
+        try:
+            vector, dense = await self._dense(query, max(self.candidates, k or 0))
+        except DENSE_FAILURES as exc:
+            await self._dense_failed(exc)
+            raise
+        self.health.succeeded()
         return await self._passages(query, [c for c, _ in dense], k or self.top_k, vector, dict(dense))
 
     async def search_lexical(self, query: str, k: int | None = None) -> list[Passage]:
@@ -169,7 +198,11 @@ class HybridRetriever:
         missing = [r.id for r in records if r.id not in dense]
         if not missing:
             return {}
-        stored = await asyncio.to_thread(self.vectors.vectors, missing)
+        try:
+            stored = await asyncio.to_thread(self.vectors.vectors, missing)
+        except IndexUnavailableError as exc:
+            await self._dense_failed(exc)
+            return {}
         return {cid: _cosine(vector, v) for cid, v in stored.items()}
 
     def _passage(self, weights: dict[str, float], record: ChunkRecord, cosine: float | None) -> Passage:

@@ -1,7 +1,8 @@
 """The dense index: a Chroma collection of our own vectors (no Chroma embedding function).
 
 Embedded (`PersistentClient` under data_dir/chroma) by default, or a `chroma run` server
-(`HttpClient`) when CHROMA_HOST is set. The collection records the embedding model and the
+(`HttpClient`, every request bounded by `HTTP_TIMEOUT`) when CHROMA_HOST is set. Every Chroma
+failure is raised as `IndexUnavailableError`. The collection records the embedding model and the
 vector size in its metadata and refuses vectors of another model. All methods block: call
 them from a worker thread (`asyncio.to_thread`).
 """
@@ -16,6 +17,7 @@ from bot.ports import Embedder
 from bot.settings import Settings
 
 _BATCH = 2000
+HTTP_TIMEOUT = 5.0  # seconds a Chroma server may take to accept, read or answer one request
 
 
 class VectorStore:
@@ -26,6 +28,7 @@ class VectorStore:
         self.embedder = embedder
         self.model_id = embedder.model_id
         self.name = settings.chroma_collection
+        self.timeout = HTTP_TIMEOUT
         self._client: Any = None
         self._collection: Any = None
         self._lock = threading.Lock()
@@ -43,11 +46,26 @@ class VectorStore:
         s = self.settings
         try:
             if s.chroma_host:
-                return chromadb.HttpClient(host=s.chroma_host, port=s.chroma_port, ssl=s.chroma_ssl)
+                return self._http_client()
             (s.data_dir / "chroma").mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(s.data_dir / "chroma"))
         except Exception as exc:  # chromadb raises ValueError, httpx and Rust binding errors
             raise IndexUnavailableError(f"Chroma at {self.location} is unavailable: {exc}") from exc
+
+    def _http_client(self) -> Any:
+        """A server client whose requests time out (chromadb's own session never does)."""
+        import chromadb
+        import httpx
+
+        timeout = httpx.Timeout(self.timeout, connect=min(2.0, self.timeout))
+        # the client's first request has no timeout yet: check the server answers at all
+        httpx.get(f"{self.location}/api/v2/heartbeat", timeout=timeout).raise_for_status()
+        s = self.settings
+        client = chromadb.HttpClient(host=s.chroma_host, port=s.chroma_port, ssl=s.chroma_ssl)
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if isinstance(session, httpx.Client):
+            session.timeout = timeout
+        return client
 
     def _open_collection(self, client: Any) -> Any:
         metadata = {"hnsw:space": "cosine", "embedding_model": self.model_id, "dim": self.embedder.dim}
@@ -77,15 +95,24 @@ class VectorStore:
                 self._client = client
             return self._collection
 
-    def reopen(self) -> None:
-        """Drop the client so the next call sees what other processes wrote."""
+    def reopen(self, broken: bool = False) -> None:
+        """Look the collection up again on the next call, to see what other processes wrote.
+
+        The embedded client is reopened too (it caches what it read); a server client only
+        when it is `broken` (a request failed), so in-flight searches are not cut off.
+        """
         with self._lock:
-            if self._client is not None and not self.settings.chroma_host:
+            self._collection = None
+            if self._client is None:
+                return
+            if not self.settings.chroma_host:
                 from chromadb.api.client import SharedSystemClient
 
                 SharedSystemClient.clear_system_cache()
-            self._client = None
-            self._collection = None
+                self._client = None
+            elif broken:
+                client, self._client = self._client, None
+                _close_quietly(client)
 
     def _call(self, what: str, fn, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -128,3 +155,10 @@ class VectorStore:
         """The stored vectors of those `ids` that have one."""
         got = self._call("get", self.collection().get, ids=list(ids), include=["embeddings"])
         return {cid: list(map(float, v)) for cid, v in zip(got["ids"], got["embeddings"])}
+
+
+def _close_quietly(client: Any) -> None:
+    try:
+        client.close()
+    except Exception:  # a broken client may fail to close; it is dropped either way
+        pass

@@ -4,7 +4,9 @@ a once-per-session ingest of the bundled document with the real local model, a `
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -106,21 +108,66 @@ def _wait_for_heartbeat(url: str, process: subprocess.Popen, timeout: float = 60
     raise RuntimeError(f"chroma run did not answer {url} within {timeout} s")
 
 
+class ChromaProcess:
+    """A `chroma run` server on a fixed loopback port and path that can be killed and restarted."""
+
+    def __init__(self, path: Path, port: int | None = None) -> None:
+        self.path, self.host, self.port = path, "127.0.0.1", port or _free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> ChromaProcess:
+        chroma = Path(sys.executable).parent / "chroma"
+        self.process = subprocess.Popen(
+            [str(chroma), "run", "--path", str(self.path), "--host", self.host, "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for_heartbeat(f"http://{self.host}:{self.port}/api/v2/heartbeat", self.process)
+        return self
+
+    def ensure_running(self) -> ChromaProcess:
+        """Resume a stopped server or start a dead one (after a test that killed it failed)."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+            return self
+        return self.start()
+
+    def kill(self) -> None:
+        """SIGKILL, as when the server crashes; waits until the process is gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory):
     """A real `chroma run` server on a free loopback port; yields (host, port)."""
-    port = _free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    chroma = Path(sys.executable).parent / "chroma"
-    process = subprocess.Popen(
-        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = ChromaProcess(tmp_path_factory.mktemp("chroma-server"))
     try:
-        _wait_for_heartbeat(f"http://127.0.0.1:{port}/api/v2/heartbeat", process)
-        yield "127.0.0.1", port
+        server.start()
+        yield server.host, server.port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def _killable_chroma(tmp_path_factory: pytest.TempPathFactory):
+    server = ChromaProcess(tmp_path_factory.mktemp("chroma-killable"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def chroma_process(_killable_chroma: ChromaProcess) -> ChromaProcess:
+    """A `chroma run` server the test may kill, stop and restart (running when the test starts;
+    use a collection of the test's own)."""
+    return _killable_chroma.ensure_running()
