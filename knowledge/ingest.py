@@ -8,6 +8,11 @@ maps to the same document. A file whose content hash is unchanged is skipped unr
 Write order, so that a crash never leaves the registry pointing at missing vectors:
 embed (cached) -> upsert vectors -> replace the document and its chunks in SQL (one
 transaction) -> delete the stale vectors. Readers trust only chunk ids present in SQL.
+
+A document whose chunks cannot be embedded or stored (endpoint or Chroma failing) is reported
+and recorded as failed, and any earlier version of it keeps being served; after `OUTAGE_AFTER`
+such documents in a row the rest is not attempted. Running the same ingest again resumes: the
+embedding cache keeps every batch that was embedded and Chroma keeps the vectors by chunk id.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.errors import DocumentError
+from bot.errors import DocumentError, EmbeddingError, IndexUnavailableError
 from bot.ports import Embedder
 from bot.settings import Settings
 from bot.store import ChunkRecord, DocumentRecord, Store
@@ -31,6 +36,8 @@ from knowledge.vectorstore import VectorStore
 
 BUNDLED_LABEL = "bundled"
 UPLOADS_LABEL = "uploads"
+INDEX_FAILURES = (EmbeddingError, IndexUnavailableError)
+OUTAGE_AFTER = 3  # documents in a row failing to index before the rest of an ingest is skipped
 
 
 def bundled_documents_dir() -> Path:
@@ -105,6 +112,21 @@ def discover(path: Path, uploads_dir: Path | None = None) -> list[SourceFile]:
     return [SourceFile(p, f"{label}/{p.relative_to(path).as_posix()}") for p in files]
 
 
+class _Outage:
+    """Documents in a row that failed to index, and the last reason."""
+
+    def __init__(self) -> None:
+        self.count, self.reason = 0, ""
+
+    @property
+    def tripped(self) -> bool:
+        return self.count >= OUTAGE_AFTER
+
+    def skip_reason(self) -> str:
+        return (f"not attempted: the {OUTAGE_AFTER} documents before it failed to index ({self.reason}); "
+                "run the ingest again to resume")
+
+
 class Ingestor:
     """Brings documents into the registry and the dense index."""
 
@@ -119,8 +141,17 @@ class Ingestor:
         """Ingest every supported file under `paths`; with `prune`, drop documents whose file is gone."""
         started, report = time.perf_counter(), IngestReport()
         files, roots = await asyncio.to_thread(self._collect, list(paths), report)
+        outage = _Outage()
         for f in _progress(files, progress):
-            await self.ingest_file(f, report)
+            if outage.tripped:
+                report.fail(str(f.path), outage.skip_reason())
+                continue
+            try:
+                await self.ingest_file(f, report)
+                outage.count = 0
+            except INDEX_FAILURES as exc:
+                outage.count, outage.reason = outage.count + 1, str(exc)
+                report.fail(str(f.path), f"not indexed: {exc}")
         if prune:
             await self._prune(roots, {f.doc_id for f in files}, report)
         report.seconds = time.perf_counter() - started
@@ -139,7 +170,11 @@ class Ingestor:
         return files, roots
 
     async def ingest_file(self, f: SourceFile, report: IngestReport) -> None:
-        """Add, update or skip one file; a broken file is recorded as failed and reported."""
+        """Add, update or skip one file; a broken file is recorded as failed and reported.
+
+        Raises EmbeddingError or IndexUnavailableError when the chunks cannot be indexed (the
+        document is then recorded as failed, and an earlier version of it stays as it was).
+        """
         try:
             data = await asyncio.to_thread(f.path.read_bytes)
         except OSError as exc:
@@ -159,10 +194,14 @@ class Ingestor:
         try:
             doc, chunks = await asyncio.to_thread(self._parse, f, data, sha, meta)
         except DocumentError as exc:
-            await self._mark_failed(f, data, sha, exc)
+            await self._mark_failed(f, data, sha, exc.reason)
             report.fail(str(f.path), exc.reason)
             return
-        await self._write(doc, chunks, existing is not None, report)
+        try:
+            await self._write(doc, chunks, report)
+        except INDEX_FAILURES as exc:
+            await self._mark_failed(f, data, sha, f"not indexed: {exc}")
+            raise
 
     def _parse(self, f: SourceFile, data: bytes, sha: str,
                meta: dict[str, str]) -> tuple[DocumentRecord, list[ChunkRecord]]:
@@ -176,21 +215,20 @@ class Ingestor:
                              chunk_count=len(chunks), status="ok", size_bytes=len(data))
         return doc, chunks
 
-    async def _mark_failed(self, f: SourceFile, data: bytes, sha: str, exc: DocumentError) -> None:
+    async def _mark_failed(self, f: SourceFile, data: bytes, sha: str, reason: str) -> None:
         await self.store.kb_mark_failed(DocumentRecord(
             id=f.doc_id, title=f.path.stem, source=f.source, sha256=sha, chunk_count=0,
-            status="failed", error=exc.reason, size_bytes=len(data), ingested_at=utcnow()))
+            status="failed", error=reason, size_bytes=len(data), ingested_at=utcnow()))
 
-    async def _write(self, doc: DocumentRecord, chunks: list[ChunkRecord], existed: bool,
-                     report: IngestReport) -> None:
-        old_ids = await self.store.kb_chunk_ids(doc.id) if existed else []
+    async def _write(self, doc: DocumentRecord, chunks: list[ChunkRecord], report: IngestReport) -> None:
+        old_ids = await self.store.kb_chunk_ids(doc.id)
         report.embedded += await asyncio.to_thread(self._upsert_vectors, chunks)
         await self.store.kb_replace_document(doc, chunks)
         stale = sorted(set(old_ids) - {c.id for c in chunks})
         if stale:
             await asyncio.to_thread(self.vectors.delete, stale)
         report.chunks += len(chunks)
-        if existed:
+        if old_ids:
             report.updated += 1
         else:
             report.added += 1
