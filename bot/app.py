@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import warnings
+from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,9 +20,11 @@ from langchain_core.runnables import Runnable
 from bot.answerer import Answerer
 from bot.engine import Engine
 from bot.llm import make_chat_model
+from bot.errors import QdbotError
 from bot.ports import Channel
 from bot.settings import Settings
 from bot.store import Store
+from bot.types import utcnow
 from knowledge import KnowledgeBase
 from knowledge.embeddings import cached, make_embedder
 
@@ -118,6 +121,7 @@ async def _desk_timer(app: App, every: float = 30.0) -> None:
         try:
             await app.engine.desk.tick()
             await app.engine.recover()
+            await app.store.forget_events_before(utcnow() - timedelta(days=7))
         except Exception:
             log.exception("background_tick_failed")
 
@@ -132,8 +136,8 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
     await site.start()
     timer = asyncio.create_task(_desk_timer(app))
     try:
-        for channel in app.channels:
-            await channel.start(app.engine.handle)
+        for channel in list(app.channels):
+            await _start_channel(app, channel)
         await app.engine.recover()
         url = f"http://{s.qdbot_host}:{s.qdbot_port}/"
         log.info("serving", url=url, mode=app.answerer.mode.value, channels=[c.name for c in app.channels])
@@ -143,6 +147,16 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
     finally:
         timer.cancel()
         await _shutdown(app, runner)
+
+
+async def _start_channel(app: App, channel: Channel) -> None:
+    """Start one channel; a platform that is down at start must not take the others with it."""
+    try:
+        await channel.start(app.engine.handle)
+    except QdbotError as exc:
+        log.error("channel_start_failed", channel=channel.name, error=str(exc))
+        app.channels.remove(channel)
+        app.engine.channels.pop(channel.name, None)
 
 
 async def _shutdown(app: App, runner: web.AppRunner) -> None:

@@ -268,8 +268,8 @@ class Engine:
             await self.store.set_message_status(mid, "suppressed")  # never answer over a human
             return reply
         channel = self.channels.get(conv.channel)
-        if channel is None:
-            await self.store.set_message_status(mid, "stored")
+        if channel is None or conv.blocked:
+            await self.store.set_message_status(mid, "blocked" if conv.blocked else "stored")
             return reply
         try:
             await channel.send(conv.chat_id, reply)

@@ -10,7 +10,9 @@ from typing import Protocol, runtime_checkable
 
 from bot.types import IncomingMessage, Passage, Reply
 
-InboundHandler = Callable[[IncomingMessage], Awaitable[None]]
+InboundHandler = Callable[..., Awaitable[object]]
+"""`handler(msg, on_delta=None)`: the engine's `handle`. `on_delta(text_so_far)` is awaited while an
+LLM answer streams, for channels that show it growing."""
 
 
 @runtime_checkable

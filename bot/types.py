@@ -142,3 +142,4 @@ class Conversation:
     updated_at: datetime
     lang: str | None = None
     user_name: str | None = None
+    blocked: bool = False  # the user blocked the bot on their platform: nothing is sent

@@ -49,7 +49,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _conversation(row: ConversationRow) -> Conversation:
     return Conversation(id=row.id, channel=row.channel, chat_id=row.chat_id, user_id=row.user_id,
                         created_at=row.created_at, updated_at=row.updated_at, lang=row.lang,
-                        user_name=row.user_name)
+                        user_name=row.user_name, blocked=bool(row.blocked))
 
 
 def _message(row: MessageRow) -> StoredMessage:
