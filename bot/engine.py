@@ -218,7 +218,8 @@ class Engine:
     async def _answer(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome,
                       on_delta: OnDelta | None) -> None:
         history = await self.store.recent_turns(conv.id, self.settings.history_turns + 1)
-        history = [t for t in history if t.id != out.message_id][-self.settings.history_turns:]
+        fresh = utcnow() - timedelta(minutes=self.settings.history_max_age_minutes)
+        history = [t for t in history if t.id != out.message_id and t.created_at >= fresh][-self.settings.history_turns:]
         answer = await self._run_answer(msg.text, history, lang, on_delta)
         out.answer = answer
         out.status = "no_answer" if answer.no_answer else "answered"

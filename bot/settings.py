@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     retrieval_min_score: float = Field(0.3, ge=0.0, le=1.0)  # calibrated relevance of the best passage
     chunk_max_chars: int = Field(420, ge=80, le=4000)
     history_turns: int = Field(6, ge=0, le=50)
+    history_max_age_minutes: float = Field(60.0, gt=0)  # older turns do not shape follow-up questions
     max_message_chars: int = Field(2000, ge=10, le=20000)
     max_concurrency: int = Field(32, ge=1, le=1000)  # answers generated at once, overall
     rate_limit_per_minute: int = Field(20, ge=0)  # messages per user per minute (0: no limit)

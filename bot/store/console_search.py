@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, select, text, tuple_
+from sqlalchemy import Select, case, func, select, text, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.store.models import ConversationRow, MessageRow, TicketRow
@@ -123,7 +123,7 @@ class ConversationSearch:
         if f.feedback in ("up", "down"):
             out.append(c.id.in_(_ids_with(MessageRow.feedback == f.feedback)))
         if f.unanswered:
-            out.append(c.id.in_(_ids_with(MessageRow.no_answer.is_(True))))
+            out.append(c.id.in_(_ids_with(MessageRow.no_answer == true())))
         if f.mode in MODES:
             out.append(c.id.in_(_ids_with(MessageRow.mode == f.mode, MessageRow.role == "assistant")))
         return out
@@ -139,7 +139,7 @@ class ConversationSearch:
             after = decode_cursor(cursor) if cursor else None
             if after is not None:
                 conditions.append(tuple_(c.updated_at, c.id) < tuple_(*after))
-            stmt = select(c).where(and_(*conditions)).order_by(c.updated_at.desc(), c.id.desc()).limit(limit + 1)
+            stmt = select(c).where(*conditions).order_by(c.updated_at.desc(), c.id.desc()).limit(limit + 1)
             rows = list(await s.scalars(stmt))
             summaries = await self._summaries(s, rows[:limit])
         more = len(rows) > limit
@@ -163,7 +163,7 @@ class ConversationSearch:
         stmt = (select(m.conversation_id, func.count(m.id),
                        func.sum(case((m.feedback == "up", 1), else_=0)),
                        func.sum(case((m.feedback == "down", 1), else_=0)),
-                       func.sum(case((m.no_answer.is_(True), 1), else_=0)))
+                       func.sum(case((m.no_answer == true(), 1), else_=0)))
                 .where(m.conversation_id.in_(ids)).group_by(m.conversation_id))
         out = {cid: {"message_count": n, "feedback_up": int(up or 0), "feedback_down": int(down or 0),
                      "no_answer": int(na or 0)} for cid, n, up, down, na in (await s.execute(stmt)).all()}

@@ -217,8 +217,16 @@ class TicketEventRow(Base):
 
 # ---------------------------------------------------------------- operator console (migration 0004)
 
-# keyset pagination of the conversation list: newest activity first
+# keyset pagination of the conversation list: newest activity first, overall and per channel
 Index("ix_conversations_activity", ConversationRow.updated_at, ConversationRow.id)
+Index("ix_conversations_channel_activity", ConversationRow.channel, ConversationRow.updated_at, ConversationRow.id)
+# the list's message filters: small partial indexes over the few rated / unanswered / answered messages
+Index("ix_messages_feedback", MessageRow.feedback, MessageRow.conversation_id,
+      sqlite_where=text("feedback IS NOT NULL"), postgresql_where=text("feedback IS NOT NULL"))
+Index("ix_messages_no_answer", MessageRow.conversation_id,
+      sqlite_where=text("no_answer = 1"), postgresql_where=text("no_answer = true"))
+Index("ix_messages_mode", MessageRow.mode, MessageRow.conversation_id,
+      sqlite_where=text("mode IS NOT NULL"), postgresql_where=text("mode IS NOT NULL"))
 
 
 class AccountRow(Base):
