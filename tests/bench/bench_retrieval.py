@@ -1,19 +1,24 @@
-"""Retrieval benchmark: latency at scale, ingest throughput, hit@k on the eval questions.
+"""Retrieval benchmark: latency at scale and quality on the eval questions, ours against a plain
+langchain-chroma dense search with the same embedder, measured in the same run.
 
     python -m tests.bench.bench_retrieval [--sizes 1000,10000,100000] [--queries 200]
-                                          [--synthetic-ingest 300] [--eval PATH] [--skip-quality]
+                                          [--eval PATH[,PATH]] [--skip-quality]
 
 Prints one JSON object, then a short table. What is measured:
 
-- latency: hybrid (`KnowledgeBase.search`) and dense-only (`search_dense`) p50/p95 over a synthetic
+- latency: p50/p95 of hybrid (`KnowledgeBase.search`), dense-only (`search_dense`), BM25-only
+  (`search_lexical`) and `langchain_chroma.Chroma.similarity_search(query, k=5)` over a synthetic
   corpus of N chunks (sentences of the bundled document recombined, with fresh numbers). To build
   100k chunks in minutes, corpus and query vectors are *random unit vectors* (384 dims), not the
-  model's: the figures time Chroma, BM25, fusion and the SQL registry. The real model's query
-  embedding time is measured separately and adds to the dense and hybrid figures.
-- ingest: chunks/s with the real local model (empty cache) on the bundled document and on a few
-  hundred synthetic chunks.
-- quality: hit@1 and hit@5 of dense-only, BM25-only and hybrid on the `fact` questions of the eval
-  file (a hit: a top-k passage contains one string of every `expect` group).
+  model's, and both pipelines get the very same vectors: the figures time Chroma, BM25, fusion and
+  the SQL registry. The real model's query embedding time is measured separately and adds to every
+  figure but BM25's. Ours run through `asyncio.to_thread` as in the bot; langchain is called directly.
+- quality: hit@1, hit@5 and MRR (first hit within the top 10) of dense-only, BM25-only, hybrid and
+  langchain-chroma, with the real local model, on the bundled document, for the `fact` questions of
+  each eval file (a hit: the top-k passages contain one string of every `expect` group). The
+  langchain store holds the same chunks as ours, embedded as plain text (ours prepends the section).
+
+Ingest throughput: `tests/bench/bench_ingest.py`.
 """
 from __future__ import annotations
 
@@ -37,6 +42,9 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from langchain_core.embeddings import Embeddings  # noqa: E402
+
+from bot.ports import Embedder  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.store import ChunkRecord, DocumentRecord, Store  # noqa: E402
 from knowledge import KnowledgeBase, bundled_documents_dir  # noqa: E402
@@ -47,8 +55,10 @@ from knowledge.structure import split_sentences  # noqa: E402
 
 DIM = 384
 DOC_CHUNKS = 1000
+TOP_K, MRR_DEPTH = 5, 10
 SEED_FILE = bundled_documents_dir() / "000_fc93bdf836211329.txt"
-DEFAULT_EVAL = Path(os.environ.get("QDBOT_SHARED_DIR", REPO.parent / "shared")) / "eval" / "qa.jsonl"
+SHARED_EVAL = Path(os.environ.get("QDBOT_SHARED_DIR", REPO.parent / "shared")) / "eval" / "qa.jsonl"
+DEFAULT_EVALS = f"{SHARED_EVAL},{REPO / 'tests' / 'eval' / 'paraphrases.jsonl'}"
 
 
 class RandomVectorEmbedder:
@@ -112,6 +122,33 @@ def bench_queries(n: int) -> list[str]:
     return [rng.choice(clauses)[: rng.randint(6, 16)] for _ in range(n)]
 
 
+class LangchainEmbeddings(Embeddings):
+    """Our embedder as a langchain `Embeddings` (passages and queries keep their own encodings)."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embedder.embed_passages(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embedder.embed_query(text)
+
+
+def langchain_store(path: Path, embedder: Embedder, chunks: Sequence[ChunkRecord]):
+    """A plain langchain-chroma store (own PersistentClient, cosine) holding the chunks' texts."""
+    import chromadb
+    from langchain_chroma import Chroma
+
+    client = chromadb.PersistentClient(path=str(path))
+    store = Chroma(collection_name="langchain", embedding_function=LangchainEmbeddings(embedder),
+                   client=client, collection_metadata={"hnsw:space": "cosine"})
+    for start in range(0, len(chunks), 2000):
+        part = chunks[start:start + 2000]
+        store.add_texts([c.text for c in part], ids=[c.id for c in part])
+    return store
+
+
 # -- measurements --------------------------------------------------------------------------------
 async def open_kb(data_dir: Path, embedder) -> tuple[KnowledgeBase, Store]:
     settings = load_settings(qdbot_data_dir=data_dir, chroma_host=None, database_url=None)
@@ -130,25 +167,42 @@ async def timed(fn, queries: list[str]) -> dict[str, float]:
     samples = []
     for q in queries:
         started = time.perf_counter()
-        await fn(q)
+        result = fn(q)
+        if asyncio.iscoroutine(result):
+            await result
         samples.append((time.perf_counter() - started) * 1000)
     return percentiles(samples)
 
 
-async def latency_at(size: int, n_queries: int, workdir: Path) -> dict:
-    kb, store = await open_kb(workdir / f"size-{size}", RandomVectorEmbedder())
-    started = time.perf_counter()
+async def build_synthetic(kb: KnowledgeBase, store: Store, size: int) -> list[ChunkRecord]:
+    """Our indexes over the synthetic corpus (vectors, registry, BM25); returns its chunks."""
+    everything: list[ChunkRecord] = []
     for doc, chunks in synthetic_records(size):
         vectors = kb.embedder.inner.embed_passages([c.text for c in chunks])
         await asyncio.to_thread(kb.vectors.upsert, [c.id for c in chunks], vectors)
         await store.kb_replace_document(doc, chunks)
+        everything.extend(chunks)
     await kb.retriever.rebuild(await store.kb_generation())
+    return everything
+
+
+async def latency_at(size: int, n_queries: int, workdir: Path) -> dict:
+    embedder = RandomVectorEmbedder()
+    kb, store = await open_kb(workdir / f"size-{size}", embedder)
+    started = time.perf_counter()
+    chunks = await build_synthetic(kb, store, size)
     build_s = time.perf_counter() - started
+    started = time.perf_counter()
+    baseline = await asyncio.to_thread(langchain_store, workdir / f"langchain-{size}", embedder, chunks)
+    langchain_build_s = time.perf_counter() - started
     queries = bench_queries(n_queries)
     await kb.search(queries[0])  # warm up
+    baseline.similarity_search(queries[0], k=TOP_K)
     result = {"chunks": size, "build_seconds": round(build_s, 1),
+              "langchain_build_seconds": round(langchain_build_s, 1),
               "hybrid": await timed(kb.search, queries), "dense": await timed(kb.search_dense, queries),
-              "bm25": await timed(kb.search_lexical, queries)}
+              "bm25": await timed(kb.search_lexical, queries),
+              "langchain": await timed(lambda q: baseline.similarity_search(q, k=TOP_K), queries)}
     await kb.close()
     await store.close()
     return result
@@ -165,93 +219,91 @@ def query_embedding_latency(n: int) -> dict[str, float]:
     return percentiles(samples)
 
 
-async def ingest_throughput(workdir: Path, synthetic: int) -> dict:
-    kb, store = await open_kb(workdir / "ingest-seed", LocalE5Embedder())
-    report = await kb.ingest()
-    seed = {"chunks": report.chunks, "seconds": round(report.seconds, 2),
-            "chunks_per_s": round(report.chunks / report.seconds, 2)}
-    await kb.close()
-    await store.close()
-    folder = workdir / "synthetic-docs"
-    folder.mkdir()
-    pairs = synthetic_chunks(synthetic, seed=3)
-    for i in range(0, len(pairs), 20):
-        lines = [f"{sec}\n{text}" for sec, text in pairs[i:i + 20]]
-        (folder / f"doc-{i // 20:03d}.txt").write_text("\n".join(lines), encoding="utf-8")
-    kb, store = await open_kb(workdir / "ingest-synthetic", LocalE5Embedder())
-    report = await kb.ingest([folder])
-    synth = {"chunks": report.chunks, "seconds": round(report.seconds, 2),
-             "chunks_per_s": round(report.chunks / report.seconds, 2)}
-    await kb.close()
-    await store.close()
-    return {"seed_document": seed, "synthetic": synth}
+def first_hit(texts: list[str], expect: list[list[str]]) -> int | None:
+    """The smallest k whose top-k texts contain one string of every `expect` group, or None."""
+    for k in range(1, len(texts) + 1):
+        if all(any(s in text for text in texts[:k] for s in group) for group in expect):
+            return k
+    return None
 
 
-def is_hit(passages, expect: list[list[str]], k: int) -> bool:
-    top = [p.text for p in passages[:k]]
-    return all(any(s in text for text in top for s in group) for group in expect)
+def scores(ranks: list[int | None]) -> dict[str, float]:
+    n = max(len(ranks), 1)
+    return {"hit@1": round(sum(r == 1 for r in ranks) / n, 3),
+            "hit@5": round(sum(r is not None and r <= 5 for r in ranks) / n, 3),
+            "mrr": round(sum(1 / r for r in ranks if r) / n, 3)}
 
 
-async def quality(workdir: Path, eval_file: Path) -> dict:
-    questions = [json.loads(line) for line in eval_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    facts = [q for q in questions if q["kind"] == "fact"]
-    kb, store = await open_kb(workdir / "quality", LocalE5Embedder())
+def fact_questions(path: Path) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [q for q in rows if q["kind"] == "fact"]
+
+
+async def quality(workdir: Path, eval_files: list[Path]) -> dict:
+    embedder = LocalE5Embedder()
+    kb, store = await open_kb(workdir / "quality", embedder)
     await kb.ingest()
-    methods = {"dense": kb.search_dense, "bm25": kb.search_lexical, "hybrid": kb.search}
-    result: dict = {"questions": len(facts)}
-    for name, search in methods.items():
-        hits = [(is_hit(p, q["expect"], 1), is_hit(p, q["expect"], 5))
-                for q in facts for p in [await search(q["question"], 5)]]
-        result[name] = {"hit@1": round(sum(h1 for h1, _ in hits) / len(facts), 3),
-                        "hit@5": round(sum(h5 for _, h5 in hits) / len(facts), 3)}
+    baseline = await asyncio.to_thread(langchain_store, workdir / "langchain-quality", embedder,
+                                       await store.kb_all_chunks())
+
+    async def langchain(query: str, k: int) -> list:
+        return await asyncio.to_thread(baseline.similarity_search, query, k)
+
+    methods = {"dense": kb.search_dense, "bm25": kb.search_lexical, "hybrid": kb.search, "langchain": langchain}
+    result: dict = {}
+    for path in eval_files:
+        facts = fact_questions(path)
+        row: dict = {"questions": len(facts)}
+        for name, search in methods.items():
+            ranks = []
+            for q in facts:
+                found = await search(q["question"], MRR_DEPTH)
+                ranks.append(first_hit([getattr(p, "text", None) or p.page_content for p in found], q["expect"]))
+            row[name] = scores(ranks)
+        result[path.name] = row
     await kb.close()
     await store.close()
     return result
 
 
 def print_table(report: dict) -> None:
-    print("\nchunks    hybrid p50/p95 ms   dense p50/p95 ms   bm25 p50/p95 ms   build s")
+    methods = ("hybrid", "dense", "bm25", "langchain")
+    print("\n chunks" + "".join(f"{m + ' p50/p95 ms':>22}" for m in methods) + "   build s ours/langchain")
     for row in report["latency"]:
-        h, d, b = row["hybrid"], row["dense"], row["bm25"]
-        print(f"{row['chunks']:>7}   {h['p50_ms']:>7.1f} /{h['p95_ms']:>7.1f}   {d['p50_ms']:>7.1f} /{d['p95_ms']:>7.1f}"
-              f"   {b['p50_ms']:>6.1f} /{b['p95_ms']:>6.1f}   {row['build_seconds']:>6.1f}")
+        cells = "".join(f"{row[m]['p50_ms']:>13.1f} /{row[m]['p95_ms']:>6.1f}" for m in methods)
+        print(f"{row['chunks']:>7}{cells}   {row['build_seconds']:>7.1f} / {row['langchain_build_seconds']}")
     q = report["query_embedding_ms"]
-    print(f"(random unit vectors for the corpus; the local model's query embedding adds "
-          f"p50 {q['p50_ms']} ms / p95 {q['p95_ms']} ms)")
-    if "ingest" in report:
-        for name, row in report["ingest"].items():
-            print(f"ingest {name}: {row['chunks']} chunks in {row['seconds']} s = {row['chunks_per_s']} chunks/s")
-    if "quality" in report:
-        for name in ("dense", "bm25", "hybrid"):
-            row = report["quality"][name]
-            print(f"{name:>6}: hit@1 {row['hit@1']:.3f}  hit@5 {row['hit@5']:.3f}  "
-                  f"({report['quality']['questions']} fact questions)")
+    print(f"(random unit vectors; the local model's query embedding adds p50 {q['p50_ms']} / p95 {q['p95_ms']} ms "
+          "to all but bm25)")
+    for name, row in report.get("quality", {}).items():
+        title = f"{name} ({row['questions']} fact questions)"
+        print(f"\n{title:<36}" + "".join(f"{h:>7}" for h in ("hit@1", "hit@5", "MRR")))
+        for method in ("dense", "bm25", "hybrid", "langchain"):
+            print(f"  {method:<34}" + "".join(f"{row[method][m]:>7.3f}" for m in ("hit@1", "hit@5", "mrr")))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated corpus sizes")
     parser.add_argument("--queries", type=int, default=200, help="queries per latency measurement")
-    parser.add_argument("--synthetic-ingest", type=int, default=300, help="synthetic chunks to ingest (0: skip)")
-    parser.add_argument("--eval", type=Path, default=DEFAULT_EVAL, help="eval file (jsonl)")
-    parser.add_argument("--skip-quality", action="store_true", help="skip hit@k")
-    parser.add_argument("--skip-ingest", action="store_true", help="skip ingest throughput")
+    parser.add_argument("--eval", default=DEFAULT_EVALS, help="comma-separated eval files (jsonl)")
+    parser.add_argument("--skip-quality", action="store_true", help="skip hit@k and MRR")
     return parser.parse_args(argv)
 
 
 async def run(args: argparse.Namespace) -> dict:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    report: dict = {"vectors": "random unit vectors (384-d) for the synthetic corpus and its queries",
-                    "cpu_count": os.cpu_count()}
+    eval_files = [Path(p) for p in args.eval.split(",") if p.strip() and Path(p).exists()]
+    report: dict = {"vectors": "random unit vectors (384-d) for the synthetic corpus and its queries, "
+                               "the same for ours and langchain-chroma", "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="qdbot-bench-") as tmp:
         workdir = Path(tmp)
         # model timings first: Chroma's background threads after a large build skew them
         report["query_embedding_ms"] = await asyncio.to_thread(query_embedding_latency, 50)
-        if not args.skip_ingest:
-            report["ingest"] = await ingest_throughput(workdir, args.synthetic_ingest)
-        if not args.skip_quality and args.eval.exists():
-            report["quality"] = await quality(workdir, args.eval)
+        if not args.skip_quality and eval_files:
+            report["quality"] = await quality(workdir, eval_files)
         report["latency"] = [await latency_at(size, args.queries, workdir) for size in sizes]
+    report["load_average"] = [round(x, 1) for x in os.getloadavg()]
     return report
 
 
