@@ -7,7 +7,7 @@ dashboard's figures live beside it (`console_search`, `console_stats`) and hang 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
@@ -22,6 +22,7 @@ from bot.store.models import (
 from bot.types import utcnow
 
 R = TypeVar("R")
+TOUCH_EVERY = timedelta(minutes=1)  # how stale last_seen_at / last_used_at may be
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,8 @@ class ConsoleStore:
                        AccountRow.active.is_(True)))).first()
             if found is None:
                 return None
-            found[0].last_seen_at = now
+            if now - found[0].last_seen_at > TOUCH_EVERY:  # not a write on every request
+                found[0].last_seen_at = now
             return _record(AccountRecord, found[1])
 
     async def delete_session(self, token_hash: str) -> None:
@@ -179,7 +181,9 @@ class ConsoleStore:
                        AccountRow.active.is_(True)))).first()
             if found is None:
                 return None
-            found[0].last_used_at = utcnow()
+            now = utcnow()
+            if found[0].last_used_at is None or now - found[0].last_used_at > TOUCH_EVERY:
+                found[0].last_used_at = now
             return _record(AccountRecord, found[1])
 
     async def tokens(self, account_id: int) -> list[ApiTokenRecord]:

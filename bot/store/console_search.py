@@ -124,8 +124,9 @@ class ConversationSearch:
             out.append(c.id.in_(_ids_with(MessageRow.feedback == f.feedback)))
         if f.unanswered:
             out.append(c.id.in_(_ids_with(MessageRow.no_answer == true())))
-        if f.mode in MODES:
-            out.append(c.id.in_(_ids_with(MessageRow.mode == f.mode, MessageRow.role == "assistant")))
+        if f.mode in MODES:  # most conversations have answers: probe each one rather than collect them all
+            out.append(select(MessageRow.id).where(MessageRow.conversation_id == c.id, MessageRow.mode == f.mode,
+                                                   MessageRow.role == "assistant").exists())
         return out
 
     async def page(self, f: ConversationFilter, cursor: str | None = None, limit: int = 50) -> Page:

@@ -91,10 +91,10 @@ async def start_console(app: App, config: ConsoleSettings | None = None) -> Cons
     return Console(client, app, channel)
 
 
-async def _console(store: Store, settings) -> Console:
+async def _console(store: Store, settings, llm: Any = None) -> Console:
     for m in (ALICE, BOB):
         await store.tickets.upsert_manager(m)
-    engine = make_engine(store, settings)
+    engine = make_engine(store, settings, llm=llm)
     app = App(settings, store, kb=None, answerer=engine.answerer, engine=engine)  # type: ignore[arg-type]
     return await start_console(app)
 
@@ -105,6 +105,14 @@ async def console(store, settings):
     c = await _console(store, settings)
     yield c
     await c.client.close()
+
+
+@pytest.fixture
+async def fake_llm():
+    from tests.fakes.openai_server import FakeOpenAI
+
+    async with FakeOpenAI(api_key="k") as fake:
+        yield fake
 
 
 @pytest.fixture
