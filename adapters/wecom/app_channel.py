@@ -1,9 +1,14 @@
 """The WeCom self-built app channel ("wecom"): callback in, ``message/send`` out.
 
     POST /wecom/callback -> checks (callback.py) -> kf trigger? hand it to the kf channel
-                         -> dedupe (MsgId / FromUserName+CreateTime) in the database
-                         -> 200 empty body at once; a tracked background task runs
-                            engine.handle, whose replies come back through ``send``.
+                         -> queued, 200 with an empty body at once
+    worker (a bounded pool) -> dedupe claim (MsgId / FromUserName+CreateTime) in the database,
+                               shared by every worker process -> engine.handle, whose replies
+                               come back through ``send``
+
+The acknowledgement does no database work: under load a claim costs milliseconds of event-loop
+time each, and hundreds of them would hold up acknowledgements that WeCom wants within 5 s.
+A redelivery loses the claim in the worker (and, failing that, the engine's store-first write).
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from adapters.wecom import callback, render, translate
 from adapters.wecom.api import WeComClient
 from adapters.wecom.budget import SendBudget
 from adapters.wecom.settings import WeComSettings
-from adapters.wecom.tasks import TaskGroup
+from adapters.wecom.tasks import WorkQueue
 from bot.engine import Engine
 from bot.errors import StorageError
 from bot.ports import InboundHandler
@@ -36,18 +41,23 @@ class WeComAppChannel:
         self.links = render.AnswerLinks(settings)
         self.endpoint = callback.CallbackEndpoint(wecom.make_crypto(), wecom.wecom_callback_max_age,
                                                   self._dispatch, lambda: self._handler is not None)
-        self.tasks = TaskGroup()
+        self.jobs = WorkQueue(wecom.wecom_workers)
         self._handler: InboundHandler | None = None
+        self._draining: InboundHandler | None = None  # while stopping: finish accepted callbacks
 
     def routes(self) -> list[web.RouteDef]:
         return self.endpoint.routes(self.wecom.wecom_callback_path)
 
     async def start(self, handler: InboundHandler) -> None:
         self._handler = handler
+        self.jobs.start()
 
     async def stop(self) -> None:
-        self._handler = None  # new callbacks get 503 and are delivered again later
-        await self.tasks.drain(self.settings.shutdown_grace_seconds)
+        """Refuse new callbacks (503: WeCom delivers them again), finish the accepted ones."""
+        handler, self._handler = self._handler, None
+        self._draining = handler
+        await self.jobs.stop(self.settings.shutdown_grace_seconds)
+        self._draining = None
         await self.client.close()
 
     # --- inbound --------------------------------------------------------------------------
@@ -60,14 +70,10 @@ class WeComAppChannel:
         if agent and agent != str(self.wecom.wecom_agent_id):
             log.warning("wecom_other_agent", agent=agent)
             return callback.ack()
-        try:
-            if await self.engine.store.seen_event(translate.dedupe_key(fields)):
-                log.info("wecom_duplicate", key=translate.dedupe_key(fields))
-                return callback.ack()
-        except StorageError:
-            log.exception("wecom_dedupe_failed")
+        if self.jobs.full():
+            log.warning("wecom_queue_full", pending=self.jobs.pending)
             return web.Response(status=503)  # not acknowledged: WeCom delivers it again
-        self.tasks.spawn(self._process(fields), "wecom_message")
+        self.jobs.submit(lambda: self._process(fields), "wecom_message")
         return callback.ack()
 
     def _forward(self, trigger: translate.KfTrigger) -> web.Response:
@@ -79,8 +85,16 @@ class WeComAppChannel:
         return callback.ack()
 
     async def _process(self, fields: dict[str, str]) -> None:
+        """Handle one accepted callback, unless another delivery of it was claimed first."""
+        key = translate.dedupe_key(fields)
+        try:
+            if await self.engine.store.seen_event(key):
+                log.info("wecom_duplicate", key=key)
+                return
+        except StorageError as exc:  # the engine's store-first write still drops a redelivery
+            log.warning("wecom_dedupe_failed", key=key, error=str(exc))
         msg = translate.app_message(fields)
-        handler = self._handler
+        handler = self._handler or self._draining
         if msg is None or handler is None:
             log.info("wecom_event_ignored", msg_type=fields.get("MsgType"), event=fields.get("Event"))
             return

@@ -66,6 +66,7 @@ class WeComKfChannel:
         self._tokens: dict[str, tuple[str, float]] = {}  # open_kfid -> (sync token, expires at)
         self._pulling: set[str] = set()
         self._again: set[str] = set()
+        self._chats_at_once = asyncio.Semaphore(wecom.wecom_workers)  # customers served at once
 
     def routes(self) -> list[web.RouteDef]:
         """Its own callback route, unless the app channel serves the same URL and forwards."""
@@ -172,6 +173,10 @@ class WeComKfChannel:
         return all(done)
 
     async def _handle_chat(self, items: list[tuple[str, object]]) -> bool:
+        async with self._chats_at_once:
+            return await self._handle_items(items)
+
+    async def _handle_items(self, items: list[tuple[str, object]]) -> bool:
         for msgid, item in items:
             if self._stopping:
                 return False

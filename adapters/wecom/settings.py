@@ -7,7 +7,7 @@ deployment that set WeCom credentials without saying which channel they are for.
 """
 from __future__ import annotations
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.wecom.api import WeComClient
@@ -34,6 +34,7 @@ class WeComSettings(BaseSettings):
     wecom_kf_callback_path: str = DEFAULT_PATH  # the same URL by default: routed by MsgType/Event
     wecom_callback_max_age: int = 3600  # seconds a POST timestamp may be off (0: no check)
     wecom_request_timeout: float = 10.0
+    wecom_workers: int = Field(16, ge=1, le=1000)  # app callbacks handled at once (the rest queue)
 
     @field_validator("wecom_agent_id", mode="before")
     @classmethod

@@ -39,7 +39,7 @@ from aiohttp import web
 
 from adapters.wecom.crypto import WeComCrypto
 from adapters.wecom.xml import build_xml
-from .wecom_kf import QUOTA, TEXT_LIMIT, TRANSITIONS, FakeKf
+from .wecom_kf import QUOTA, TEXT_LIMIT, TRANSITIONS, FakeKf  # noqa: F401  (re-exported)
 
 TOKEN_TTL = 7200
 ROUTES = {"/cgi-bin/" + api: "_" + api.replace("/", "_") for api in (

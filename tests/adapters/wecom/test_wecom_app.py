@@ -13,7 +13,7 @@ from adapters.wecom.crypto import WeComCrypto
 from bot.types import Role
 from tests.fakes.wecom_server import callback_request
 
-from tests.adapters.wecom.harness import AES_KEY, PATH, QUESTION, TOKEN, deployment, eventually, text_xml
+from tests.adapters.wecom.harness import AES_KEY, PATH, QUESTION, TOKEN, deployment, text_xml
 
 SEND = "/cgi-bin/message/send"
 SHARED = Path(os.environ.get("QDBOT_SHARED_DIR", Path(__file__).resolve().parents[4] / "shared"))
@@ -50,7 +50,7 @@ async def test_the_official_post_vector_is_accepted_and_answered(fake, lite_stor
 async def test_an_encrypted_question_is_answered_with_a_cited_answer_through_message_send(wecom):
     response = await wecom.ask(QUESTION, "7001")
     assert response.status == 200 and await response.read() == b""
-    await wecom.fake.wait_for(SEND, ok=True)
+    await wecom.fake.wait_for(SEND, ok=True, timeout=30)
     (delivery,) = wecom.fake.sent("message")
     assert delivery.body["touser"] == "zhangsan" and delivery.body["agentid"] == wecom.fake.agent_id
     assert "60家左右" in delivery.text and "《青岛测试政策》" in delivery.text and "[1]" in delivery.text
@@ -111,13 +111,13 @@ async def test_the_ack_is_immediate_even_when_the_answer_is_slow(wecom):
     assert response.status == 200
     assert ack_seconds < 0.5, f"ack took {ack_seconds:.3f} s"
     assert wecom.fake.calls_to(SEND) == []  # the answer is still on its way
-    await wecom.fake.wait_for(SEND, ok=True)
+    await wecom.fake.wait_for(SEND, ok=True, timeout=30)
     assert time.perf_counter() - started >= 1.5
 
 
 async def test_a_message_type_other_than_text_gets_the_polite_notice(wecom):
     await wecom.post(text_xml(wecom.fake, "", "7006", msg_type="image"))
-    await wecom.fake.wait_for(SEND, ok=True)
+    await wecom.fake.wait_for(SEND, ok=True, timeout=30)
     assert "文字" in wecom.fake.sent("message")[0].text
 
 
@@ -127,6 +127,14 @@ async def test_a_callback_before_the_channel_started_is_not_acknowledged(fake, l
         response = await dep.ask(QUESTION, "7007")
     assert response.status == 503  # WeCom delivers it again later
     assert await lite_store.count_messages() == 0
+
+
+async def test_a_callback_beyond_the_queue_limit_is_not_acknowledged(wecom):
+    wecom.app.jobs.max_pending = 0
+    response = await wecom.ask(QUESTION, "7009")
+    assert response.status == 503  # WeCom delivers it again later
+    await wecom.settle()
+    assert await wecom.store.count_messages() == 0
 
 
 async def test_a_send_rejected_for_an_untrusted_ip_is_recorded_with_a_clear_reason(wecom):

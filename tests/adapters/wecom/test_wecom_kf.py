@@ -65,7 +65,7 @@ async def test_a_restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(fake
     ids = [fake.add_kf_message(KF, f"wmUser{i}", QUESTION) for i in range(5)]
     async with deployment(fake, store, settings) as first:
         await first.trigger_kf()
-        await fake.wait_for(SEND, 2, ok=True, timeout=10)
+        await fake.wait_for(SEND, 2, ok=True, timeout=30)
         fake.slow[SYNC] = 0.3  # the second page is on its way when the worker stops
         await first.stop()
         answered_before = len(fake.sent("kf"))
@@ -74,7 +74,7 @@ async def test_a_restart_in_the_middle_of_a_batch_loses_and_repeats_nothing(fake
     assert cursor == fake.calls_to(SYNC, ok=True)[0].response["next_cursor"]  # stored after page 1
     fake.slow.clear()
     async with deployment(fake, store, settings) as second:  # resumes with the stored sync token
-        await eventually(lambda: len(fake.sent("kf")) == 5)
+        await eventually(lambda: len(fake.sent("kf")) == 5, timeout=30)
         await second.settle()
     assert sorted(d.body["touser"] for d in fake.sent("kf")) == [f"wmUser{i}" for i in range(5)]
     assert len({d.msgid for d in fake.sent("kf")}) == 5 and len(ids) == 5
