@@ -67,11 +67,10 @@ def normalised(text: str) -> str:
 async def collect(store: Store, min_score: float, since: datetime | None = None, limit: int = 1000) -> list[GapItem]:
     """Every gap question of the period, newest first, one item per answer."""
     items: dict[tuple[str, object], GapItem] = {}
-    for g in await store.gaps(limit):
-        if since is None or g["created_at"] >= since:
-            items[(g["reason"], g["message_id"] or g["id"])] = GapItem(g["question"], g["reason"], g["created_at"],
-                                                                       g["message_id"])
     search = store.console.search
+    for g in await search.gap_rows(since, limit):
+        items[(g["reason"], g["message_id"] or -g["id"])] = GapItem(
+            g["question"], g["reason"], g["created_at"], g["message_id"], g["conversation_id"])
     for row in await search.questions_of_answers(feedback="down", since=since, limit=limit):
         items.setdefault(("thumbs_down", row["message_id"]), _item(row, "thumbs_down"))
     for row in await search.questions_of_answers(answered=True, since=since, limit=limit):

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select, text, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.store.models import ConversationRow, MessageRow, TicketRow
+from bot.store.models import ConversationRow, GapRow, MessageRow, TicketRow
 from bot.store.records import StoredMessage
 from bot.store.tickets import TicketRecord, _ticket
 
@@ -205,6 +205,15 @@ class ConversationSearch:
             for r in await s.scalars(select(TicketRow).where(TicketRow.conversation_id.in_(ids)).order_by(TicketRow.id)):
                 out[r.conversation_id].append(_ticket(r))
         return out
+
+    async def gap_rows(self, since: datetime | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        """The gaps the engine recorded (no answer, 👎), newest first."""
+        stmt = select(GapRow).order_by(GapRow.id.desc()).limit(limit)
+        if since is not None:
+            stmt = stmt.where(GapRow.created_at >= since)
+        async with self._session() as s:
+            return [{"id": r.id, "question": r.question, "reason": r.reason, "message_id": r.message_id,
+                     "conversation_id": r.conversation_id, "created_at": r.created_at} for r in await s.scalars(stmt)]
 
     async def questions_of_answers(self, *, feedback: str | None = None, answered: bool = False,
                                    since: datetime | None = None, limit: int = 500) -> list[dict[str, Any]]:
