@@ -43,3 +43,12 @@ def test_a_yaml_roster_loads_managers_and_rejects_incomplete_entries(tmp_path):
     f.write_text("- name: nobody\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="id and a name"):
         load_roster(f)
+
+
+def test_the_shipped_example_roster_loads():
+    from pathlib import Path
+
+    import bot.handoff
+
+    managers = load_roster(Path(bot.handoff.__file__).with_name("roster.example.yaml"))
+    assert [m.id for m in managers] == ["zhang", "li"] and managers[0].kf_servicer_userid == "ZhangSan"
