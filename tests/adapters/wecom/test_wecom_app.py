@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters.wecom.crypto import WeComCrypto
-from bot.types import Role
+from bot import links
+from bot.types import Citation, Reply, Role
 from tests.fakes.wecom_server import callback_request
 
 from tests.adapters.wecom.harness import AES_KEY, PATH, QUESTION, TOKEN, deployment, text_xml
@@ -145,3 +146,17 @@ async def test_a_send_rejected_for_an_untrusted_ip_is_recorded_with_a_clear_reas
     conv = await wecom.store.find_conversation("wecom", "zhangsan")
     answer = [m for m in await wecom.store.messages(conv.id) if m.role == Role.ASSISTANT.value][0]
     assert answer.status == "failed" and "trusted IPs" in answer.meta["error"]
+
+
+async def test_long_answers_arrive_in_at_most_two_whole_messages_and_a_very_long_one_links_the_rest(wecom, settings):
+    sentence = "青岛市支持建设概念验证平台和中试验证平台，促进科技成果转化。"  # 90 bytes
+    cite = (Citation("青岛测试政策", "二、提升科技成果转化效能", "test.txt", "……"),)
+    await wecom.app.send("zhangsan", Reply(sentence * 33, citations=cite, message_id=41))  # ~3000 bytes
+    await wecom.app.send("lisi", Reply(sentence * 300, citations=cite, message_id=42))
+    for user in ("zhangsan", "lisi"):
+        parts = [d for d in wecom.fake.sent("message") if d.body["touser"] == user]
+        assert len(parts) == 2 and not any(d.truncated for d in parts)
+        assert all(len(d.text.encode()) <= 2048 for d in parts)
+    last = [d for d in wecom.fake.sent("message") if d.body["touser"] == "lisi"][-1].text
+    token = last.rsplit("/answer/", 1)[1]
+    assert links.verify(settings.secret_key(), token, "answer") == "42"
