@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
@@ -58,7 +59,7 @@ async def read_upload(ctx: Ctx, cap: int) -> Upload:
         if part.filename is None:
             up.fields[str(part.name)] = (await part.text())[:1000]
             continue
-        up.filename = Path(part.filename.replace("\\", "/")).name
+        up.filename = Path(unquote(part.filename).replace("\\", "/")).name  # clients percent-encode non-ASCII
         chunks, size = [], 0
         while chunk := await part.read_chunk(256 * 1024):
             size += len(chunk)

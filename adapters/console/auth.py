@@ -93,7 +93,7 @@ async def authenticate(console: "ConsoleChannel", request: web.Request) -> Ctx |
 async def read_body(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> None:
     """Parse the body (JSON, form or multipart) and check the CSRF token of cookie sessions."""
     ctype = request.content_type
-    ctx.form = ctype in FORM_TYPES
+    ctx.form = ctype in FORM_TYPES and ctx.via == "session"  # a browser form: answered with a redirect
     token = request.headers.get("X-CSRF-Token")
     if ctype == "multipart/form-data":
         ctx.multipart = await request.multipart()

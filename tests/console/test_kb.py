@@ -1,0 +1,88 @@
+"""The knowledge base from the console, on the real KnowledgeBase (a copy of the seeded data dir, the local
+embedder): upload, ask (the "try" box and the running web chat), replace, re-ingest, delete, errors."""
+from __future__ import annotations
+
+import pytest
+from aiohttp import FormData
+
+from adapters.console.settings import ConsoleSettings
+from bot.app import build_app
+from bot.settings import load_settings
+from tests.console.conftest import start_console
+
+FACT_V1 = "# 青岛市海洋牧场建设扶持办法\n\n## 一、补助标准\n\n对新建的海洋牧场示范区，每个项目给予最高300万元建设补助。\n"
+FACT_V2 = "# 青岛市海洋牧场建设扶持办法\n\n## 一、补助标准\n\n对新建的海洋牧场示范区，每个项目给予最高450万元建设补助。\n"
+ASK = "海洋牧场示范区建设补助最高多少钱？"
+
+
+@pytest.fixture
+async def kb_console(app_data_dir, monkeypatch):
+    monkeypatch.chdir(app_data_dir.parent)
+    app = await build_app(load_settings(qdbot_data_dir=app_data_dir))
+    c = await start_console(app, ConsoleSettings(console_max_upload_mb=0.05))
+    yield c
+    await c.client.close()
+    await app.close()
+
+
+def _file(name: str, data: bytes) -> FormData:
+    form = FormData()
+    form.add_field("file", data, filename=name, content_type="application/octet-stream")
+    return form
+
+
+async def _try(c, question: str = ASK) -> dict:
+    return await c.api("POST", "/api/admin/try", role="operator", json={"question": question})
+
+
+async def test_an_uploaded_document_is_answered_from_at_once_then_replaced_and_deleted(kb_console):
+    c = kb_console
+    up = await c.api("POST", "/api/admin/documents", role="operator", data=_file("海洋牧场.md", FACT_V1.encode()))
+    assert up["report"]["added"] == 1 and up["document"]["chunks"] >= 1 and up["document"]["status"] == "ok"
+    assert up["document"]["source"] == "uploads/海洋牧场.md"
+    doc_id = up["document"]["id"]
+    tried = await _try(c)
+    assert "300万元" in tried["text"] and tried["citations"][0]["title"] == "青岛市海洋牧场建设扶持办法"
+    assert tried["passages"][0]["score"] > 0 and not tried["no_answer"]
+    chat = await c.chat(ASK, "sess-kb-000001")  # the running assistant uses it, no restart
+    assert "300万元" in chat["answer"] and chat["sources"][0]["title"] == "青岛市海洋牧场建设扶持办法"
+    assert await c.store.count_messages() == 2  # trying a question stored nothing
+
+    replaced = await c.api("POST", f"/api/admin/documents/{doc_id}/replace", role="operator",
+                           data=_file("新版.md", FACT_V2.encode()))
+    assert replaced["report"]["updated"] == 1 and replaced["document"]["id"] == doc_id  # same name kept
+    assert "450万元" in (await _try(c))["text"]
+    again = await c.api("POST", f"/api/admin/documents/{doc_id}/reingest", role="operator", json={})
+    assert again["report"]["unchanged"] == 1
+
+    await c.api("POST", f"/api/admin/documents/{doc_id}/delete", role="operator", json={})
+    docs = await c.api("GET", "/api/admin/documents", role="operator")
+    assert doc_id not in [d["id"] for d in docs["documents"]]
+    assert "450万元" not in (await _try(c))["text"]
+    actions = [a.action for a in await c.store.console.audit_log()][:4]
+    assert actions == ["kb_delete", "kb_reingest", "kb_replace", "kb_upload"]
+
+
+async def test_upload_errors_are_answered_and_a_broken_file_is_listed_with_its_error(kb_console):
+    c = kb_console
+    bad_type = await c.api("POST", "/api/admin/documents", role="operator", expect=422, data=_file("x.exe", b"MZ"))
+    assert "unsupported" in bad_type["detail"]
+    too_big = await c.api("POST", "/api/admin/documents", role="operator", expect=413,
+                          data=_file("big.txt", "政策".encode() * 40_000))
+    assert too_big["code"] == "too_large"
+    broken = await c.api("POST", "/api/admin/documents", role="operator", expect=422,
+                         data=_file("坏文件.docx", b"this is not a zip archive"))
+    assert broken["detail"]
+    docs = (await c.api("GET", "/api/admin/documents", role="operator"))["documents"]
+    failed = next(d for d in docs if d["source"] == "uploads/坏文件.docx")
+    assert failed["status"] == "failed" and failed["error"] and failed["chunks"] == 0
+    await c.api("POST", "/api/admin/documents", role="operator", expect=400, data=FormData({"other": "x"}))
+    await c.api("POST", "/api/admin/documents/nope/delete", role="operator", expect=404, json={})
+
+
+async def test_the_bundled_document_is_listed_and_can_be_read_again(kb_console):
+    c = kb_console
+    [doc] = (await c.api("GET", "/api/admin/documents", role="operator"))["documents"]
+    assert doc["source"].startswith("bundled/") and doc["chunks"] > 10 and doc["ingested_at"]
+    again = await c.api("POST", f"/api/admin/documents/{doc['id']}/reingest", role="operator", json={})
+    assert again["report"]["unchanged"] == 1 and again["report"]["failed"] == 0
