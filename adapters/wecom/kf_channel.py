@@ -108,7 +108,7 @@ class WeComKfChannel:
         self._schedule(trigger.open_kfid)
 
     def _schedule(self, kfid: str) -> None:
-        if self._stopping:
+        if self._stopping or self._handler is None:  # not started: start() pulls with this token
             return
         if kfid in self._pulling:
             self._again.add(kfid)
@@ -148,12 +148,15 @@ class WeComKfChannel:
             empty = 0 if msgs else empty + 1
 
     async def _resume(self) -> None:
-        """Pull again with a stored token that is still valid (a restart inside a batch)."""
+        """Pull with a token still valid: one that came before start, or one a previous worker
+        stored (a restart inside a batch)."""
         for kfid in self.kfids:
-            raw = await self.store.get_state(_key("token", kfid))
-            saved = json.loads(raw) if raw else {}
-            if saved.get("expires", 0) > time.time() + 5:
-                self._tokens[kfid] = (saved["token"], saved["expires"])
+            if kfid not in self._tokens:
+                raw = await self.store.get_state(_key("token", kfid))
+                saved = json.loads(raw) if raw else {}
+                if saved.get("token"):
+                    self._tokens[kfid] = (saved["token"], float(saved.get("expires", 0)))
+            if self._tokens.get(kfid, ("", 0.0))[1] > time.time() + 5:
                 self._schedule(kfid)
 
     # --- one page -----------------------------------------------------------------------------

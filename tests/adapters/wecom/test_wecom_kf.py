@@ -203,3 +203,14 @@ async def test_a_kf_only_deployment_serves_the_callback_itself(fake, lite_store,
         await dep.trigger_kf()
         await dep.settle()
     assert "60家左右" in answers_to(fake, "wmAlice")[0]
+
+
+async def test_a_trigger_that_arrives_before_the_kf_channel_started_is_pulled_at_start(fake, lite_store, settings):
+    async with deployment(fake, lite_store, settings) as dep:
+        await dep.kf.stop()  # (as before start: no handler)
+        fake.add_kf_message(KF, "wmAlice", QUESTION)
+        await dep.trigger_kf()  # served by the app's route, handed to the idle kf channel
+        assert fake.calls_to(SYNC) == []
+        await dep.kf.start(dep.engine.handle)
+        await dep.settle()
+    assert len(answers_to(fake, "wmAlice")) == 1
