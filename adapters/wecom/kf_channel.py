@@ -1,7 +1,7 @@
 """The WeChat Customer Service channel ("wecom_kf"): pull with ``kf/sync_msg``, answer with ``kf/send_msg``.
 
-    kf_msg_or_event (Token, OpenKfId) -> ack -> one pull task per open_kfid (serial; a trigger
-    during a pull makes it pull once more with the newest token):
+    kf_msg_or_event (Token, OpenKfId) -> ack -> one pull task per open_kfid, serial across workers
+    (the store's named lock; a trigger during a pull makes it pull once more, newest token):
         page = sync_msg(cursor, token)        cursor from the store
         handle every message (per customer in order, customers concurrently),
             each claimed once by msgid in the store (shared by all workers)
@@ -62,7 +62,6 @@ class WeComKfChannel:
         self.on_session_change: SessionHook | None = None  # for the handoff desk
         self._handler: InboundHandler | None = None
         self._stopping = False
-        self._locks = {kfid: asyncio.Lock() for kfid in self.kfids}
         self._tokens: dict[str, tuple[str, float]] = {}  # open_kfid -> (sync token, expires at)
         self._pulling: set[str] = set()
         self._again: set[str] = set()
@@ -101,7 +100,7 @@ class WeComKfChannel:
 
     def on_trigger(self, trigger: KfTrigger) -> None:
         """A kf_msg_or_event callback: pull that account (now, or again after the running pull)."""
-        if trigger.open_kfid not in self._locks or not trigger.token:
+        if trigger.open_kfid not in self.kfids or not trigger.token:
             log.warning("wecom_kf_unknown_account", open_kfid=trigger.open_kfid)
             return
         self._tokens[trigger.open_kfid] = (trigger.token, time.time() + TOKEN_TTL)
@@ -117,8 +116,9 @@ class WeComKfChannel:
         self.tasks.spawn(self._pull_loop(kfid), f"kf_pull:{kfid}")
 
     async def _pull_loop(self, kfid: str) -> None:
+        """One pull task per account here; the store's named lock keeps other workers out."""
         try:
-            async with self._locks[kfid]:
+            async with self.store.locks.hold(_key("pull", kfid)):
                 while not self._stopping:
                     self._again.discard(kfid)
                     await self._pull(kfid)
@@ -146,6 +146,8 @@ class WeComKfChannel:
             if not page.get("has_more"):
                 return
             empty = 0 if msgs else empty + 1
+        if empty >= MAX_EMPTY_PAGES:
+            log.warning("wecom_kf_empty_pages", open_kfid=kfid, pages=empty)
 
     async def _resume(self) -> None:
         """Pull with a token still valid: one that came before start, or one a previous worker
