@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.privacy import mask
 from bot.store import Store, TicketRecord
 from bot.text import query_terms
 
@@ -98,6 +99,11 @@ def sla(tickets: Sequence[TicketRecord]) -> Sla:
     )
 
 
+def _personal(word: str) -> bool:
+    """Phone numbers, e-mails, ID numbers and long figures are never topics."""
+    return mask(word) != word or (sum(c.isdigit() for c in word) >= 6)
+
+
 def top_topics(questions: Iterable[str], n: int = 12) -> list[tuple[str, int]]:
     """The most frequent content words (nouns, figures, English words) of the questions, place names aside."""
     counts: Counter[str] = Counter()
@@ -105,7 +111,7 @@ def top_topics(questions: Iterable[str], n: int = 12) -> list[tuple[str, int]]:
         if q.startswith("/"):
             continue
         counts.update({t.word for t in query_terms(q[:300]) if t.weight >= TOPIC_MIN_WEIGHT and not t.entity
-                       and len(t.word) > 1})
+                       and len(t.word) > 1 and not _personal(t.word)})
     return counts.most_common(n)
 
 

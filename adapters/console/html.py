@@ -100,7 +100,7 @@ def _user(ctx: Ctx, request: web.Request) -> str:
     logout = form(ctx, "/api/admin/logout", f'<button class="link">{e(t(ctx.lang, "logout"))}</button>',
                   next_="/console/login", cls="inline")
     return (f'<div class="user"><span>{e(ctx.account.username)} · {e(t(ctx.lang, "role_" + ctx.role))}</span>'
-            f'<a href="{e(request.path)}?lang={other}" lang="{other}">{e(t(other, "lang_switch"))}</a>{logout}</div>')
+            f'<a href="{e(request.path)}?lang={other}" lang="{other}">{e(t(ctx.lang, "lang_switch"))}</a>{logout}</div>')
 
 
 def _flash(console: "ConsoleChannel", request: web.Request, lang: str) -> str:

@@ -42,7 +42,7 @@ async def login_page(console: "ConsoleChannel", request: web.Request) -> web.Str
             + field(t(lang, "password"), '<input name="password" type="password" autocomplete="current-password" '
                                          'required>')
             + f'<button class="primary">{e(t(lang, "login"))}</button></form>'
-            f'<p class="muted"><a href="/console/login?lang={other}" lang="{other}">{e(t(other, "lang_switch"))}</a>'
+            f'<p class="muted"><a href="/console/login?lang={other}" lang="{other}">{e(t(lang, "lang_switch"))}</a>'
             f'</p></div>')
     resp = html_response(shell(lang, t(lang, "login"), body))
     set_cookie(resp, request, console, LOGIN_CSRF_COOKIE, token, max_age=3600)
@@ -76,12 +76,13 @@ async def dashboard_page(console: "ConsoleChannel", request: web.Request, ctx: C
         (t(lang, "kpi_messages"), f"{d.messages:,}"), (t(lang, "kpi_users"), f"{d.unique_users:,}"),
         (t(lang, "kpi_answered_rate"), _percent(d.answered_rate)), (t(lang, "kpi_handoffs"), str(d.sla.tickets)),
         (t(lang, "kpi_median_wait"), duration(d.sla.median_wait_to_claim_s, lang)),
-        (t(lang, "kpi_feedback"), f"👍 {d.feedback_up} · 👎 {d.feedback_down} ({_percent(d.feedback_ratio)})"),
+        (t(lang, "kpi_feedback"), f'{t(lang, "thumbs_up")} {d.feedback_up} · {t(lang, "thumbs_down")} '
+                                  f'{d.feedback_down} ({_percent(d.feedback_ratio)})'),
         (t(lang, "kpi_latency"), f"p50 {_ms(d.latency_p50_ms)} · p95 {_ms(d.latency_p95_ms)}"),
     ])
     answered = charts.share_bar([(t(lang, "answered"), d.answered), (t(lang, "not_answered"), d.not_answered)],
                                 t(lang, "kpi_answered_rate"))
-    modes = charts.share_bar(sorted(d.by_mode.items()), t(lang, "by_mode"))
+    modes = charts.share_bar([(t(lang, "mode_" + m), n) for m, n in sorted(d.by_mode.items())], t(lang, "by_mode"))
     body = (f'<nav class="tabs">{periods}</nav>{cards}<section><h2>{e(t(lang, "messages_per_day"))}</h2>'
             f'{charts.stacked_bars(d.days, d.per_day, t(lang, "messages_per_day"))}</section>'
             f'<div class="two"><section><h2>{e(t(lang, "kpi_answered_rate"))}</h2>{answered}'

@@ -28,7 +28,8 @@ def _filters(console: "ConsoleChannel", ctx: Ctx, q: Any) -> str:
         field(t(lang, "keyword"), f'<input type="search" name="q" value="{e(q.get("q", ""))}" maxlength="100">'),
         field(t(lang, "handoff"), select("handoff", [any_, ("yes", t(lang, "yes")), ("no", t(lang, "no"))],
                                          q.get("handoff", ""))),
-        field(t(lang, "feedback"), select("feedback", [any_, ("up", "👍"), ("down", "👎")], q.get("feedback", ""))),
+        field(t(lang, "feedback"), select("feedback", [any_, ("up", t(lang, "thumbs_up")), ("down", t(lang, "thumbs_down"))],
+                                          q.get("feedback", ""))),
         field(t(lang, "mode"), select("mode", [any_, *((m, t(lang, "mode_" + m)) for m in ("llm", "extractive", "curated"))],
                                       q.get("mode", ""))),
         f'<label class="check"><input type="checkbox" name="unanswered" value="1"'
@@ -44,9 +45,9 @@ def _flags(ctx: Ctx, c: dict[str, Any]) -> str:
     if c["ticket_state"]:
         out.append(badge(t(lang, "handoff") + " · " + t(lang, "state_" + c["ticket_state"]), "amber"))
     if c["feedback_up"]:
-        out.append(badge(f'👍 {c["feedback_up"]}', "ok"))
+        out.append(badge(f'{t(lang, "thumbs_up")} {c["feedback_up"]}', "ok"))
     if c["feedback_down"]:
-        out.append(badge(f'👎 {c["feedback_down"]}', "error"))
+        out.append(badge(f'{t(lang, "thumbs_down")} {c["feedback_down"]}', "error"))
     if c["no_answer"]:
         out.append(badge(f'{t(lang, "unanswered")} {c["no_answer"]}', "muted"))
     return " ".join(out)
@@ -79,8 +80,12 @@ async def list_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -
     return page(console, request, ctx, t(lang, "nav_conversations"), body, "conversations")
 
 
+def _num(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else e(value if value is not None else "—")
+
+
 def _passages(ctx: Ctx, items: list[dict[str, Any]]) -> str:
-    rows = [[e(p.get("title")), e(p.get("section")), e(p.get("score")), e(p.get("dense")), e(p.get("lexical")),
+    rows = [[e(p.get("title")), e(p.get("section")), _num(p.get("score")), _num(p.get("dense")), _num(p.get("lexical")),
              f'<div class="snippet">{e(p.get("text"))}</div>'] for p in items]
     return table([t(ctx.lang, k) for k in ("doc_title", "section", "score", "dense", "lexical", "text")], rows,
                  cls="grid compact")
@@ -91,7 +96,7 @@ def _answer_details(ctx: Ctx, m: dict[str, Any]) -> str:
     facts = [(t(lang, "mode"), t(lang, "mode_" + m["mode"]) if m.get("mode") else "—"),
              (t(lang, "latency"), f'{m["latency_ms"]} ms' if m.get("latency_ms") is not None else "—"),
              (t(lang, "rewritten_query"), m.get("rewritten_query") or "—"),
-             (t(lang, "feedback"), {"up": "👍", "down": "👎"}.get(m.get("feedback") or "", "—"))]
+             (t(lang, "feedback"), t(lang, "thumbs_" + m["feedback"]) if m.get("feedback") else "—")]
     if m.get("notice"):
         facts.append((t(lang, "notice"), m["notice"]))
     dl = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts)
@@ -120,7 +125,7 @@ async def transcript_page(console: "ConsoleChannel", request: web.Request, ctx: 
                       f'{badge(t(lang, "state_" + tk["state"]), "amber")} {e(tk["outcome"] or "")}</li>'
                       for tk in data["tickets"])
     head = (f'<p class="meta">{e(c["channel"])} · {e(c["user"])} · {e(t(lang, "started"))} '
-            f'{e(c["created_at"][:16].replace("T", " "))} UTC</p>'
+            f'{e(when(datetime.fromisoformat(c["created_at"]), console.tz))}</p>'
             + (f'<h2>{e(t(lang, "nav_tickets"))}</h2><ul class="plain">{tickets}</ul>' if tickets else ""))
     turns = "".join(turn_html(console, ctx, m) for m in data["messages"])
     body = f'{head}<section class="transcript">{turns}</section>'

@@ -61,8 +61,10 @@ def _curated_item(ctx: Ctx, c: Any) -> str:
         ctx, f"/api/admin/curated/{c.id}/retire", f'<button class="danger">{e(t(lang, "retire"))}</button>',
         next_="/console/curated", cls="inline", confirm=t(lang, "confirm_retire"))
     state = badge(t(lang, "curated_" + c.status), "ok" if c.status == "active" else "muted")
+    wordings = (f'<p class="muted">{e(t(lang, "wordings"))}{e(" · ".join(c.examples))}</p>' if c.examples else "")
     return (f'<article class="curated {e(c.status)}" id="curated-{c.id}"><header><strong>#{c.id} {e(c.question)}</strong> '
             f'{state} <span class="muted">{e(c.updated_by)}</span></header><div class="answer-text">{e(c.answer)}</div>'
+            f'{wordings}'
             f'{retire}<details><summary>{e(t(lang, "edit"))}</summary>{edit}</details></article>')
 
 

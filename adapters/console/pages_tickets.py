@@ -107,27 +107,33 @@ def _actions(ctx: Ctx, tk: dict[str, Any], managers: list[dict[str, Any]]) -> st
     return f'<section class="actions"><h2>{e(t(lang, "actions"))}</h2>{"".join(out)}</section>'
 
 
-def _live(console: "ConsoleChannel", ctx: Ctx, data: dict[str, Any]) -> str:
+def _side(console: "ConsoleChannel", ctx: Ctx, data: dict[str, Any]) -> str:
     lang, tk = ctx.lang, data["ticket"]
     events = "".join(f'<li><time>{e(_when(console, ev["at"]))}</time> {e(ev["actor"])} · {e(ev["action"])} '
                      f'{e(ev["detail"])}</li>' for ev in data["events"])
-    turns = "".join(turn_html(console, ctx, m) for m in data["messages"])
     return (f'<p class="meta">{badge(t(lang, "state_" + tk["state"]), "amber")} {e(tk["channel"])} · '
             f'{e(t(lang, "manager"))}: {e(tk["manager_id"] or "—")} · {e(t(lang, "waited"))} '
             f'{e(duration(tk["waiting_seconds"], lang))}</p><pre class="card-text">{e(tk["card"])}</pre>'
-            f'<div class="two"><section class="transcript">{turns}</section>'
-            f'<section><h2>{e(t(lang, "history"))}</h2><ol class="events">{events}</ol></section></div>')
+            f'<h2>{e(t(lang, "history"))}</h2><ol class="events">{events}</ol>')
+
+
+def _transcript(console: "ConsoleChannel", ctx: Ctx, data: dict[str, Any]) -> str:
+    return "".join(turn_html(console, ctx, m) for m in data["messages"])
+
+
+def _live(attr: str, ticket_id: int, part: str, html: str) -> str:
+    return (f'<section {attr} class="live" data-live="/console/tickets/{ticket_id}?partial={part}" '
+            f'data-ticket="{ticket_id}" aria-live="polite">{html}</section>')
 
 
 @endpoint(page=True)
 async def ticket_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    ticket_id = _int(request.match_info["id"])
-    partial = request.query.get("partial") == "ticket"
-    data = await ticket_data(console, ctx, ticket_id, audit=not partial)
-    live = _live(console, ctx, data)
-    if partial:
-        return html_response(live)
-    body = (f'{_actions(ctx, data["ticket"], data["managers"])}'
-            f'<section id="ticket-live" class="live" data-live="/console/tickets/{ticket_id}?partial=ticket" '
-            f'data-ticket="{ticket_id}" aria-live="polite">{live}</section>')
+    """The transcript on the left; actions, the intake card and the history on the right; both kept live."""
+    ticket_id, part = _int(request.match_info["id"]), request.query.get("partial")
+    data = await ticket_data(console, ctx, ticket_id, audit=part is None)
+    if part in ("transcript", "side"):
+        return html_response((_transcript if part == "transcript" else _side)(console, ctx, data))
+    body = (f'<div class="ticket-grid">{_live("id=ticket-transcript", ticket_id, "transcript", _transcript(console, ctx, data))}'
+            f'<aside class="ticket-side">{_actions(ctx, data["ticket"], data["managers"])}'
+            f'{_live("id=ticket-side", ticket_id, "side", _side(console, ctx, data))}</aside></div>')
     return page(console, request, ctx, t(ctx.lang, "ticket_title", id=ticket_id), body, "tickets")
