@@ -280,6 +280,22 @@ class FakeTelegram(ChatState):
         msg["edit_date"] = msg["date"] + 1
         return msg
 
+    @api("editMessageReplyMarkup")
+    async def _edit_message_reply_markup(self, params: dict) -> dict:
+        msg = self._bot_message(params)
+        markup = params.get("reply_markup")
+        markup = markup if isinstance(markup, dict) and markup.get("inline_keyboard") else None
+        if msg.get("reply_markup") == markup:
+            raise ApiError(400, "Bad Request: message is not modified: specified new message content "
+                                "and reply markup are exactly the same as a current content and "
+                                "reply markup of the message")
+        if markup is None:
+            msg.pop("reply_markup", None)
+        else:
+            msg["reply_markup"] = markup
+        msg["edit_date"] = msg["date"] + 1
+        return msg
+
     @api("deleteMessage")
     async def _delete_message(self, params: dict) -> bool:
         key = (params.get("chat_id"), params.get("message_id"))
