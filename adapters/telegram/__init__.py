@@ -2,6 +2,8 @@
 
 `create(engine, settings)` is what `qdbot serve` calls: a channel when TELEGRAM_BOT_TOKEN is set,
 else None. Telegram's own settings are read here from the environment and `.env`.
+With TELEGRAM_STAFF_CHAT_ID set the channel is also where technology managers work on handoff
+tickets: one forum topic per ticket in that supergroup (`staff.StaffRoom`).
 """
 from __future__ import annotations
 

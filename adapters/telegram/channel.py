@@ -1,10 +1,13 @@
 """TelegramChannel: python-telegram-bot's Application wired to the Engine.
 
     update --(polling, or POST /telegram/webhook -> update_queue)--> dedupe update_id (store, shared
-    by every worker) --> message: translate -> Engine.handle (typing, streaming preview)
+    by every worker) --> in the staff group (TELEGRAM_STAFF_CHAT_ID): managers' topic messages and
+                         buttons -> StaffRoom -> the handoff desk (never Engine.handle)
+                     --> message: translate -> Engine.handle (typing, streaming preview)
                      --> callback query: answerCallbackQuery, feedback / handoff, mark the keyboard
                      --> my_chat_member in a private chat: blocked / unblocked
     Engine._send --> TelegramChannel.send --> Sender (HTML, split, keyboard, errors)
+    desk ticket event --> TelegramChannel.on_ticket_event --> StaffRoom (the ticket's forum topic)
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import asyncio
 
 import structlog
 from aiohttp import web
-from telegram import BotCommand, CallbackQuery, ChatMember, Update
+from telegram import BotCommand, CallbackQuery, ChatMember, Message, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (AIORateLimiter, Application, ApplicationHandlerStop, CallbackQueryHandler,
                           ChatMemberHandler, ContextTypes, MessageHandler, TypeHandler, filters)
@@ -20,10 +23,13 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationHandlerStop, C
 import prompts
 from adapters.telegram import render, stream, translate
 from adapters.telegram.delivery import Sender
+from adapters.telegram.ordering import StaffTopicsInOrder
 from adapters.telegram.settings import TelegramSettings
+from adapters.telegram.staff import StaffRoom
 from adapters.telegram.webhook import WebhookReceiver
 from bot.engine import Engine
 from bot.errors import ChannelError, ConfigError
+from bot.handoff import StaffEvent
 from bot.ports import InboundHandler
 from bot.types import IncomingMessage, Reply
 
@@ -33,9 +39,11 @@ COMMANDS = ("start", "help", "new", "human")
 
 
 def build_application(config: TelegramSettings) -> Application:
-    """PTB Application: our base URL and proxy, concurrent updates, 429s waited out and retried."""
+    """PTB Application: our base URL and proxy, concurrent updates (a staff topic's messages in
+    order), 429s waited out and retried."""
     builder = (Application.builder().token(config.token).base_url(config.telegram_api_base_url)
-               .base_file_url(config.base_file_url()).concurrent_updates(True)
+               .base_file_url(config.base_file_url())
+               .concurrent_updates(StaffTopicsInOrder(config.telegram_staff_chat_id))
                .rate_limiter(AIORateLimiter(max_retries=config.telegram_rate_limit_retries)))
     if config.telegram_proxy_url:
         builder = builder.proxy(config.telegram_proxy_url).get_updates_proxy(config.telegram_proxy_url)
@@ -57,6 +65,9 @@ class TelegramChannel:
         self.application = build_application(config)
         self.sender = Sender(self.application.bot, engine.store)
         self.webhook = WebhookReceiver(self.application, config.webhook_secret) if config.webhook_mode else None
+        staff_chat = config.telegram_staff_chat_id
+        self.staff = StaffRoom(self.application.bot, engine, staff_chat, config.telegram_staff_lang) \
+            if staff_chat is not None else None
         self._handler: InboundHandler = engine.handle
         app = self.application
         app.add_handler(TypeHandler(Update, self._dedupe), group=-1)
@@ -77,6 +88,8 @@ class TelegramChannel:
         try:
             await self.application.initialize()
             await self._set_commands()
+            if self.staff is not None:
+                await self.staff.start()
             if self.webhook:
                 await self.application.bot.set_webhook(
                     self.config.telegram_webhook_url, secret_token=self.config.webhook_secret,
@@ -114,6 +127,14 @@ class TelegramChannel:
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         return await self.sender.send(chat_id, reply)
 
+    async def on_ticket_event(self, event: StaffEvent) -> None:
+        """The handoff desk's staff-channel hook: the ticket's topic in the staff group (if configured)."""
+        if self.staff is not None:
+            await self.staff.on_event(event)
+
+    def _in_staff_chat(self, message: Message | None) -> bool:
+        return self.staff is not None and message is not None and message.chat.id == self.staff.chat_id
+
     # -- inbound -----------------------------------------------------------------
 
     async def _dedupe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -122,6 +143,9 @@ class TelegramChannel:
             raise ApplicationHandlerStop
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if self._in_staff_chat(update.message):
+            await self.staff.on_message(update.message)
+            return
         msg = translate.incoming(update, self.application.bot.bot)
         if msg is None:
             return
@@ -142,6 +166,9 @@ class TelegramChannel:
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every press is acknowledged; feedback is stored, "human" asks for a technology manager."""
         query = update.callback_query
+        if self._in_staff_chat(query.message):
+            await self.staff.on_callback(query)
+            return
         action = render.parse_callback(query.data) if query.message else None
         lang = translate.lang_hint(query.from_user.language_code)
         if action and action[0] == render.HUMAN:

@@ -5,12 +5,14 @@
     TELEGRAM_PROXY_URL        http(s):// or socks5:// proxy for every Bot API call (mainland China)
     TELEGRAM_WEBHOOK_URL      public https URL forwarding to POST /telegram/webhook; set: webhook mode
     TELEGRAM_WEBHOOK_SECRET   1-256 of A-Za-z0-9_-; required with a webhook URL
-    TELEGRAM_STAFF_CHAT_ID    the technology managers' forum supergroup (used by the handoff desk)
+    TELEGRAM_STAFF_CHAT_ID    the technology managers' forum supergroup (one topic per handoff ticket)
+    TELEGRAM_STAFF_LANG       language of what the bot writes in that group: zh (default) or en
     TELEGRAM_RATE_LIMIT_RETRIES  how often a 429 is waited out and retried (AIORateLimiter)
 """
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +35,7 @@ class TelegramSettings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_staff_chat_id: int | None = None
+    telegram_staff_lang: Literal["zh", "en"] = "zh"
     telegram_rate_limit_retries: int = 2
 
     @field_validator("telegram_proxy_url", "telegram_webhook_url", "telegram_staff_chat_id", mode="before")
