@@ -62,6 +62,21 @@ async def channel(fake, engine):
     await ch.stop()
 
 
+STAFF_CHAT = -1002000000001
+
+
+@pytest.fixture
+async def staff_channel(fake, engine):
+    """A polling channel with the staff forum supergroup configured, the desk's staff channel (as
+    `bot.app` wires it), started."""
+    ch = TelegramChannel(engine, _settings(fake, telegram_staff_chat_id=STAFF_CHAT))
+    engine.register(ch)
+    engine.desk.add_staff(ch)
+    await ch.start(engine.handle)
+    yield ch
+    await ch.stop()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

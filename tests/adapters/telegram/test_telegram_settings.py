@@ -18,7 +18,7 @@ def clean_env(monkeypatch, tmp_path):
     """No TELEGRAM_* variables and no `.env` in the working directory."""
     monkeypatch.chdir(tmp_path)
     for var in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_API_BASE_URL", "TELEGRAM_PROXY_URL", "TELEGRAM_WEBHOOK_URL",
-                "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_STAFF_CHAT_ID"):
+                "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_STAFF_CHAT_ID", "TELEGRAM_STAFF_LANG"):
         monkeypatch.delenv(var, raising=False)
     return monkeypatch
 
@@ -34,7 +34,8 @@ def test_the_token_from_the_environment_makes_a_polling_channel_with_no_routes(c
     clean_env.setenv("TELEGRAM_STAFF_CHAT_ID", "-100777")
     channel = create(engine, settings)
     assert isinstance(channel, TelegramChannel) and channel.routes() == []
-    assert channel.config.telegram_staff_chat_id == -100777
+    assert channel.config.telegram_staff_chat_id == -100777 and channel.staff.chat_id == -100777
+    assert channel.staff.lang == "zh"
     assert channel.application.bot.base_url == "https://api.telegram.org/bot123:abc"
 
 
@@ -71,3 +72,11 @@ def test_a_socks5_proxy_is_accepted_for_reaching_telegram_from_mainland_china(cl
     config = load_telegram_settings(telegram_bot_token="1:a", telegram_proxy_url="socks5://127.0.0.1:1080")
     application = build_application(config)
     assert application.bot is not None
+
+
+def test_the_staff_group_language_is_zh_or_en_and_anything_else_is_refused_naming_the_setting(clean_env):
+    clean_env.setenv("TELEGRAM_STAFF_LANG", "en")
+    assert load_telegram_settings(telegram_bot_token="1:a").telegram_staff_lang == "en"
+    clean_env.setenv("TELEGRAM_STAFF_LANG", "fr")
+    with pytest.raises(ConfigError, match="telegram_staff_lang"):
+        load_telegram_settings(telegram_bot_token="1:a")
