@@ -85,8 +85,7 @@ def channel_factories() -> list[ChannelFactory]:
             module = __import__(f"adapters.{name}", fromlist=["create"])
         except ImportError:
             continue
-        if hasattr(module, "create"):
-            factories.append(module.create)
+        factories += [getattr(module, f) for f in ("create", "create_kf") if hasattr(module, f)]
     return factories
 
 
@@ -132,7 +131,7 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
     s = app.settings
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, s.qdbot_host, s.qdbot_port)
+    site = web.TCPSite(runner, s.qdbot_host, s.qdbot_port, backlog=1024)  # bursts of webhook connections
     await site.start()
     timer = asyncio.create_task(_desk_timer(app))
     try:

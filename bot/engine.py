@@ -291,6 +291,13 @@ class Engine:
     def sources_text(self, reply: Reply, lang: str) -> str:
         return render_sources(reply.citations, lang)
 
+    async def notify(self, channel: str, chat_id: str, reply: Reply, reply_to_id: int | None = None) -> Reply | None:
+        """Send a system message to a chat through the one outbound path (stored, then delivered)."""
+        conv = await self.store.find_conversation(channel, chat_id)
+        if conv is None:
+            return None
+        return await self._send(conv, reply, reply_to_id=reply_to_id)
+
     async def _human_owns(self, conv: Conversation) -> bool:
         ticket = await self.store.tickets.open_for(conv.id)
         return ticket is not None and ticket.state in ("waiting", "active")
