@@ -228,7 +228,16 @@ class HandoffDesk:
         await self.store.tickets.add_event(ticket_id, manager_id, "note", text)
         await self._emit("note", ticket, conv, text=text, actor=manager_id)
 
+    async def _check_holder(self, ticket_id: int, actor: str) -> None:
+        """While a ticket is active only its holder (or the system / an operator) may close or pass it."""
+        ticket = await self.store.tickets.get(ticket_id)
+        if ticket is None:
+            raise HandoffError(f"ticket #{ticket_id} does not exist")
+        if ticket.state == "active" and ticket.manager_id != actor and await self.store.tickets.manager(actor):
+            raise HandoffError(f"ticket #{ticket_id} is held by {ticket.manager_id}")
+
     async def transfer(self, ticket_id: int, manager_id: str, to_manager_id: str) -> TicketRecord:
+        await self._check_holder(ticket_id, manager_id)
         target = await self._manager(to_manager_id)
         moved = await self.store.tickets.transition(ticket_id, ("active", "waiting"), "active",
                                                     manager_id=target.id, claimed_at=utcnow())
@@ -243,6 +252,7 @@ class HandoffDesk:
     async def resolve(self, ticket_id: int, manager_id: str, outcome: str = "resolved",
                       kind: str = "resolved") -> TicketRecord:
         """Close the ticket, hand the conversation back to the assistant, ask for a rating."""
+        await self._check_holder(ticket_id, manager_id)
         done = await self.store.tickets.transition(ticket_id, ("waiting", "active"), "resolved",
                                                    resolved_at=utcnow(), outcome=outcome[:64])
         if done is None:
@@ -262,9 +272,10 @@ class HandoffDesk:
         ticket = await self.store.tickets.get(ticket_id)
         if ticket is None or ticket.conversation_id != conv.id or ticket.state != "resolved" or not 1 <= stars <= 5:
             return False
-        await self.store.tickets.transition(ticket_id, ("resolved",), rating=stars)
+        rated = await self.store.tickets.transition(ticket_id, ("resolved",), rating=stars)
         await self.store.tickets.add_event(ticket_id, "user", "rated", str(stars))
         await self._say(conv, ticket.lang, "rate_thanks")
+        await self._emit("rated", rated or ticket, conv, text=str(stars), actor="user")
         return True
 
     # ------------------------------------------------------------------ timers

@@ -225,3 +225,17 @@ async def test_in_llm_mode_the_intake_asks_only_what_the_model_could_not_extract
         ticket = await d.ticket()
         assert ticket.fields["kind"] == "pilot" and ticket.fields["organisation"] == "某船舶公司"
         assert d.texts()[-1] == prompts.text("zh", "ask_contact_name")
+
+
+async def test_only_the_holder_may_resolve_or_pass_an_active_ticket_and_ratings_reach_the_staff(desk):
+    await desk.say("转人工")
+    await fill_intake(desk)
+    ticket = await desk.ticket()
+    await desk.engine.desk.claim(ticket.id, "alice")
+    with pytest.raises(HandoffError, match="held by alice"):
+        await desk.engine.desk.resolve(ticket.id, "bob")
+    with pytest.raises(HandoffError):
+        await desk.engine.desk.transfer(ticket.id, "bob", "bob")
+    await desk.engine.desk.resolve(ticket.id, "alice")
+    assert await desk.engine.button("web", "u1", "u1", f"rate:{ticket.id}:4")
+    assert desk.staff.events[-1].kind == "rated" and desk.staff.events[-1].text == "4"
