@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from adapters.console import openapi as spec
+from adapters.console.filters import days, number
 from adapters.console.auth import (
     SESSION_COOKIE, Ctx, Refused, _json, client_ip, done, endpoint, flash_redirect, json_response, safe_next,
     set_cookie,
 )
-from adapters.console.api_conversations import _int
 from adapters.console.i18n import lang_of, t
 from adapters.console.views import account_json, audit_json
 from bot import dashboard as dash
@@ -102,8 +102,8 @@ async def dashboard_data(console: "ConsoleChannel", days: int) -> dash.Dashboard
 
 @endpoint(*STAFF)
 async def dashboard(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    days = min(max(_int(request.query.get("days", "30"), "days"), 1), 366)
-    return json_response((await dashboard_data(console, days)).as_json())
+    period = days(request.query)
+    return json_response((await dashboard_data(console, period)).as_json())
 
 
 @endpoint(ADMIN)
@@ -133,7 +133,7 @@ async def create_account(console: "ConsoleChannel", request: web.Request, ctx: C
 
 @endpoint(ADMIN)
 async def update_account(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    account_id, b = _int(request.match_info["id"]), ctx.body
+    account_id, b = number(request.match_info["id"]), ctx.body
     role = str(b.get("role") or "") or None
     if role is not None and role not in ROLES:
         raise Refused(400, "error_bad_request", "role")
@@ -153,7 +153,7 @@ async def update_account(console: "ConsoleChannel", request: web.Request, ctx: C
 
 @endpoint(ADMIN)
 async def issue_token(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    account = await console.store.console.account(_int(request.match_info["id"]))
+    account = await console.store.console.account(number(request.match_info["id"]))
     if account is None:
         raise Refused(404, "error_not_found")
     name = str(ctx.body.get("name") or "").strip()[:128]
@@ -169,7 +169,7 @@ async def issue_token(console: "ConsoleChannel", request: web.Request, ctx: Ctx)
 @endpoint(ADMIN)
 async def audit(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
     before = request.query.get("before")
-    rows = await console.store.console.audit_log(200, _int(before) if before else None,
+    rows = await console.store.console.audit_log(200, number(before) if before else None,
                                                  request.query.get("action") or None)
     return json_response({"audit": [audit_json(r) for r in rows],
                           "next_before": rows[-1].id if len(rows) == 200 else None})

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from adapters.console.auth import Ctx, Refused, endpoint, json_response
-from adapters.console.filters import parse_filter
+from adapters.console.filters import number, parse_filter
 from adapters.console.views import conversation_json, event_json, masker, message_json, ticket_json
 from bot import export as exporting
 from bot.accounts import STAFF
@@ -19,12 +19,6 @@ from bot.types import utcnow
 
 if TYPE_CHECKING:
     from adapters.console.channel import ConsoleChannel
-
-
-def _int(value: str, name: str = "id") -> int:
-    if not value.isdigit() or len(value) > 18:
-        raise Refused(404, "error_not_found", name)
-    return int(value)
 
 
 async def conversations_data(console: "ConsoleChannel", ctx: Ctx, query: Any) -> dict[str, Any]:
@@ -65,7 +59,7 @@ async def transcript_data(console: "ConsoleChannel", ctx: Ctx, conversation_id: 
 
 @endpoint(*STAFF)
 async def get_conversation(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    return json_response(await transcript_data(console, ctx, _int(request.match_info["id"])))
+    return json_response(await transcript_data(console, ctx, number(request.match_info["id"])))
 
 
 @endpoint(*STAFF)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from adapters.console.filters import days, number
 from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
-from adapters.console.api_conversations import _int
 from adapters.console.views import curated_json, iso, masker
 from bot.accounts import STAFF
 from bot.gaps import GapGrouper, collect
@@ -39,8 +39,8 @@ async def gaps_data(console: "ConsoleChannel", request: web.Request, ctx: Ctx, d
 
 @endpoint(*STAFF)
 async def gaps(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    days = min(_int(request.query.get("days", "30"), "days"), 366)
-    return json_response(await gaps_data(console, request, ctx, days))
+    period = days(request.query)
+    return json_response(await gaps_data(console, request, ctx, period))
 
 
 @endpoint(*STAFF)
@@ -82,7 +82,7 @@ async def create_curated(console: "ConsoleChannel", request: web.Request, ctx: C
 
 @endpoint(*STAFF)
 async def update_curated(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    curated_id = _int(request.match_info["id"])
+    curated_id = number(request.match_info["id"])
     values: dict[str, Any] = {}
     for key, limit in (("question", 500), ("answer", 4000)):
         if str(ctx.body.get(key) or "").strip():
@@ -96,7 +96,7 @@ async def update_curated(console: "ConsoleChannel", request: web.Request, ctx: C
 
 @endpoint(*STAFF)
 async def retire_curated(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    return await _save(console, request, ctx, _int(request.match_info["id"]), {"status": "retired"},
+    return await _save(console, request, ctx, number(request.match_info["id"]), {"status": "retired"},
                        "curated_retire")
 
 

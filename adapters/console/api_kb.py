@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BodyPartReader, web
 
 from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
-from adapters.console.api_conversations import _int
 from adapters.console.views import document_json
 from bot.accounts import STAFF
 from bot.errors import DocumentError

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from adapters.console.filters import days, number
 from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
-from adapters.console.api_conversations import _int
 from adapters.console.views import event_json, masker, message_json, ticket_json
 from bot.accounts import MANAGER
 from bot.dashboard import sla
@@ -60,8 +60,7 @@ def _sla_json(tickets: list[TicketRecord]) -> dict[str, Any]:
 async def list_tickets(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """?view=queue (default): waiting and active tickets; ?view=history: closed ones with SLA figures."""
     if request.query.get("view") == "history":
-        days = _int(request.query.get("days", "30"), "days")
-        return json_response(await history_data(console, ctx, min(days, 366)))
+        return json_response(await history_data(console, ctx, days(request.query)))
     return json_response(await queue_data(console, ctx))
 
 
@@ -81,7 +80,7 @@ async def ticket_data(console: "ConsoleChannel", ctx: Ctx, ticket_id: int, audit
 
 @endpoint()
 async def get_ticket(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    return json_response(await ticket_data(console, ctx, _int(request.match_info["id"])))
+    return json_response(await ticket_data(console, ctx, number(request.match_info["id"])))
 
 
 @endpoint()
@@ -118,7 +117,7 @@ async def _run(console: "ConsoleChannel", ctx: Ctx, action: str, ticket_id: int)
 def _action(action: str):
     @endpoint(MANAGER)
     async def handler(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-        ticket_id = _int(request.match_info["id"])
+        ticket_id = number(request.match_info["id"])
         if await console.store.tickets.get(ticket_id) is None:
             raise Refused(404, "error_not_found")
         await _run(console, ctx, action, ticket_id)

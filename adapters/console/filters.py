@@ -10,12 +10,25 @@ from datetime import timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from adapters.console.auth import Refused
 from bot.dashboard import parse_day
 from bot.errors import BadRequestError
 from bot.store.console_search import MODES, ConversationFilter
 
 KEYS = ("channel", "from", "to", "q", "handoff", "feedback", "unanswered", "mode")
 MAX_KEYWORD = 100
+
+
+def number(value: str, name: str = "id") -> int:
+    """A whole number from a path or query; anything else names nothing (404)."""
+    if not value.isdigit() or len(value) > 18:
+        raise Refused(404, "error_not_found", name)
+    return int(value)
+
+
+def days(query: Mapping[str, str], default: int = 30) -> int:
+    """The `days` of a period, 1 to 366."""
+    return min(max(number(query.get("days", str(default)), "days"), 1), 366)
 
 
 def _day(query: Mapping[str, str], key: str, tz: ZoneInfo):

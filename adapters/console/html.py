@@ -85,6 +85,12 @@ def select(name: str, options: Iterable[tuple[str, str]], current: str = "") -> 
     return f'<select name="{e(name)}">{opts}</select>'
 
 
+def period_tabs(lang: str, current: int, choices: tuple[int, ...] = (7, 30, 90)) -> str:
+    links = "".join(f'<a href="?days={n}"{" aria-current=page" if n == current else ""}>{e(t(lang, "last_days", n=n))}</a>'
+                    for n in choices)
+    return f'<nav class="tabs">{links}</nav>'
+
+
 def badge(text: str, kind: str = "") -> str:
     return f'<span class="badge {e(kind)}">{e(text)}</span>'
 

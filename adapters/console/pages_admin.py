@@ -9,10 +9,10 @@ from aiohttp import web
 
 from adapters.console import charts
 from adapters.console.api_admin import LOGIN_CSRF_COOKIE, dashboard_data, home_for
-from adapters.console.api_conversations import _int
+from adapters.console.filters import days
 from adapters.console.auth import FLASH_COOKIE, Ctx, authenticate, endpoint, pop_flash, safe_next, set_cookie
 from adapters.console.html import (
-    badge, duration, e, field, form, html_response, page, remember_lang, select, shell, table, when,
+    badge, duration, e, field, form, html_response, page, period_tabs, remember_lang, select, shell, table, when,
 )
 from adapters.console.i18n import lang_of, t
 from bot.accounts import ADMIN, ROLES, STAFF
@@ -68,10 +68,8 @@ def _cards(items: list[tuple[str, str]]) -> str:
 
 @endpoint(*STAFF, page=True)
 async def dashboard_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    days = min(max(_int(request.query.get("days", "30"), "days"), 1), 366)
-    d, lang = await dashboard_data(console, days), ctx.lang
-    periods = "".join(f'<a href="?days={n}"{" aria-current=page" if n == days else ""}>{e(t(lang, "last_days", n=n))}</a>'
-                      for n in (7, 30, 90))
+    period = days(request.query)
+    d, lang = await dashboard_data(console, period), ctx.lang
     cards = _cards([
         (t(lang, "kpi_messages"), f"{d.messages:,}"), (t(lang, "kpi_users"), f"{d.unique_users:,}"),
         (t(lang, "kpi_answered_rate"), _percent(d.answered_rate)), (t(lang, "kpi_handoffs"), str(d.sla.tickets)),
@@ -83,7 +81,7 @@ async def dashboard_page(console: "ConsoleChannel", request: web.Request, ctx: C
     answered = charts.share_bar([(t(lang, "answered"), d.answered), (t(lang, "not_answered"), d.not_answered)],
                                 t(lang, "kpi_answered_rate"))
     modes = charts.share_bar([(t(lang, "mode_" + m), n) for m, n in sorted(d.by_mode.items())], t(lang, "by_mode"))
-    body = (f'<nav class="tabs">{periods}</nav>{cards}<section><h2>{e(t(lang, "messages_per_day"))}</h2>'
+    body = (f'{period_tabs(lang, period)}{cards}<section><h2>{e(t(lang, "messages_per_day"))}</h2>'
             f'{charts.stacked_bars(d.days, d.per_day, t(lang, "messages_per_day"))}</section>'
             f'<div class="two"><section><h2>{e(t(lang, "kpi_answered_rate"))}</h2>{answered}'
             f'<h2>{e(t(lang, "by_mode"))}</h2>{modes}</section>'

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.console.api_conversations import _int, conversations_data, transcript_data
+from adapters.console.api_conversations import conversations_data, transcript_data
 from adapters.console.auth import Ctx, endpoint
-from adapters.console.filters import query_string
+from adapters.console.filters import number, query_string
 from adapters.console.html import badge, e, field, page, select, table, when
 from adapters.console.i18n import t
 from bot.accounts import STAFF
@@ -119,7 +119,7 @@ def turn_html(console: "ConsoleChannel", ctx: Ctx, m: dict[str, Any]) -> str:
 
 @endpoint(*STAFF, page=True)
 async def transcript_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    data = await transcript_data(console, ctx, _int(request.match_info["id"]))
+    data = await transcript_data(console, ctx, number(request.match_info["id"]))
     c, lang = data["conversation"], ctx.lang
     tickets = "".join(f'<li><a href="/console/tickets/{tk["id"]}">#{tk["id"]}</a> '
                       f'{badge(t(lang, "state_" + tk["state"]), "amber")} {e(tk["outcome"] or "")}</li>'

@@ -5,10 +5,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.console.api_conversations import _int
 from adapters.console.api_gaps import gaps_data
+from adapters.console.filters import days
 from adapters.console.auth import Ctx, endpoint
-from adapters.console.html import badge, e, field, form, page, select
+from adapters.console.html import badge, e, field, form, page, period_tabs, select
 from adapters.console.i18n import t
 from bot.accounts import STAFF
 
@@ -40,13 +40,11 @@ def _group(ctx: Ctx, n: int, g: dict[str, Any]) -> str:
 
 @endpoint(*STAFF, page=True)
 async def gaps_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    days = min(_int(request.query.get("days", "30"), "days"), 366)
-    data, lang = await gaps_data(console, request, ctx, days), ctx.lang
-    periods = "".join(f'<a href="?days={n}"{" aria-current=page" if n == days else ""}>{e(t(lang, "last_days", n=n))}</a>'
-                      for n in (7, 30, 90))
+    period = days(request.query)
+    data, lang = await gaps_data(console, request, ctx, period), ctx.lang
     groups = "".join(_group(ctx, n, g) for n, g in enumerate(data["groups"], 1))
     summary = t(lang, "gaps_summary", items=data["items"], groups=len(data["groups"]))
-    body = (f'<nav class="tabs">{periods}</nav><p class="muted">{e(summary)}</p>'
+    body = (f'{period_tabs(lang, period)}<p class="muted">{e(summary)}</p>'
             f'{groups or "<p class=empty>" + e(t(lang, "no_gaps")) + "</p>"}')
     return page(console, request, ctx, t(lang, "nav_gaps"), body, "gaps")
 

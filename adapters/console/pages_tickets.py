@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.console.api_conversations import _int
 from adapters.console.api_tickets import history_data, queue_data, ticket_data
+from adapters.console.filters import number
 from adapters.console.auth import Ctx, endpoint
 from adapters.console.html import badge, duration, e, form, html_response, page, select, table, when
 from adapters.console.i18n import t
@@ -129,7 +129,7 @@ def _live(attr: str, ticket_id: int, part: str, html: str) -> str:
 @endpoint(page=True)
 async def ticket_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """The transcript on the left; actions, the intake card and the history on the right; both kept live."""
-    ticket_id, part = _int(request.match_info["id"]), request.query.get("partial")
+    ticket_id, part = number(request.match_info["id"]), request.query.get("partial")
     data = await ticket_data(console, ctx, ticket_id, audit=part is None)
     if part in ("transcript", "side"):
         return html_response((_transcript if part == "transcript" else _side)(console, ctx, data))

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-
 from adapters.console.openapi import PATHS
 from tests.console.conftest import PASSWORD
 
