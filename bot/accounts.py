@@ -33,6 +33,7 @@ STAFF = (ADMIN, OPERATOR)
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "qdb_"
+KEEP_ATTEMPTS = timedelta(days=30)
 
 
 def token_hash(raw: str) -> str:
@@ -143,6 +144,7 @@ class Accounts:
         raw = secrets.token_urlsafe(32)
         await self.store.console.create_session(token_hash(raw), account.id, utcnow() + self.session_ttl, ip)
         await self.store.console.update_account(account.id, last_login_at=utcnow())
+        await self.purge()
         if self.hasher.check_needs_rehash(account.password_hash):
             await self.store.console.update_account(account.id, password_hash=await self.hash_password(password))
         return LoginResult("ok", account, raw)
@@ -153,8 +155,11 @@ class Accounts:
     async def logout(self, raw: str) -> None:
         await self.store.console.delete_session(token_hash(raw))
 
-    async def purge(self, now: datetime | None = None) -> int:
-        return await self.store.console.delete_sessions(expired_before=now or utcnow())
+    async def purge(self, now: datetime | None = None) -> None:
+        """Drop expired sessions and login attempts older than a month (done at each successful login)."""
+        now = now or utcnow()
+        await self.store.console.delete_sessions(expired_before=now)
+        await self.store.console.forget_attempts(now - KEEP_ATTEMPTS)
 
     # ---------------------------------------------------------------- API tokens and CSRF
 

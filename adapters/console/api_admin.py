@@ -57,8 +57,9 @@ async def login(console: "ConsoleChannel", request: web.Request) -> web.StreamRe
     except Refused as exc:
         return web.json_response({"error": t(lang, exc.key), "code": exc.key}, status=exc.status)
     username, password = str(body.get("username") or "").strip()[:64], str(body.get("password") or "")
-    result = await console.accounts.login(username, password, client_ip(request))
-    await console.store.console.audit(result.account, f"login_{result.status}", username, client_ip(request))
+    ip = client_ip(request, console.config.trusted_proxies)
+    result = await console.accounts.login(username, password, ip)
+    await console.store.console.audit(result.account, f"login_{result.status}", username, ip)
     if result.status != "ok" or result.account is None or result.session_token is None:
         key = "error_login_locked" if result.status == "locked" else "error_login_invalid"
         if form:

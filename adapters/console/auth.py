@@ -63,8 +63,14 @@ class Ctx:
         return self.account.role
 
 
-def client_ip(request: web.Request) -> str:
-    return request.remote or "-"
+def client_ip(request: web.Request, trusted: frozenset[str] = frozenset()) -> str:
+    """The caller's address; behind a trusted reverse proxy, the address the proxy saw (the last
+    X-Forwarded-For hop), so the per-IP login limit does not lock everyone out at once."""
+    peer = request.remote or "-"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if peer in trusted and forwarded.strip():
+        return forwarded.split(",")[-1].strip()[:64] or peer
+    return peer
 
 
 def secure_cookies(request: web.Request, public_url: str | None) -> bool:
@@ -78,7 +84,7 @@ def set_cookie(resp: web.StreamResponse, request: web.Request, console: "Console
 
 
 async def authenticate(console: "ConsoleChannel", request: web.Request) -> Ctx | None:
-    lang, ip = lang_of(request), client_ip(request)
+    lang, ip = lang_of(request), client_ip(request, console.config.trusted_proxies)
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         account = await console.accounts.token(header[7:].strip())

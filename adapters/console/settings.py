@@ -7,6 +7,7 @@
     CONSOLE_LOGIN_MAX_IP_FAILURES   failed logins per client IP in the window (default 20)
     CONSOLE_LOGIN_WINDOW_MINUTES    the window of both limits (default 15)
     CONSOLE_PAGE_SIZE               conversations per page (default 50)
+    CONSOLE_TRUSTED_PROXIES         reverse proxies whose X-Forwarded-For is believed (default 127.0.0.1,::1)
 """
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ class ConsoleSettings(BaseSettings):
     console_login_max_ip_failures: int = Field(20, ge=1)
     console_login_window_minutes: float = Field(15.0, gt=0)
     console_page_size: int = Field(50, ge=5, le=500)
+    console_trusted_proxies: str = "127.0.0.1,::1"
+
+    @property
+    def trusted_proxies(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.console_trusted_proxies.split(",") if p.strip())
 
     @property
     def max_upload_bytes(self) -> int:

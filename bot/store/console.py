@@ -213,6 +213,10 @@ class ConsoleStore:
             return int(await s.scalar(select(func.count(LoginAttemptRow.id)).where(
                 col == key, LoginAttemptRow.ok.is_(False), LoginAttemptRow.at > start)) or 0)
 
+    async def forget_attempts(self, before: datetime) -> int:
+        async with self._session() as s, s.begin():
+            return (await s.execute(delete(LoginAttemptRow).where(LoginAttemptRow.at < before))).rowcount or 0
+
     # ---------------------------------------------------------------- audit log
 
     async def audit(self, account: AccountRecord | None, action: str, target: str = "", ip: str | None = None,

@@ -186,3 +186,27 @@ async def test_the_console_can_be_switched_off(sqlite_console):
     assert console_pkg.create(sqlite_console.app.engine, sqlite_console.app.settings,
                               ConsoleSettings(console_enabled=False)) is None
     assert console_pkg.create(sqlite_console.app.engine, sqlite_console.app.settings).name == "console"
+
+
+async def test_a_successful_login_clears_expired_sessions_and_month_old_attempts(store):
+    accounts = Accounts(store, b"k" * 32, hasher=FAST_HASHER)
+    ada = await accounts.create("ada", "admin", PASSWORD)
+    await store.console.create_session("old", ada.id, utcnow() - timedelta(hours=1), "ip")
+    await store.console.record_attempt("ada", "ip", False)
+    await accounts.login("ada", PASSWORD, "ip")
+    assert await store.console.delete_sessions(expired_before=utcnow()) == 0  # already gone
+    assert await store.console.forget_attempts(utcnow() + timedelta(days=31)) == 2  # recent ones are kept
+
+
+async def test_behind_a_trusted_proxy_the_login_limit_counts_the_forwarded_address(sqlite_console):
+    c = sqlite_console
+    c.channel.accounts.max_ip_failures = 2
+    for n in range(2):
+        await c.client.post("/api/admin/login", json={"username": f"x{n}", "password": "nope"},
+                            headers={"X-Forwarded-For": "203.0.113.7"})
+    locked = await c.client.post("/api/admin/login", json={"username": "x9", "password": "nope"},
+                                 headers={"X-Forwarded-For": "203.0.113.7"})
+    other = await c.client.post("/api/admin/login", json={"username": "x9", "password": "nope"},
+                                headers={"X-Forwarded-For": "198.51.100.1"})
+    assert (locked.status, other.status) == (429, 401)
+    assert [a.ip for a in await c.store.console.audit_log()][:2] == ["198.51.100.1", "203.0.113.7"]
