@@ -17,6 +17,7 @@ from bot.ports import Embedder
 from bot.settings import Settings
 
 _BATCH = 2000
+_UPSERT_FLOATS = 400_000  # floats per upsert request: ~1 s for a server, well inside HTTP_TIMEOUT
 HTTP_TIMEOUT = 5.0  # seconds a Chroma server may take to accept, read or answer one request
 
 
@@ -123,8 +124,10 @@ class VectorStore:
             raise IndexUnavailableError(f"Chroma {what} failed at {self.location}: {exc}") from exc
 
     def upsert(self, ids: Sequence[str], vectors: Sequence[Sequence[float]]) -> None:
-        for start in range(0, len(ids), _BATCH):
-            end = start + _BATCH
+        """Insert or replace vectors by id, in requests sized by the vector length."""
+        step = max(50, min(_BATCH, _UPSERT_FLOATS // max(1, len(vectors[0]) if vectors else 1)))
+        for start in range(0, len(ids), step):
+            end = start + step
             self._call("upsert", self.collection().upsert, ids=list(ids[start:end]),
                        embeddings=[list(v) for v in vectors[start:end]])
 
