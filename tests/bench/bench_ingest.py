@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -31,7 +30,7 @@ if str(REPO) not in sys.path:
 from bot.ports import Embedder  # noqa: E402
 from knowledge import bundled_documents_dir  # noqa: E402
 from knowledge.embeddings import LocalE5Embedder, OpenAIEmbedder  # noqa: E402
-from tests.bench.bench_retrieval import open_kb, synthetic_chunks  # noqa: E402
+from tests.bench.bench_retrieval import emit, open_kb, synthetic_chunks  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 
 CHUNKS_PER_FILE = 20
@@ -112,15 +111,12 @@ async def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="qdbot-bench-ingest-") as tmp:
         workdir = Path(tmp)
         paths = [bundled_documents_dir(), write_corpus(workdir / "synthetic", args.chunks)]
-        report = {"cpu_count": os.cpu_count(), "local": await local(workdir, paths),
-                  "openai": await endpoint(workdir, paths, args)}
-    return {**report, "load_average": [round(x, 1) for x in os.getloadavg()]}
+        return {"cpu_count": os.cpu_count(), "local": await local(workdir, paths),
+                "openai": await endpoint(workdir, paths, args)}
 
 
 def main(argv: list[str] | None = None) -> None:
-    report = asyncio.run(run(parse_args(argv)))
-    print(json.dumps(report, ensure_ascii=False, indent=2))
-    print_table(report)
+    emit(asyncio.run(run(parse_args(argv))), print_table)
 
 
 if __name__ == "__main__":

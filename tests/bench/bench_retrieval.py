@@ -208,15 +208,10 @@ async def latency_at(size: int, n_queries: int, workdir: Path) -> dict:
     return result
 
 
-def query_embedding_latency(n: int) -> dict[str, float]:
+async def query_embedding_latency(n: int) -> dict[str, float]:
     embedder = LocalE5Embedder()
     embedder.embed_query("预热")
-    samples = []
-    for q in bench_queries(n):
-        started = time.perf_counter()
-        embedder.embed_query(q)
-        samples.append((time.perf_counter() - started) * 1000)
-    return percentiles(samples)
+    return await timed(embedder.embed_query, bench_queries(n))
 
 
 def first_hit(texts: list[str], expect: list[list[str]]) -> int | None:
@@ -299,18 +294,22 @@ async def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="qdbot-bench-") as tmp:
         workdir = Path(tmp)
         # model timings first: Chroma's background threads after a large build skew them
-        report["query_embedding_ms"] = await asyncio.to_thread(query_embedding_latency, 50)
+        report["query_embedding_ms"] = await query_embedding_latency(50)
         if not args.skip_quality and eval_files:
             report["quality"] = await quality(workdir, eval_files)
         report["latency"] = [await latency_at(size, args.queries, workdir) for size in sizes]
-    report["load_average"] = [round(x, 1) for x in os.getloadavg()]
     return report
 
 
-def main(argv: list[str] | None = None) -> None:
-    report = asyncio.run(run(parse_args(argv)))
+def emit(report: dict, table) -> None:
+    """Print the report as JSON (with the load average it was measured under), then `table(report)`."""
+    report["load_average"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(report, ensure_ascii=False, indent=2))
-    print_table(report)
+    table(report)
+
+
+def main(argv: list[str] | None = None) -> None:
+    emit(asyncio.run(run(parse_args(argv))), print_table)
 
 
 if __name__ == "__main__":
