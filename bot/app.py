@@ -91,8 +91,10 @@ def channel_factories() -> list[ChannelFactory]:
 
 async def _healthz(request: web.Request) -> web.Response:
     app: App = request.app["qdbot"]
-    return web.json_response({"status": "ok", "mode": app.answerer.mode.value,
-                              "channels": [c.name for c in app.channels]})
+    degraded = bool(getattr(app.kb, "degraded", False))
+    return web.json_response({"status": "degraded" if degraded else "ok", "mode": app.answerer.mode.value,
+                              "channels": [c.name for c in app.channels],
+                              "retrieval": getattr(app.kb, "degraded_reason", None) if degraded else "hybrid"})
 
 
 def make_web_app(app: App, factories: list[ChannelFactory] | None = None) -> web.Application:

@@ -283,6 +283,7 @@ class Engine:
     def _log(self, msg: IncomingMessage, out: Outcome, t0: float) -> None:
         a = out.answer
         log.info("message", channel=msg.channel, conversation=out.conversation_id, outcome=out.status,
+                 retrieval_degraded=getattr(self.answerer.retriever, "degraded", False) or None,
                  text=mask(msg.text[:80]), mode=a.mode.value if a else None,
                  top_score=round(a.timings.get("top_score", a.passages[0].dense_score or 0), 3) if a and a.passages else None,
                  retrieval_ms=a.timings.get("retrieval_ms") if a else None,

@@ -45,9 +45,9 @@ class Settings(BaseSettings):
 
     # -- embeddings
     embedding_provider: Literal["local", "openai"] = "local"
-    embedding_base_url: str | None = None
+    embedding_base_url: str | None = None  # default: OPENAI_BASE_URL, else https://api.openai.com/v1
     embedding_model: str = "text-embedding-3-small"
-    embedding_api_key: SecretStr | None = None
+    embedding_api_key: SecretStr | None = None  # default: OPENAI_API_KEY, only on OPENAI_BASE_URL's host
     embedding_batch_size: int = 64
 
     # -- vector store
