@@ -100,7 +100,8 @@ class KfSender:
         self._states[chat_id] = (state, time.monotonic())
         return state
 
-    def _remember(self, chat_id: str, state: int) -> None:
+    def remember(self, chat_id: str, state: int) -> None:
+        """The state just set (``service_state/trans``) or inferred, cached like a read one."""
         self._states[chat_id] = (state, time.monotonic())
 
     # --- sending ------------------------------------------------------------------------------
@@ -141,7 +142,7 @@ class KfSender:
 
     def _skipped(self, chat_id: str, exc: WeComAPIError) -> SendSkipped | None:
         if exc.errcode == NOT_IN_BOT_STATE:
-            self._remember(chat_id, 3)  # not 0 or 1; the exact state is read again later
+            self.remember(chat_id, 3)  # not 0 or 1; the exact state is read again later
             return SendSkipped(texts.text("zh", "kf_state_skipped", state="2/3/4", state_name="95018"))
         if exc.errcode == QUOTA_USED:
             self._used[chat_id] = QUOTA
@@ -150,7 +151,11 @@ class KfSender:
 
     async def _welcome(self, chat_id: str, reply: Reply, code: str, msgid: str) -> str:
         content = render.text_messages(reply, None, max_parts=1)
-        body = {"code": code, "msgid": msgid, "msgtype": "text", "text": {"content": content[0] if content else ""}}
+        return await self.send_on_event(code, render.text_payload(content[0] if content else ""), msgid)
+
+    async def send_on_event(self, code: str, payload: dict, msgid: str) -> str:
+        """One message with an event's code (welcome_code, msg_code): allowed in any state, once."""
+        body = {"code": code, "msgid": msgid, **payload}
         data = await self.client.call(SEND_ON_EVENT, self.secret, body, idempotent=True)
         return str(data.get("msgid") or msgid)
 

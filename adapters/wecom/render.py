@@ -118,7 +118,7 @@ def _menu(head: str, items: list[dict]) -> dict:
     return {"msgtype": "msgmenu", "msgmenu": {"head_content": head, "list": items}}
 
 
-def _text(content: str) -> dict:
+def text_payload(content: str) -> dict:
     return {"msgtype": "text", "text": {"content": content}}
 
 
@@ -137,8 +137,18 @@ def kf_payloads(reply: Reply, link: str | None, quota: int) -> list[dict]:
     room = min(MAX_PARTS, quota - 1) if items else min(MAX_PARTS, quota)
     if room < 1:
         items, room = [], 1
-    parts = [_text(t) for t in text_messages(reply, link, room)]
+    parts = [text_payload(t) for t in text_messages(reply, link, room)]
     return parts + ([_menu(texts.text(lang, "menu_head"), items)] if items else [])
+
+
+def closing_payload(replies: list[Reply]) -> dict:
+    """Several short notices in the one message an event code allows: their texts together, and
+    the buttons of all of them as a msgmenu (e.g. "back to the assistant" + the rating stars)."""
+    body = "\n\n".join(r.text.strip() for r in replies if r.text.strip())
+    items = [item for r in replies for item in _menu_items(r)][:10]
+    if items:
+        return _menu(cut_utf8(body, MENU_TEXT_LIMIT), items)
+    return text_payload(cut_utf8(body, TEXT_LIMIT))
 
 
 class AnswerLinks:
