@@ -9,19 +9,27 @@
 The acknowledgement does no database work: under load a claim costs milliseconds of event-loop
 time each, and hundreds of them would hold up acknowledgements that WeCom wants within 5 s.
 A redelivery loses the claim in the worker (and, failing that, the engine's store-first write).
+
+It is also a staff channel for the handoff desk (``on_ticket_event``): technology managers on the
+roster get ticket notices here and act with text commands (app_staff); ``tell`` is how other
+WeCom parts (the kf handoff) reach a manager.
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import structlog
 from aiohttp import web
 
 from adapters.wecom import callback, render, translate
 from adapters.wecom.api import WeComClient
+from adapters.wecom.app_staff import AppStaff
 from adapters.wecom.budget import SendBudget
 from adapters.wecom.settings import WeComSettings
 from adapters.wecom.tasks import WorkQueue
 from bot.engine import Engine
-from bot.errors import StorageError
+from bot.errors import DeliveryError, StorageError
+from bot.handoff import StaffEvent
 from bot.ports import InboundHandler
 from bot.settings import Settings
 from bot.types import Reply
@@ -42,6 +50,7 @@ class WeComAppChannel:
         self.endpoint = callback.CallbackEndpoint(wecom.make_crypto(), wecom.wecom_callback_max_age,
                                                   self._dispatch, lambda: self._handler is not None)
         self.jobs = WorkQueue(wecom.wecom_workers)
+        self.staff = AppStaff(engine, self.tell)
         self._handler: InboundHandler | None = None
         self._draining: InboundHandler | None = None  # while stopping: finish accepted callbacks
 
@@ -98,7 +107,8 @@ class WeComAppChannel:
         if msg is None or handler is None:
             log.info("wecom_event_ignored", msg_type=fields.get("MsgType"), event=fields.get("Event"))
             return
-        await handler(msg)
+        if not await self.staff.handle(msg):  # a manager's ticket command, or a question
+            await handler(msg)
 
     # --- outbound -------------------------------------------------------------------------
 
@@ -112,3 +122,27 @@ class WeComAppChannel:
             data = await self.client.call(SEND_PATH, self.wecom.app_secret, body)
             last = str(data.get("msgid") or "") or last
         return last
+
+    async def tell(self, userids: Sequence[str], text: str) -> None:
+        """A staff notice to one or more members in one message/send (touser "a|b"): at most two
+        messages of 2048 bytes; a member whose budget is spent is left out (and logged)."""
+        users = list(dict.fromkeys(u for u in userids if u))
+        for content in render.text_messages(Reply(text), None):
+            users = [u for u in users if await self._room_for(u)]
+            if not users:
+                return
+            body = {"touser": "|".join(users), "msgtype": "text", "agentid": self.wecom.wecom_agent_id,
+                    "text": {"content": content}}
+            await self.client.call(SEND_PATH, self.wecom.app_secret, body)
+
+    async def _room_for(self, userid: str) -> bool:
+        try:
+            await self.budget.acquire(userid)
+            return True
+        except DeliveryError as exc:
+            log.warning("wecom_staff_budget_spent", member=userid, error=str(exc))
+            return False
+
+    async def on_ticket_event(self, event: StaffEvent) -> None:
+        """The handoff desk's staff-channel hook: notices to technology managers in the app."""
+        await self.staff.on_event(event)

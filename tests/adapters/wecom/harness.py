@@ -108,6 +108,8 @@ async def deployment(fake: FakeWeCom, store: Store, settings: Settings,
         if channel is not None:
             web_app.add_routes(channel.routes())
             engine.register(channel)
+            if hasattr(channel, "on_ticket_event"):  # as the composition root does
+                engine.desk.add_staff(channel)
     async with TestClient(TestServer(web_app)) as client:
         for channel in (app, kf):
             if channel is not None:
