@@ -7,11 +7,17 @@
             each claimed once by msgid in the store (shared by all workers)
         store next_cursor                     after every page, empty ones too
         repeat while has_more
-    origin 3 text       -> engine.handle (bot states only; with a human: stored, not answered)
-    menu click          -> feedback on the answer, or "/human"
+    origin 3 text       -> engine.handle (bot states; with a human (2/3): through the engine when
+                           a ticket is open, so it is stored and relayed to the staff while the
+                           sender refuses every reply; without a ticket stored only)
+    menu click          -> feedback on the answer, a rating, or "/human"
     origin 5            -> stored in the transcript as the technology manager's message
     enter_session       -> the welcome, sent with its welcome_code
-    session_status_change / msg_send_fail -> a note in the transcript (and the log)
+    session_status_change / msg_send_fail -> a note in the transcript (and the log); session
+                           changes also move the handoff ticket (kf_handoff)
+
+As a staff channel (``on_ticket_event``) it moves sessions with the ticket: to the pool, to the
+claiming manager's servicer account, ended when the ticket closes (see kf_handoff).
 
 The sync token is kept in the store too, so a restarted worker resumes an unfinished batch while
 the token is valid (10 minutes).
@@ -29,6 +35,7 @@ from aiohttp import web
 
 from adapters.wecom import callback, render, texts
 from adapters.wecom.api import WeComAPIError, WeComClient
+from adapters.wecom.kf_handoff import KfHandoff
 from adapters.wecom.kf_send import KfSender, replying_to
 from adapters.wecom.settings import WeComSettings
 from adapters.wecom.tasks import TaskGroup
@@ -36,6 +43,7 @@ from adapters.wecom.translate import (
     KF_CHANNEL, KfClick, KfEvent, KfServicerText, KfTrigger, kf_item, kf_trigger,
 )
 from bot.engine import Engine
+from bot.handoff import StaffEvent
 from bot.ports import InboundHandler
 from bot.settings import Settings
 from bot.types import IncomingMessage, Reply, Role
@@ -59,7 +67,8 @@ class WeComKfChannel:
         self.endpoint = callback.CallbackEndpoint(wecom.make_crypto(), wecom.wecom_callback_max_age,
                                                   self._dispatch, lambda: self._handler is not None)
         self.tasks = TaskGroup()
-        self.on_session_change: SessionHook | None = None  # for the handoff desk
+        self.handoff = KfHandoff(engine, self.client, wecom.kf_secret, self.sender)
+        self.on_session_change: SessionHook | None = self.handoff.on_session_change
         self._handler: InboundHandler | None = None
         self._stopping = False
         self._tokens: dict[str, tuple[str, float]] = {}  # open_kfid -> (sync token, expires at)
@@ -86,7 +95,14 @@ class WeComKfChannel:
         await self.client.close()
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
+        closing = await self.handoff.closing_for(chat_id)
+        if closing is not None:  # the handed-over session is being ended: its msg_code
+            return await self.handoff.send_closing(closing, reply)
         return await self.sender.send(chat_id, reply)
+
+    async def on_ticket_event(self, event: StaffEvent) -> None:
+        """The handoff desk's staff-channel hook: the session follows the ticket."""
+        await self.handoff.on_event(event)
 
     # --- triggers and pulls -----------------------------------------------------------------
 
@@ -204,8 +220,8 @@ class WeComKfChannel:
 
     async def _customer(self, msg: IncomingMessage) -> None:
         state = await self.sender.state(msg.chat_id)
-        if state in (2, 3):  # with a human (waiting or served): keep the transcript, stay silent
-            await self._store_only(msg, state)
+        if state in (2, 3) and not await self.handoff.has_ticket(msg.chat_id):
+            await self._store_only(msg, state)  # with a human, no ticket: keep it, stay silent
             return
         assert self._handler is not None
         with replying_to(msg.channel_message_id or ""):
@@ -231,9 +247,12 @@ class WeComKfChannel:
 
     async def _servicer(self, item: KfServicerText) -> None:
         conv = await self.store.conversation_for(IncomingMessage(KF_CHANNEL, item.chat_id, item.external_userid, ""))
-        mid = await self.store.record_reply(conv.id, KF_CHANNEL, Role.MANAGER, item.text,
-                                            author=item.servicer_userid, meta={"kf_msgid": item.msgid, "origin": 5})
+        author = await self.handoff.manager_id(item.servicer_userid) or item.servicer_userid
+        mid = await self.store.record_reply(conv.id, KF_CHANNEL, Role.MANAGER, item.text, author=author,
+                                            meta={"kf_msgid": item.msgid, "origin": 5,
+                                                  "servicer_userid": item.servicer_userid})
         await self.store.set_message_status(mid, "delivered")
+        await self.handoff.servicer_spoke(conv.id)
 
     # --- events -------------------------------------------------------------------------------
 
@@ -243,7 +262,7 @@ class WeComKfChannel:
             await self._welcome(event)
         elif kind == "session_status_change":
             self.sender.forget_state(event.chat_id)
-            await self._note(event, _session_text(event.data))
+            await self._note(event, texts.session_change(event.data))
             if self.on_session_change is not None:
                 await self.on_session_change(event)
         elif kind == "msg_send_fail":
@@ -274,12 +293,3 @@ class WeComKfChannel:
 def _key(kind: str, kfid: str) -> str:
     return f"{KF_CHANNEL}:{kind}:{kfid}"
 
-
-def _session_text(data: dict) -> str:
-    change_type = data.get("change_type")
-    key = f"kf_change_{change_type}" if change_type in (1, 2, 3, 4) else None
-    change = texts.text("zh", key) if key else texts.text("zh", "kf_change_other", change_type=change_type)
-    servicer = data.get("new_servicer_userid") or ""
-    if servicer:
-        change += texts.text("zh", "kf_session_servicer", servicer=servicer)
-    return texts.text("zh", "kf_session_status", change=change)

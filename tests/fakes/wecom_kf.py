@@ -1,6 +1,6 @@
 """The WeChat Customer Service (kf) half of the fake WeCom API, mixed into ``FakeWeCom``.
 
-Control: ``add_kf_message``, ``kf_token``, ``kf_event_xml``, ``inject_empty_page``, ``set_state``,
+Control: ``add_kf_message``, ``add_session_change``, ``kf_token``, ``kf_event_xml``, ``inject_empty_page``, ``set_state``,
 ``state``, ``set_servicers``. Endpoints: kf/sync_msg, kf/send_msg, kf/send_msg_on_event,
 kf/service_state/get and /trans, kf/servicer/list (see ``tests.fakes.wecom_server`` for the
 semantics and error codes).
@@ -68,6 +68,23 @@ class FakeKf:
         self._quota[pair] = [self.now(), 0]
         if self.state(open_kfid, external_userid)[0] == 4:
             self._states[pair] = (0, "")
+
+    def add_session_change(self, open_kfid: str, external_userid: str, change_type: int, *,
+                           old_servicer: str = "", new_servicer: str = "") -> str:
+        """A servicer's action in the WeCom client as WeCom reports it: the session moves (1 picked
+        up from the pool, 2 transferred, 4 re-joined: to ``new_servicer`` in state 3; 3 ended:
+        state 4) and a ``session_status_change`` event is queued, with a ``msg_code`` for 1 and 3
+        (as WeCom gives one only then). Returns the event's msgid."""
+        pair = (open_kfid, external_userid)
+        self._states[pair] = (4, "") if change_type == 3 else (3, new_servicer)
+        event: dict[str, Any] = {"event_type": "session_status_change", "change_type": change_type}
+        if old_servicer:
+            event["old_servicer_userid"] = old_servicer
+        if new_servicer:
+            event["new_servicer_userid"] = new_servicer
+        if change_type in (1, 3):
+            event["msg_code"] = self._issue_code()
+        return self.add_kf_message(open_kfid, external_userid, origin=4, msgtype="event", event=event)
 
     def kf_token(self, open_kfid: str) -> str:
         """A sync_msg token as a kf_msg_or_event callback carries (valid 10 minutes)."""
