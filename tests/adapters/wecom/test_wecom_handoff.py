@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import prompts
+from adapters.wecom import texts
 from adapters.wecom.kf_handoff import ENDED_IN_WECOM
 from bot.store import ManagerRecord
 from tests.adapters.wecom.harness import KF, QUESTION, Deployment
@@ -61,6 +62,23 @@ def app_texts(dep: Deployment, userid: str) -> list[str]:
 
 def states(dep: Deployment) -> list[int]:
     return [c.body["service_state"] for c in dep.fake.calls_to(TRANS, ok=True)]
+
+
+async def claimed_by_alice(dep: Deployment):
+    """A queued ticket claimed by Alice from the console: (ticket, kf/send_msg calls so far)."""
+    await setup(dep)
+    ticket = await queued_ticket(dep)
+    await dep.engine.desk.claim(ticket.id, "alice")
+    return ticket, len(dep.fake.calls_to(SEND))
+
+
+async def closing_notices(dep: Deployment) -> list:
+    closing = (prompts.text("zh", "back_to_assistant"), prompts.text("zh", "rate_request"))
+    return [m for m in await transcript(dep) if m.text in closing]
+
+
+def prompts_wecom(key: str, **fields: object) -> str:
+    return texts.text("zh", key, **fields)
 
 
 async def transcript(dep: Deployment) -> list:
@@ -120,27 +138,16 @@ async def test_a_kf_customer_is_transferred_natively_and_the_bot_sends_nothing_w
     assert all(c.response["errcode"] == 0 for c in fake.calls_to(SEND))
 
 
-def prompts_wecom(key: str, **fields: object) -> str:
-    from adapters.wecom import texts
-
-    return texts.text("zh", key, **fields)
-
-
 async def test_a_ticket_closed_from_the_console_ends_the_session_and_says_goodbye_with_its_msg_code(wecom):
     dep, fake = wecom, wecom.fake
-    await setup(dep)
-    ticket = await queued_ticket(dep)
-    await dep.engine.desk.claim(ticket.id, "alice")
-    sends = len(fake.calls_to(SEND))
+    ticket, sends = await claimed_by_alice(dep)
     await dep.engine.desk.resolve(ticket.id, "alice", "matched with a company")
     assert states(dep) == [2, 3, 4] and fake.state(KF, USER) == (4, "")
     code = fake.calls_to(TRANS, ok=True)[-1].response["msg_code"]
     (closing,) = fake.sent("kf_event")
     assert closing.body["code"] == code and closing.text.startswith(prompts.text("zh", "back_to_assistant"))
     assert fake.calls_to(SEND)[sends:] == []
-    notices = [m for m in await transcript(dep) if m.text in (prompts.text("zh", "back_to_assistant"),
-                                                               prompts.text("zh", "rate_request"))]
-    assert [m.status for m in notices] == ["sent", "sent"]
+    assert [m.status for m in await closing_notices(dep)] == ["sent", "sent"]
 
     five = closing.body["msgmenu"]["list"][4]["click"]
     fake.add_kf_message(KF, USER, five["content"], menu_id=five["id"])
@@ -186,3 +193,15 @@ async def test_a_customer_picked_up_from_the_pool_in_the_wecom_client_is_claimed
     joined = [m for m in await transcript(dep) if m.text == prompts.text("zh", "manager_joined", name="张工")]
     assert [m.status for m in joined] == ["failed"]  # state 3: recorded, not sent
     assert len(fake.calls_to(SEND)) == len(kf_texts(dep))
+
+
+async def test_a_session_ended_in_the_client_without_a_msg_code_resolves_and_sends_nothing(wecom):
+    dep, fake = wecom, wecom.fake
+    ticket, sends = await claimed_by_alice(dep)
+    fake.set_state(KF, USER, 4)
+    fake.add_kf_message(KF, USER, origin=4, msgtype="event", event={
+        "event_type": "session_status_change", "change_type": 3, "old_servicer_userid": "alice_kf"})
+    await pull(dep)
+    assert (await dep.store.tickets.get(ticket.id)).state == "resolved"
+    assert fake.sent("kf_event") == [] and fake.calls_to(SEND)[sends:] == [] and states(dep) == [2, 3]
+    assert [m.status for m in await closing_notices(dep)] == ["failed", "failed"]  # recorded as not delivered
