@@ -14,6 +14,7 @@ from langchain_core.runnables import Runnable
 
 import prompts
 from bot import extractive, llm as llm_ops
+from bot.curated import CuratedAnswers
 from bot.errors import LLMError
 from bot.intent import Intent, classify_rules, parse_llm_label
 from bot.ports import Embedder, Retriever
@@ -35,11 +36,12 @@ class Delta:
 
 class Answerer:
     def __init__(self, retriever: Retriever, settings: Settings, llm: Runnable | None = None,
-                 embedder: Embedder | None = None):
+                 embedder: Embedder | None = None, curated: CuratedAnswers | None = None):
         self.retriever = retriever
         self.settings = settings
         self.llm = llm
         self.embedder = embedder
+        self.curated = curated  # answers the operators wrote; preferred when a question matches one
 
     @property
     def mode(self) -> AnswerMode:
@@ -73,6 +75,10 @@ class Answerer:
         lang = lang or detect_lang(question)
         t0 = time.perf_counter()
         query, notice = await self._standalone(question, history, lang)
+        match = await self.curated.match(query) if self.curated is not None else None
+        if match is not None:
+            yield match.to_answer(lang, query if query != question else None, {"total_ms": _ms(t0)})
+            return
         passages = await self.retriever.search(query)
         timings = {"retrieval_ms": _ms(t0)}
         rel = judge(query, passages, self.settings.retrieval_min_score, getattr(self.retriever, "mentions", None))

@@ -18,6 +18,7 @@ from aiohttp import web
 from langchain_core.runnables import Runnable
 
 from bot.answerer import Answerer
+from bot.curated import CuratedAnswers
 from bot.engine import Engine
 from bot.llm import make_chat_model
 from bot.errors import QdbotError
@@ -59,7 +60,7 @@ async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_i
     await _warm_up(kb)
     if llm is None and settings.llm_enabled:
         llm = make_chat_model(settings)
-    answerer = Answerer(kb, settings, llm=llm, embedder=embedder)
+    answerer = Answerer(kb, settings, llm=llm, embedder=embedder, curated=CuratedAnswers(store, embedder))
     engine = Engine(settings, store, answerer)
     loaded = await engine.desk.load_roster()
     if loaded:
@@ -77,9 +78,10 @@ async def _warm_up(kb: KnowledgeBase) -> None:
 
 def channel_factories() -> list[ChannelFactory]:
     """Every channel the server knows; each returns None when its credentials are not set."""
+    from adapters import console as operator_console
     from adapters import web as web_chat
 
-    factories: list[ChannelFactory] = [web_chat.create]
+    factories: list[ChannelFactory] = [web_chat.create, operator_console.create]
     for name in ("telegram", "wecom"):
         try:
             module = __import__(f"adapters.{name}", fromlist=["create"])

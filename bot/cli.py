@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=None, help="override QDBOT_PORT")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
+    from bot import admin_cli
+
+    admin_cli.add_parser(sub)
     return p
 
 
@@ -49,10 +52,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import commands
+    from bot import admin_cli, commands
 
     handler = {"ingest": commands.ingest, "ask": commands.ask, "chat": commands.chat,
-               "eval": commands.evaluate, "db": commands.db, "serve": commands.serve}[args.command]
+               "eval": commands.evaluate, "db": commands.db, "serve": commands.serve,
+               "admin": admin_cli.run}[args.command]
     return await handler(args, settings)
 
 
