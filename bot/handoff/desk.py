@@ -101,7 +101,7 @@ class HandoffDesk:
         return await self._queue(conv, ticket, reply_to_id)
 
     async def _queue(self, conv: Conversation, ticket: TicketRecord, reply_to_id: int | None) -> TicketRecord:
-        summary = await self._summary(conv, ticket.lang)
+        summary = await self._summary(conv, ticket.lang, before=ticket.created_at)
         now = utcnow()
         queued = await self.store.tickets.transition(ticket.id, ("intake",), "waiting", waiting_since=now,
                                                      intake_step=None, summary=summary, notified_at=now,
@@ -131,11 +131,14 @@ class HandoffDesk:
             return fields
         return {**intake.parse_llm_fields(raw), **fields}
 
-    async def _history(self, conv: Conversation, limit: int = 12) -> str:
-        return llm_ops.history_text(await self.store.recent_turns(conv.id, limit))
+    async def _history(self, conv: Conversation, limit: int = 12, before: datetime | None = None) -> str:
+        turns = await self.store.recent_turns(conv.id, limit + 12)
+        if before is not None:  # the conversation that led to the request, not the intake itself
+            turns = [t for t in turns if t.created_at < before]
+        return llm_ops.history_text(turns[-limit:])
 
-    async def _summary(self, conv: Conversation, lang: str) -> str:
-        history = await self._history(conv)
+    async def _summary(self, conv: Conversation, lang: str, before: datetime | None = None) -> str:
+        history = await self._history(conv, before=before)
         if self.llm is None or not history:
             return history
         try:

@@ -239,3 +239,11 @@ async def test_only_the_holder_may_resolve_or_pass_an_active_ticket_and_ratings_
     await desk.engine.desk.resolve(ticket.id, "alice")
     assert await desk.engine.button("web", "u1", "u1", f"rate:{ticket.id}:4")
     assert desk.staff.events[-1].kind == "rated" and desk.staff.events[-1].text == "4"
+
+
+async def test_the_managers_summary_is_the_conversation_before_the_request_not_the_intake(desk):
+    await desk.say("青岛计划建设多少家概念验证平台？")
+    await desk.say("转人工")
+    await fill_intake(desk)
+    ticket = await desk.ticket()
+    assert "概念验证平台" in ticket.summary and "青岛某某科技有限公司" not in ticket.summary
