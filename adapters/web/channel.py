@@ -20,6 +20,7 @@ from adapters.web import pages, render, translate
 from adapters.web.feed import CURRENT, SSE_HEADERS, Feed, Hub, pump
 from adapters.web.translate import CHANNEL, BadInput
 from bot import links
+from bot.errors import StorageError
 from bot.engine import Engine
 from bot.ports import InboundHandler
 from bot.settings import Settings
@@ -41,6 +42,9 @@ def _api(fn: Handler) -> Handler:
             return await fn(self, request)
         except BadInput as exc:
             return _error(exc.key, exc.status, exc.lang, **exc.fields)
+        except StorageError:  # the database is down or restarting: nothing was accepted, try again
+            log.warning("web_storage_unavailable", path=request.path)
+            return _error("error_unavailable", 503, lang)
     return wrapper
 
 
@@ -109,6 +113,9 @@ class WebChannel:
         """The engine's outcome as the API's JSON (also the `done` event), or None when it failed."""
         try:
             out = await self.engine.handle(msg, feed.on_delta)
+        except StorageError:  # nothing was accepted: the client is told to try again (503)
+            feed.end("error", {"error": pages.say(msg.lang or "zh", "error_unavailable"), "code": "unavailable"})
+            raise
         except Exception:
             log.exception("web_handle_failed", session=msg.chat_id)
             feed.end("error", {"error": pages.say(msg.lang or "zh", "error_server")})

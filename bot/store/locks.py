@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.errors import StorageError
 
 
 def _key(name: str) -> int:
@@ -27,10 +30,18 @@ class Locks:
             async with self._local.setdefault(name, asyncio.Lock()):
                 yield
             return
-        async with self.engine.connect() as conn:
+        try:
+            conn = await self.engine.connect()
             await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _key(name)})
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"cannot take lock {name}: {exc.__class__.__name__}") from exc
+        try:
+            yield
+        finally:
             try:
-                yield
-            finally:
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(name)})
                 await conn.commit()
+            except (SQLAlchemyError, OSError):
+                pass  # the server went away: its locks went with the session
+            finally:
+                await conn.close()
