@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from contextvars import ContextVar
 from datetime import timedelta
 from collections.abc import Awaitable, Callable
@@ -48,7 +49,8 @@ class Engine:
         self.store = store
         self.answerer = answerer
         self.channels: dict[str, Channel] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
+        # held or awaited locks stay referenced; idle ones vanish (no growth per conversation)
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._inflight = 0
         self._idle = asyncio.Event()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,7 +22,7 @@ def _key(name: str) -> int:
 class Locks:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
-        self._local: dict[str, asyncio.Lock] = {}
+        self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @asynccontextmanager
     async def hold(self, name: str) -> AsyncIterator[None]:

@@ -177,3 +177,13 @@ async def test_a_message_claimed_by_another_worker_is_not_answered_twice(store, 
     mid = await store.record_user_message(conv, m)
     outs = await asyncio.gather(a._locked(conv, m, mid, None), b._locked(conv, m, mid, None))
     assert sorted(o.status for o in outs) == ["answered", "duplicate"] and len(ch.sent) == 1
+
+
+async def test_per_conversation_locks_do_not_accumulate_after_messages_are_answered(store, retriever):
+    import gc
+
+    engine = make_engine(store, retriever)
+    for i in range(5):
+        await engine.handle(msg("青岛计划建设多少家概念验证平台？", mid=f"l{i}", chat=f"chat-{i}"))
+    gc.collect()
+    assert len(engine._locks) == 0 and len(store.locks._local) == 0
