@@ -5,6 +5,7 @@ that are not in the sources) falls back to the extractive answer with a short no
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
@@ -88,7 +89,7 @@ class Answerer:
             yield self._no_answer(base, rel)
             return
         if self.llm is None:
-            yield self._extractive(base, query, passages)
+            yield await self._extractive(base, query, passages)
             return
         async for event in self._generate(base, query, passages, t0):
             yield event
@@ -107,9 +108,12 @@ class Answerer:
         timings = {**base.timings, "top_score": rel.top_score, "coverage": rel.coverage}
         return replace(base, text=text, no_answer=True, timings=timings, notice=rel.reason)
 
-    def _extractive(self, base: Answer, query: str, passages: Sequence[Passage], notice: str | None = None) -> Answer:
+    async def _extractive(self, base: Answer, query: str, passages: Sequence[Passage],
+                          notice: str | None = None) -> Answer:
+        """Sentence selection embeds and tokenises: it runs in a worker thread, never on the loop."""
         expand = getattr(self.retriever, "expand_query", None)
-        text, cites = extractive.build(query, passages, base.lang, self.embedder, expand(query) if expand else None)
+        text, cites = await asyncio.to_thread(extractive.build, query, passages, base.lang, self.embedder,
+                                              expand(query) if expand else None)
         if notice:
             text = f"{notice}\n{text}"
         return replace(base, text=text, citations=cites, mode=AnswerMode.EXTRACTIVE, notice=notice or base.notice)
@@ -128,23 +132,23 @@ class Answerer:
                     yield Delta(piece)
         except LLMError as exc:
             log.warning("llm_failed", error=str(exc))
-            yield self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
+            yield await self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
             return
-        yield self._finish(base, query, passages, raw, t0)
+        yield await self._finish(base, query, passages, raw, t0)
 
-    def _finish(self, base: Answer, query: str, passages: Sequence[Passage], raw: str, t0: float) -> Answer:
+    async def _finish(self, base: Answer, query: str, passages: Sequence[Passage], raw: str, t0: float) -> Answer:
         timings = {**base.timings, "total_ms": _ms(t0)}
         if not raw.strip():
-            return self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
+            return await self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
         if llm_ops.is_no_answer(raw):
             return self._no_answer(replace(base, timings=timings), Relevance(False, 0.0, 0.0, "model: not in passages"))
         if llm_ops.leaks_prompt(raw):
             log.warning("llm_leaked_prompt")
-            return self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
+            return await self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
         invented = llm_ops.invented_figures(raw, passages, query)
         if invented:
             log.warning("llm_invented_figures", figures=invented[:5])
-            return self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
+            return await self._extractive(base, query, passages, prompts.text(base.lang, "llm_fallback_notice"))
         text, cites = llm_ops.cite(raw, passages)
         if not cites:  # an uncited answer still shows the material it was given
             cites = tuple(extractive.citation_for(p) for p in passages[:3])

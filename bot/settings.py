@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # -- where things live
     qdbot_data_dir: Path = Path("./data")
     database_url: str | None = None  # default: SQLite under the data dir
+    db_pool_size: int = Field(10, ge=1)  # PostgreSQL connections kept per worker
+    db_max_overflow: int = Field(10, ge=0)  # extra connections per worker under load
     qdbot_log_level: str = "INFO"
     qdbot_log_format: Literal["console", "json"] = "console"
 
@@ -49,6 +51,7 @@ class Settings(BaseSettings):
     embedding_model: str = "text-embedding-3-small"
     embedding_api_key: SecretStr | None = None  # default: OPENAI_API_KEY, only on OPENAI_BASE_URL's host
     embedding_batch_size: int = 64
+    embedding_query_cache: int = Field(4096, ge=0)  # recent query vectors kept in memory (0: none)
 
     # -- vector store
     chroma_host: str | None = None

@@ -5,12 +5,15 @@
 - `OpenAIEmbedder`: any OpenAI-compatible ``/v1/embeddings`` endpoint, batched, retrying rate
   limits, 5xx, timeouts and refused connections a bounded number of times with backoff.
 - `CachedEmbedder`: wraps either; passage vectors are kept in SQLite keyed by
-  (model id, sha256 of the text), so identical text is embedded once, across runs and processes.
+  (model id, sha256 of the text), so identical text is embedded once, across runs and processes;
+  recent query and passage vectors are also kept in memory (bounded LRUs), so a question asked
+  again, or embedded twice for one answer (retrieval, then sentence selection), costs nothing.
 """
 from __future__ import annotations
 
 import hashlib
 import random
+from collections import OrderedDict
 import sqlite3
 import threading
 import time
@@ -188,13 +191,43 @@ class EmbeddingCache:
             self._db.close()
 
 
-class CachedEmbedder:
-    """An Embedder that asks the inner one only for passages it has never seen."""
+class _LRU:
+    """A small thread-safe LRU of vectors (kept as float32 arrays: 1.5 KB for 384 dimensions)."""
 
-    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> list[float] | None:
+        with self._lock:
+            vector = self._items.get(key)
+            if vector is None:
+                return None
+            self._items.move_to_end(key)
+        return vector.tolist()
+
+    def put(self, key: str, vector: Sequence[float]) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = np.asarray(vector, dtype=np.float32)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class CachedEmbedder:
+    """An Embedder that asks the inner one only for passages it has never seen, and only for
+    queries it has not embedded recently."""
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache, *, queries: int = 4096,
+                 passages: int = 20_000) -> None:
         self.inner = inner
         self.cache = cache
         self.model_id = inner.model_id
+        self._queries = _LRU(queries)
+        self._passages = _LRU(passages)
 
     @property
     def dim(self) -> int:
@@ -203,18 +236,35 @@ class CachedEmbedder:
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
         """Cached vectors, the rest from the inner embedder, kept batch by batch as they arrive
         (a failure part-way loses only the failed batch: a retry resumes after the last one)."""
-        known = self.cache.get_many(self.model_id, texts)
-        missing = list(dict.fromkeys(t for t in texts if self.cache.key(t) not in known))
+        keys = [self.cache.key(t) for t in texts]
+        known: dict[str, list[float]] = {}
+        for key in keys:
+            vector = self._passages.get(key)
+            if vector is not None:
+                known[key] = vector
+        unknown = [t for t, key in zip(texts, keys) if key not in known]
+        if unknown:
+            stored = self.cache.get_many(self.model_id, unknown)
+            for key, vector in stored.items():
+                self._passages.put(key, vector)
+            known.update(stored)
+        missing = list(dict.fromkeys(t for t, key in zip(texts, keys) if key not in known))
         step = getattr(self.inner, "batch_size", 0) or len(missing) or 1
         for start in range(0, len(missing), step):
             batch = missing[start:start + step]
             fresh = dict(zip(map(self.cache.key, batch), self.inner.embed_passages(batch)))
             self.cache.put_many(self.model_id, fresh)
+            for key, vector in fresh.items():
+                self._passages.put(key, vector)
             known.update(fresh)
-        return [known[self.cache.key(t)] for t in texts]
+        return [known[key] for key in keys]
 
     def embed_query(self, text: str) -> list[float]:
-        return self.inner.embed_query(text)
+        vector = self._queries.get(text)
+        if vector is None:
+            vector = self.inner.embed_query(text)
+            self._queries.put(text, vector)
+        return vector
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -246,4 +296,7 @@ def _host(url: str) -> str:
 
 def cached(embedder: Embedder, settings: Settings) -> CachedEmbedder:
     """Wrap an embedder with the cache at data_dir/embeddings.sqlite."""
-    return CachedEmbedder(embedder, EmbeddingCache(settings.ensure_data_dir() / "embeddings.sqlite"))
+    if isinstance(embedder, CachedEmbedder):
+        return embedder  # one cache and one set of LRUs, however many components share it
+    return CachedEmbedder(embedder, EmbeddingCache(settings.ensure_data_dir() / "embeddings.sqlite"),
+                          queries=settings.embedding_query_cache)
