@@ -20,11 +20,12 @@ from langchain_core.runnables import Runnable
 from bot.answerer import Answerer
 from bot.curated import CuratedAnswers
 from bot.engine import Engine
-from bot.llm import make_chat_model
+from bot.llm import close_chat_model, make_chat_model
 from bot.errors import QdbotError
 from bot.ports import Channel
 from bot.settings import Settings
 from bot.store import Store
+from bot.text import query_terms
 from bot.types import utcnow
 from knowledge import KnowledgeBase
 from knowledge.embeddings import cached, make_embedder
@@ -43,8 +44,11 @@ class App:
     answerer: Answerer
     engine: Engine
     channels: list = field(default_factory=list)
+    owns_llm: bool = False  # the model was made here (from settings), so it is closed here
 
     async def close(self) -> None:
+        if self.owns_llm:
+            await close_chat_model(self.answerer.llm)
         await self.kb.close()
         await self.store.close()
 
@@ -52,25 +56,29 @@ class App:
 async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_if_empty: bool = True) -> App:
     """Open the store and the knowledge base, ingest the bundled documents on first start, wire the engine."""
     settings.ensure_data_dir()
-    store = await Store.open(settings.db_url)
+    store = await Store.open(settings.db_url, pool_size=settings.db_pool_size,
+                             max_overflow=settings.db_max_overflow)
     embedder = cached(make_embedder(settings), settings)
     kb = KnowledgeBase(settings, store, embedder=embedder)
     if ingest_if_empty:
         await kb.ingest_if_empty()
     await _warm_up(kb)
-    if llm is None and settings.llm_enabled:
+    owns_llm = llm is None and settings.llm_enabled
+    if owns_llm:
         llm = make_chat_model(settings)
     answerer = Answerer(kb, settings, llm=llm, embedder=embedder, curated=CuratedAnswers(store, embedder))
     engine = Engine(settings, store, answerer)
     loaded = await engine.desk.load_roster()
     if loaded:
         log.info("roster_loaded", managers=loaded)
-    return App(settings, store, kb, answerer, engine)
+    return App(settings, store, kb, answerer, engine, owns_llm=owns_llm)
 
 
 async def _warm_up(kb: KnowledgeBase) -> None:
-    """Load the lexical index, the tokenizer and the embedder now, not on the first user's question."""
+    """Load the lexical index, the tokenizers and the embedder now, not on the first user's question
+    (jieba's part-of-speech tables take a second to load, and the relevance gate needs them)."""
     try:
+        await asyncio.to_thread(query_terms, "青岛科技创新政策")
         await kb.search("青岛科技创新政策")
     except Exception as exc:  # a broken index must not stop the server from starting
         log.warning("warm_up_failed", error=f"{exc.__class__.__name__}: {exc}")
@@ -125,6 +133,7 @@ async def _desk_timer(app: App, every: float = 30.0) -> None:
             await app.engine.desk.tick()
             await app.engine.recover()
             await app.store.forget_events_before(utcnow() - timedelta(days=7))
+            await app.store.locks.prune()
         except Exception:
             log.exception("background_tick_failed")
 
