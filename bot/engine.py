@@ -69,9 +69,10 @@ class Engine:
         self._enter()
         try:
             conv = await self.store.conversation_for(msg)
-            async with self.store.locks.hold(f"user:{msg.channel}:{msg.user_id}"):  # store + count, in order
-                message_id = await self.store.record_user_message(conv, msg)
-                limited = message_id is not None and await self._over_limit(msg, message_id)
+            limit = self.settings.rate_limit_per_minute
+            # stored first; the per-user count (shared by all workers) comes from the same transaction
+            message_id, recent = await self.store.record_and_count(conv, msg, 60.0 if limit > 0 else None)
+            limited = message_id is not None and limit > 0 and recent > limit
             if message_id is None:
                 outcome = Outcome("duplicate", conv.id)
             elif limited:
@@ -82,11 +83,6 @@ class Engine:
             self._leave()
         self._log(msg, outcome, t0)
         return outcome
-
-    async def _over_limit(self, msg: IncomingMessage, message_id: int) -> bool:
-        """The per-user limit, counted from stored messages so every worker sees the same count."""
-        limit = self.settings.rate_limit_per_minute
-        return limit > 0 and await self.store.recent_user_messages(msg.channel, msg.user_id, 60.0, message_id) > limit
 
     async def _queued(self, conv: Conversation, msg: IncomingMessage, message_id: int,
                       on_delta: OnDelta | None) -> Outcome:
@@ -99,7 +95,7 @@ class Engine:
 
     async def _locked(self, conv: Conversation, msg: IncomingMessage, message_id: int,
                       on_delta: OnDelta | None) -> Outcome:
-        async with self._lock(conv.id), self._slots, self.store.locks.hold(f"conversation:{conv.id}"):
+        async with self._lock(conv.id), self._slots, self.store.locks.lease(f"conversation:{conv.id}"):
             if not await self.store.claim_message(message_id):  # another worker answered it
                 return Outcome("duplicate", conv.id, message_id)
             return await self._process(conv, msg, message_id, on_delta)

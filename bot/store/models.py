@@ -151,6 +151,17 @@ class ChannelStateRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class LeaseRow(Base):
+    """A named lock held without holding a connection: the holder renews it while it works; a dead
+    holder's lease runs out (`bot.store.locks.Locks.lease`)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class ManagerRow(Base):
     """A technology manager (技术经理人) of the roster."""
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -21,7 +21,7 @@ from bot.store.models import (
     ChannelStateRow, ChunkRow, ConversationRow, DocumentRow, GapRow, KbStateRow, MessageRow, ProcessedEventRow,
 )
 from bot.store.records import ChunkRecord, DocumentRecord, StoredMessage
-from bot.store.locks import Locks
+from bot.store.locks import Locks, lock_key
 from bot.store.tickets import TicketStore
 from bot.types import Conversation, IncomingMessage, Role, Turn, utcnow
 
@@ -71,9 +71,12 @@ class Store:
         self.locks = Locks(engine)
 
     @classmethod
-    async def open(cls, url: str, *, migrate_schema: bool = True) -> "Store":
-        """Connect and bring the schema to the newest migration."""
-        pool = {} if url.startswith("sqlite") else {"pool_size": 20, "max_overflow": 40, "pool_timeout": 60}
+    async def open(cls, url: str, *, migrate_schema: bool = True, pool_size: int = 10,
+                   max_overflow: int = 10) -> "Store":
+        """Connect and bring the schema to the newest migration. No connection is held while an
+        answer is generated (see `Locks.lease`), so a small pool serves hundreds of answers in flight."""
+        pool = {} if url.startswith("sqlite") else {"pool_size": pool_size, "max_overflow": max_overflow,
+                                                     "pool_timeout": 30}
         engine = create_async_engine(url, pool_pre_ping=True, **pool)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -148,10 +151,21 @@ class Store:
 
     # ---------------------------------------------------------------- messages
 
-    @_translated
     async def record_user_message(self, conversation: Conversation, msg: IncomingMessage) -> int | None:
         """Store an inbound message before anything else; None when it was already stored (redelivery)."""
+        return (await self.record_and_count(conversation, msg, None))[0]
+
+    @_translated
+    async def record_and_count(self, conversation: Conversation, msg: IncomingMessage,
+                               window: float | None) -> tuple[int | None, int]:
+        """Store an inbound message (None for a redelivery) and count this user's messages on this
+        channel in the last `window` seconds up to and including it, in one transaction. On
+        PostgreSQL a transaction-scoped advisory lock per user orders concurrent inserts across
+        workers, so each message's count includes every earlier one; SQLite has one writer anyway."""
         async with self._session() as s:
+            if self.dialect == "postgresql" and window is not None:
+                key = f"user:{msg.channel}:{msg.user_id}"
+                await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(key)})
             row = MessageRow(conversation_id=conversation.id, channel=msg.channel,
                              channel_message_id=msg.channel_message_id, role=Role.USER.value,
                              author=msg.user_id, text=msg.text, created_at=msg.received_at,
@@ -159,12 +173,19 @@ class Store:
             s.add(row)
             try:
                 await s.flush()
-                await self._touch(s, conversation.id)
-                await s.commit()
             except IntegrityError:
                 await s.rollback()
-                return None
-            return row.id
+                return None, 0
+            await self._touch(s, conversation.id)
+            count = 0
+            if window is not None:
+                since = utcnow() - timedelta(seconds=window)
+                count = int(await s.scalar(select(func.count(MessageRow.id)).where(
+                    MessageRow.channel == msg.channel, MessageRow.author == msg.user_id,
+                    MessageRow.role == Role.USER.value, MessageRow.created_at > since,
+                    MessageRow.id <= row.id)) or 0)
+            await s.commit()
+            return row.id, count
 
     async def _touch(self, s: AsyncSession, conversation_id: int) -> None:
         await s.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
@@ -278,20 +299,6 @@ class Store:
         async with self._session() as s, s.begin():
             res = await s.execute(delete(ProcessedEventRow).where(ProcessedEventRow.created_at < cutoff))
             return res.rowcount or 0
-
-    @_translated
-    async def recent_user_messages(self, channel: str, user_id: str, seconds: float,
-                                   up_to_id: int | None = None) -> int:
-        """How many messages this user sent on this channel in the last `seconds` (all workers),
-        counting only those stored up to message `up_to_id` when given."""
-        since = utcnow() - timedelta(seconds=seconds)
-        async with self._session() as s:
-            stmt = select(func.count(MessageRow.id)).where(
-                MessageRow.channel == channel, MessageRow.author == user_id, MessageRow.role == Role.USER.value,
-                MessageRow.created_at > since)
-            if up_to_id is not None:
-                stmt = stmt.where(MessageRow.id <= up_to_id)
-            return int(await s.scalar(stmt) or 0)
 
     @_translated
     async def pending_before(self, conversation_id: int, message_id: int, window: float = 300.0) -> bool:
