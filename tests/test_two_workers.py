@@ -1,6 +1,7 @@
 """Two `qdbot serve` workers sharing one PostgreSQL database and one `chroma run` server behave as
-one: WeCom redeliveries answered once, kf messages answered once, one user's rate limit counted
-across both, a conversation never answered twice, and an ingest by a third process seen by both."""
+one: WeCom redeliveries answered once, kf messages answered once, one access token fetched for
+both, one user's rate limit counted across both, a conversation never answered twice, and an
+ingest by a third process seen by both."""
 from __future__ import annotations
 
 import asyncio
@@ -62,6 +63,7 @@ async def test_two_workers_share_dedupe_cursors_limits_order_and_the_knowledge_b
             async with aiohttp.ClientSession() as http:
                 await _wecom_redelivered_to_both_is_answered_once(http, ports, fake, crypto)
                 await _kf_triggered_on_both_answers_each_message_once(http, ports, fake, crypto)
+                _the_access_token_was_fetched_once_for_both(fake)
                 await _one_user_across_both_is_limited_and_answered_once_each(http, ports)
                 await _an_ingest_by_another_process_is_seen_by_both(http, ports, envs[0], tmp_path)
         finally:
@@ -90,6 +92,12 @@ async def _kf_triggered_on_both_answers_each_message_once(http, ports, fake, cry
     await asyncio.sleep(2)
     per_customer = [[d for d in fake.sent("kf") if f"wm-customer-{i}" in json.dumps(d.body)] for i in range(3)]
     assert [len(x) for x in per_customer] == [1, 1, 1]
+
+
+def _the_access_token_was_fetched_once_for_both(fake) -> None:
+    pulls = fake.calls_to("/cgi-bin/kf/sync_msg")
+    assert len({c.query.get("access_token") for c in pulls}) == 1 and len(pulls) >= 2  # each worker pulled on its trigger
+    assert fake.token_calls == 1
 
 
 async def _one_user_across_both_is_limited_and_answered_once_each(http, ports) -> None:

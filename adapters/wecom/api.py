@@ -1,7 +1,10 @@
 """The WeCom server API client (aiohttp), shared by the app and the kf channel.
 
 - ``access_token`` cached per secret and refreshed ``refresh_early`` seconds before it expires,
-  one refresh at a time per secret (single flight);
+  one refresh at a time per secret (single flight); with a `TokenShare` (the server passes
+  `adapters.wecom.tokens.StoreTokens`) the token is shared by every worker through the database:
+  fetched once per expiry for the whole deployment, dropped everywhere when WeCom rejects it;
+  when the database is unreachable each worker fetches its own;
 - errcode 40014/42001/42007/42009: the token is refreshed and the call retried once;
 - errcode 45009: bounded exponential back-off, then ``WeComRateLimited``;
 - errcode 40001/40013/60020 (bad secret, bad corp id, untrusted IP): ``WeComConfigError`` at once,
@@ -25,7 +28,8 @@ from collections.abc import Callable, Sequence
 import aiohttp
 import structlog
 
-from bot.errors import DeliveryError
+from adapters.wecom.tokens import TokenShare, token_key
+from bot.errors import DeliveryError, StorageError
 
 log = structlog.get_logger("qdbot.wecom")
 TOKEN_CODES = frozenset({40014, 42001, 42007, 42009})
@@ -65,8 +69,8 @@ class WeComClient:
 
     def __init__(self, base_url: str, corp_id: str, *, timeout: float = 10.0,
                  refresh_early: float = 300.0, backoff: Sequence[float] = (0.5, 1.0, 2.0),
-                 clock: Callable[[], float] = time.monotonic):
-        self.base_url, self.corp_id = base_url.rstrip("/"), corp_id
+                 clock: Callable[[], float] = time.time, shared: TokenShare | None = None):
+        self.base_url, self.corp_id, self.shared = base_url.rstrip("/"), corp_id, shared
         self.refresh_early, self.backoff, self._clock = refresh_early, tuple(backoff), clock
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -86,12 +90,34 @@ class WeComClient:
     # --- access_token -------------------------------------------------------------------
 
     async def token(self, secret: str) -> str:
-        """A valid access_token for ``secret``: cached, refreshed early, one refresh at a time."""
+        """A valid access_token for ``secret``: cached, refreshed early, one refresh at a time
+        (in this worker, and across workers when the token is shared)."""
         cached = self._fresh(secret)
         if cached:
             return cached
         async with self._locks.setdefault(secret, asyncio.Lock()):
-            return self._fresh(secret) or await self._refresh(secret)
+            cached = self._fresh(secret)
+            if cached:
+                return cached
+            if self.shared is None:
+                return await self._refresh(secret)
+            try:
+                return await self._shared_token(secret)
+            except StorageError as exc:
+                log.warning("wecom_token_not_shared", error=str(exc))  # the database is away: fetch our own
+                return self._fresh(secret) or await self._refresh(secret)
+
+    async def _shared_token(self, secret: str) -> str:
+        assert self.shared is not None
+        key = token_key(self.corp_id, secret)
+        async with self.shared.refreshing(key):
+            stored = await self.shared.load(key)
+            if stored is not None and stored[0] and self._clock() < stored[1]:
+                self._tokens[secret] = stored
+                return stored[0]
+            token = await self._refresh(secret)
+            await self.shared.save(key, *self._tokens[secret])
+            return token
 
     def _fresh(self, secret: str) -> str | None:
         token, refresh_at = self._tokens.get(secret, ("", 0.0))
@@ -105,9 +131,14 @@ class WeComClient:
         self._tokens[secret] = (str(data["access_token"]), self._clock() + expires_in - early)
         return self._tokens[secret][0]
 
-    def _invalidate(self, secret: str, token: str) -> None:
+    async def _invalidate(self, secret: str, token: str) -> None:
         if self._tokens.get(secret, ("",))[0] == token:  # a newer token stays
             self._tokens.pop(secret, None)
+        if self.shared is not None:
+            try:
+                await self.shared.forget(token_key(self.corp_id, secret), token)
+            except StorageError as exc:
+                log.warning("wecom_token_not_shared", error=str(exc))
 
     # --- calls --------------------------------------------------------------------------
 
@@ -123,7 +154,7 @@ class WeComClient:
                 if exc.errcode not in TOKEN_CODES or attempt == 2:
                     raise
                 log.info("wecom_token_refresh", path=path, errcode=exc.errcode)
-                self._invalidate(secret, token)
+                await self._invalidate(secret, token)
         raise AssertionError("unreachable")
 
     async def _checked(self, method: str, path: str, body: dict | None, *, params: dict[str, str],

@@ -22,6 +22,7 @@ import structlog
 from aiohttp import web
 
 from adapters.wecom import callback, render, translate
+from adapters.wecom.tokens import StoreTokens
 from adapters.wecom.api import WeComClient
 from adapters.wecom.app_staff import AppStaff
 from adapters.wecom.budget import SendBudget
@@ -44,7 +45,7 @@ class WeComAppChannel:
     def __init__(self, engine: Engine, settings: Settings, wecom: WeComSettings,
                  client: WeComClient | None = None, budget: SendBudget | None = None):
         self.engine, self.settings, self.wecom = engine, settings, wecom
-        self.client = client or wecom.make_client()
+        self.client = client or wecom.make_client(StoreTokens(engine.store))
         self.budget = budget or SendBudget()
         self.links = render.AnswerLinks(settings)
         self.endpoint = callback.CallbackEndpoint(wecom.make_crypto(), wecom.wecom_callback_max_age,

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.wecom.api import WeComClient
+from adapters.wecom.tokens import TokenShare
 from adapters.wecom.crypto import WeComCrypto
 from bot.errors import ConfigError
 
@@ -66,9 +67,9 @@ class WeComSettings(BaseSettings):
     def make_crypto(self) -> WeComCrypto:
         return WeComCrypto(self.wecom_token.strip(), self.aes_key, self.wecom_corp_id.strip())
 
-    def make_client(self) -> WeComClient:
+    def make_client(self, shared: TokenShare | None = None) -> WeComClient:
         return WeComClient(self.wecom_api_base_url, self.wecom_corp_id.strip(),
-                           timeout=self.wecom_request_timeout)
+                           timeout=self.wecom_request_timeout, shared=shared)
 
     def _shared_missing(self) -> list[str]:
         values = {"WECOM_CORP_ID": self.wecom_corp_id.strip(), "WECOM_TOKEN": self.wecom_token.strip(),
