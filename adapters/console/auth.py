@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, MultipartReader, web
 
+from adapters.client_address import client_ip
 from adapters.console.i18n import lang_of, t
 from bot import links
 from bot.errors import BadRequestError, DocumentError, HandoffError
@@ -61,16 +62,6 @@ class Ctx:
     @property
     def role(self) -> str:
         return self.account.role
-
-
-def client_ip(request: web.Request, trusted: frozenset[str] = frozenset()) -> str:
-    """The caller's address; behind a trusted reverse proxy, the address the proxy saw (the last
-    X-Forwarded-For hop), so the per-IP login limit does not lock everyone out at once."""
-    peer = request.remote or "-"
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if peer in trusted and forwarded.strip():
-        return forwarded.split(",")[-1].strip()[:64] or peer
-    return peer
 
 
 def secure_cookies(request: web.Request, public_url: str | None) -> bool:
