@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     recovery_grace_seconds: float = Field(120.0, ge=0)  # a message "processing" longer is a dead worker's
 
+    # -- web chat
+    web_rate_limit_per_ip: int = Field(60, ge=0)  # chat messages per client address per minute, per worker (0: no limit)
+    web_trusted_proxies: str = "127.0.0.1,::1"  # reverse proxies whose X-Forwarded-For the web chat believes
+
     # -- handoff to technology managers
     handoff_roster_file: Path | None = None  # YAML roster of technology managers
     handoff_timezone: str = "Asia/Shanghai"

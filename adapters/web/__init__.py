@@ -2,7 +2,8 @@
 
 Modules: `translate` (HTTP payloads -> validated inputs -> IncomingMessage), `render` (replies and
 stored messages -> JSON), `feed` (replies of a request, server-sent events), `pages` (page, assets,
-UI sentences, the answer page), `channel` (the `Channel` and its routes).
+UI sentences, the answer page), `limit` (chat messages per client address), `channel` (the `Channel`
+and its routes).
 """
 from __future__ import annotations
 

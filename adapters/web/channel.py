@@ -5,19 +5,25 @@
     POST /api/chat               one message -> the answer as JSON
     POST /api/chat/stream        the same as server-sent events: delta*, reply*, done
     POST /api/feedback           👍/👎 on an answer     GET /api/chat/history?session_id=&after=
+
+A chat message (either POST /api/chat*) from a client address over WEB_RATE_LIMIT_PER_IP a minute is
+refused at the door with 429 and Retry-After: not stored, never seen by the engine.
 """
 from __future__ import annotations
 
 import asyncio
 import functools
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from adapters.client_address import client_ip, trusted_proxies
 from adapters.web import pages, render, translate
 from adapters.web.feed import CURRENT, SSE_HEADERS, Feed, Hub, pump
+from adapters.web.limit import AddressLimit
 from adapters.web.translate import CHANNEL, BadInput
 from bot import links
 from bot.errors import StorageError
@@ -41,16 +47,17 @@ def _api(fn: Handler) -> Handler:
         try:
             return await fn(self, request)
         except BadInput as exc:
-            return _error(exc.key, exc.status, exc.lang, **exc.fields)
+            return _error(exc.key, exc.status, exc.lang, exc.headers, **exc.fields)
         except StorageError:  # the database is down or restarting: nothing was accepted, try again
             log.warning("web_storage_unavailable", path=request.path)
             return _error("error_unavailable", 503, lang)
     return wrapper
 
 
-def _error(key: str, status: int, lang: str, **fields: object) -> web.Response:
+def _error(key: str, status: int, lang: str, headers: dict[str, str] | None = None,
+           **fields: object) -> web.Response:
     return web.json_response({"error": pages.say(lang, key, **fields), "code": key.removeprefix("error_")},
-                             status=status)
+                             status=status, headers=headers)
 
 
 class WebChannel:
@@ -64,6 +71,8 @@ class WebChannel:
         self.hub = Hub()
         self.accepting = False
         self._tasks: set[asyncio.Task] = set()
+        self.per_address = AddressLimit(settings.web_rate_limit_per_ip)
+        self._proxies = trusted_proxies(settings.web_trusted_proxies)
 
     @functools.cached_property
     def _secret(self) -> bytes:
@@ -125,9 +134,17 @@ class WebChannel:
         return payload
 
     async def _chat_input(self, request: web.Request) -> translate.ChatIn:
-        body = await translate.read_body(request)
         lang = translate.lang_of(request.query.get("lang"))
+        self._admit(request, lang)
+        body = await translate.read_body(request)
         return translate.parse_chat(body, self.settings.max_message_chars, lang)
+
+    def _admit(self, request: web.Request, lang: str) -> None:
+        """Count a chat message against its client address; over the limit it is refused (429)."""
+        wait = self.per_address.take(client_ip(request, self._proxies))
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise BadInput("error_rate_limited", 429, lang, {"Retry-After": str(seconds)}, seconds=seconds)
 
     # ------------------------------------------------------------ API
 

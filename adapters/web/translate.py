@@ -22,11 +22,13 @@ _FIELD_ERRORS = {"session_id": "error_session_id", "text": "error_text", "lang":
 
 
 class BadInput(Exception):
-    """A request the API refuses: `key` is the sentence in web.toml, `fields` fill it in."""
+    """A request the API refuses: `key` is the sentence in web.toml, `fields` fill it in, `headers`
+    go with the answer (Retry-After)."""
 
-    def __init__(self, key: str, status: int = 400, lang: str = "zh", **fields: object):
+    def __init__(self, key: str, status: int = 400, lang: str = "zh", headers: dict[str, str] | None = None,
+                 **fields: object):
         super().__init__(key)
-        self.key, self.status, self.lang, self.fields = key, status, lang, fields
+        self.key, self.status, self.lang, self.fields, self.headers = key, status, lang, fields, headers or {}
 
 
 class ChatIn(BaseModel):
