@@ -17,12 +17,13 @@ import structlog
 from aiohttp import web
 from telegram import BotCommand, CallbackQuery, ChatMember, Message, Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import (AIORateLimiter, Application, ApplicationHandlerStop, CallbackQueryHandler,
+from telegram.ext import (Application, ApplicationHandlerStop, CallbackQueryHandler,
                           ChatMemberHandler, ContextTypes, MessageHandler, TypeHandler, filters)
 
 import prompts
 from adapters.telegram import render, stream, translate
 from adapters.telegram.delivery import Sender
+from adapters.telegram.limits import AnswersFirst
 from adapters.telegram.ordering import StaffTopicsInOrder
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.staff import StaffRoom
@@ -40,11 +41,11 @@ COMMANDS = ("start", "help", "new", "human")
 
 def build_application(config: TelegramSettings) -> Application:
     """PTB Application: our base URL and proxy, concurrent updates (a staff topic's messages in
-    order), 429s waited out and retried."""
+    order), Telegram's flood limits kept with answers first, 429s waited out and retried."""
     builder = (Application.builder().token(config.token).base_url(config.telegram_api_base_url)
                .base_file_url(config.base_file_url())
                .concurrent_updates(StaffTopicsInOrder(config.telegram_staff_chat_id))
-               .rate_limiter(AIORateLimiter(max_retries=config.telegram_rate_limit_retries)))
+               .rate_limiter(AnswersFirst(max_retries=config.telegram_rate_limit_retries)))
     if config.telegram_proxy_url:
         builder = builder.proxy(config.telegram_proxy_url).get_updates_proxy(config.telegram_proxy_url)
     if config.webhook_mode:
