@@ -39,9 +39,14 @@ def kind_of(message: Message) -> str | None:
 
 
 def _entity_texts(message: Message) -> dict[MessageEntity, str]:
-    if message.text:
-        return message.parse_entities()
-    return message.parse_caption_entities() if message.caption else {}
+    """Each entity's text. Offsets count UTF-16 units; an entity that cuts a surrogate pair in half
+    (never sent by Telegram, but a forged webhook may) yields U+FFFD instead of an exception."""
+    text, entities = (message.text, message.entities) if message.text else (message.caption, message.caption_entities)
+    if not text:
+        return {}
+    units = text.encode("utf-16-le")
+    return {e: units[e.offset * 2:(e.offset + e.length) * 2].decode("utf-16-le", errors="replace")
+            for e in entities or ()}
 
 
 def _mentions(message: Message, me: User) -> bool:
