@@ -1,6 +1,7 @@
 """Two `qdbot serve` workers sharing one PostgreSQL database and one `chroma run` server behave as
 one: WeCom redeliveries answered once, kf messages answered once, one access token fetched for
-both, one user's rate limit counted across both, a conversation never answered twice, and an
+both, one user's rate limit counted across both, a conversation never answered twice nor while
+another process holds it, one of two managers claiming a ticket on different workers wins, and an
 ingest by a third process seen by both."""
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import aiohttp
 import pytest
 
 from adapters.wecom.crypto import WeComCrypto
+from bot.accounts import Accounts
+from bot.store import Store
 from tests.adapters.wecom.harness import AES_KEY, KF, TOKEN, text_xml
 from tests.fakes.wecom_server import FakeWeCom, callback_request
 from tests.knowledge.conftest import ChromaProcess
@@ -30,10 +33,24 @@ def chroma(tmp_path):
     server.stop()
 
 
+SECRET_KEY = "shared-secret-of-the-deployment-0123456789"
+ROSTER = """managers:
+  - id: zhang
+    name: 张工
+    specialties: [专利, 海洋]
+  - id: li
+    name: 李工
+    specialties: [中试, 新材料]
+"""
+INTAKE = ("2", "海洋生物", "青岛某某科技有限公司", "王先生", "13812345678", "一项海藻提取专利想授权给企业")
+
+
 def worker_env(cli_env: dict, pg_url: str, chroma: ChromaProcess, fake: FakeWeCom, data_dir: Path) -> dict:
+    roster = data_dir.parent / "roster.yaml"
+    roster.write_text(ROSTER, encoding="utf-8")
     return {**cli_env, "QDBOT_DATA_DIR": str(data_dir), "DATABASE_URL": pg_url, "CHROMA_HOST": chroma.host,
-            "CHROMA_PORT": str(chroma.port), "QDBOT_SECRET_KEY": "shared-secret-of-the-deployment-0123456789",
-            "RATE_LIMIT_PER_MINUTE": "4", "WECOM_CORP_ID": fake.corp_id, "WECOM_AGENT_ID": str(fake.agent_id),
+            "CHROMA_PORT": str(chroma.port), "QDBOT_SECRET_KEY": SECRET_KEY, "HANDOFF_ROSTER_FILE": str(roster),
+            "RATE_LIMIT_PER_MINUTE": "8", "WECOM_CORP_ID": fake.corp_id, "WECOM_AGENT_ID": str(fake.agent_id),
             "WECOM_SECRET": "fake-secret", "WECOM_TOKEN": TOKEN, "WECOM_ENCODING_AES_KEY": AES_KEY,
             "WECOM_API_BASE_URL": fake.base_url, "WECOM_KF_OPEN_KFIDS": KF}
 
@@ -65,6 +82,8 @@ async def test_two_workers_share_dedupe_cursors_limits_order_and_the_knowledge_b
                 await _kf_triggered_on_both_answers_each_message_once(http, ports, fake, crypto)
                 _the_access_token_was_fetched_once_for_both(fake)
                 await _one_user_across_both_is_limited_and_answered_once_each(http, ports)
+                await _a_conversation_held_by_another_process_waits_for_it(http, ports, pg_url)
+                await _two_managers_on_two_workers_claim_one_ticket_once(http, ports, pg_url)
                 await _an_ingest_by_another_process_is_seen_by_both(http, ports, envs[0], tmp_path)
         finally:
             for w in workers:
@@ -106,14 +125,62 @@ async def _one_user_across_both_is_limited_and_answered_once_each(http, ports) -
                              json={"session_id": "shared-session-1", "text": f"青岛计划建设多少家概念验证平台？{i}"}) as r:
             return await r.json()
 
-    results = [await ask(i) for i in range(6)]
-    assert [r["status"] for r in results] == ["answered"] * 4 + ["rate_limited"] * 2
+    results = [await ask(i) for i in range(10)]
+    assert [r["status"] for r in results] == ["answered"] * 8 + ["rate_limited"] * 2
     async with http.get(f"http://127.0.0.1:{ports[0]}/api/chat/history",
                         params={"session_id": "shared-session-1"}) as r:
         history = (await r.json())["messages"]
     users = [m for m in history if m["role"] == "user"]
     answers = [m for m in history if m["role"] == "assistant"]
-    assert len(users) == 6 and len(answers) == 4
+    assert len(users) == 10 and len(answers) == 8
+
+
+async def chat(http, port: int, session: str, text: str) -> dict:
+    async with http.post(f"http://127.0.0.1:{port}/api/chat", json={"session_id": session, "text": text}) as r:
+        assert r.status == 200
+        return await r.json()
+
+
+async def _a_conversation_held_by_another_process_waits_for_it(http, ports, pg_url) -> None:
+    """The per-conversation lease is the database's: while this process holds it (as a worker does
+    while answering), a worker does not answer that conversation, and does at once after."""
+    await chat(http, ports[0], "order-session", "青岛计划建设多少家概念验证平台？")
+    store = await Store.open(pg_url, migrate_schema=False)
+    try:
+        conv = await store.find_conversation("web", "order-session")
+        async with store.locks.lease(f"conversation:{conv.id}"):
+            second = asyncio.create_task(chat(http, ports[1], "order-session", "市级财政科技资金每年增长多少？"))
+            await asyncio.sleep(2)
+            assert not second.done()
+        answer = await asyncio.wait_for(second, 10)
+        assert "15%" in answer["answer"]
+    finally:
+        await store.close()
+
+
+async def _two_managers_on_two_workers_claim_one_ticket_once(http, ports, pg_url) -> None:
+    for i, text in enumerate(("/human", *INTAKE)):  # the intake's answers reach either worker
+        await chat(http, ports[i % 2], "handoff-session", text)
+    store = await Store.open(pg_url, migrate_schema=False)
+    try:
+        accounts = Accounts(store, SECRET_KEY.encode())
+        tokens = [await accounts.issue_token(await accounts.create(m, "manager", "long-enough-password", m))
+                  for m in ("zhang", "li")]
+        (ticket,) = [t for t in await store.tickets.list() if t.state == "waiting"]
+
+        async def claim(port: int, token: str) -> int:
+            async with http.post(f"http://127.0.0.1:{port}/api/admin/tickets/{ticket.id}/claim",
+                                 headers={"Authorization": f"Bearer {token}"}, json={}) as r:
+                return r.status
+
+        statuses = await asyncio.gather(*(claim(p, t) for p, t in zip(ports, tokens)))
+        assert sorted(statuses) == [200, 409]
+        claimed = await store.tickets.get(ticket.id)
+        assert claimed.state == "active" and claimed.manager_id == ("zhang", "li")[statuses.index(200)]
+        events = [e.action for e in await store.tickets.events(ticket.id)]
+        assert events.count("claimed") == 1
+    finally:
+        await store.close()
 
 
 async def _an_ingest_by_another_process_is_seen_by_both(http, ports, env, tmp_path) -> None:
