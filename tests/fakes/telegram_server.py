@@ -53,6 +53,7 @@ class FakeTelegram(ChatState):
         self._callback_ids: set[str] = set()
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._new_updates, self._recorded = Signal(), Signal()
+        self.listeners: list = []  # callables given every recorded Call (benchmarks wait on them)
         self._poll_generation = 0
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -187,8 +188,11 @@ class FakeTelegram(ChatState):
             status, body = 200, {"ok": True, "result": result}
         except ApiError as exc:
             status, body = exc.status, exc.body()
-        self.calls.append(Call(method, params, status))
+        call = Call(method, params, status)
+        self.calls.append(call)
         self._recorded.notify()
+        for listener in self.listeners:
+            listener(call)
         return web.json_response(body, status=status)
 
     async def _dispatch(self, token: str, method: str, params: dict):
