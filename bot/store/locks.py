@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import uuid
 import weakref
 from collections.abc import AsyncIterator
@@ -99,7 +100,7 @@ class Locks:
                 await self._run(_DROP, name=name, holder=holder, quiet=True)
 
     async def _take(self, name: str, holder: str, ttl: float) -> None:
-        for attempt in range(1_000_000):
+        for attempt in itertools.count():
             async with self._connect(name) as conn:
                 got = (await conn.execute(_TAKE, {"name": name, "holder": holder, "ttl": ttl})).scalar()
                 await conn.commit()

@@ -104,7 +104,7 @@ def _requests(fake: FakeWeCom, crypto, wave: int, n: int) -> list:
 
 async def run(args: argparse.Namespace, load) -> dict:
     from adapters.wecom.app_channel import WeComAppChannel
-    from bot.llm import make_chat_model
+    from bot.llm import close_chat_model, make_chat_model
     from bot.settings import load_settings
     from bot.store import Store
     from tests.adapters.wecom.harness import wecom_settings
@@ -118,7 +118,8 @@ async def run(args: argparse.Namespace, load) -> dict:
         settings = load_settings(qdbot_data_dir=tmp / "data", openai_base_url=llm_fake.base_url,
                                  openai_api_key="sk-bench", llm_model="fake-model")
         store = await Store.open(args.db_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}")
-        engine = make_engine(store, settings=settings, llm=make_chat_model(settings))
+        llm = make_chat_model(settings)
+        engine = make_engine(store, settings=settings, llm=llm)
         wecom = wecom_settings(fake)
         channel = WeComAppChannel(engine, settings, wecom)
         engine.register(channel)
@@ -129,6 +130,7 @@ async def run(args: argparse.Namespace, load) -> dict:
         finally:
             await channel.stop()
             await runner.cleanup()
+            await close_chat_model(llm)
             await store.close()
 
 
