@@ -1,8 +1,8 @@
 """Two `qdbot serve` workers sharing one PostgreSQL database and one `chroma run` server behave as
 one: WeCom redeliveries answered once, kf messages answered once, one access token fetched for
 both, one user's rate limit counted across both, a conversation never answered twice nor while
-another process holds it, one of two managers claiming a ticket on different workers wins, and an
-ingest by a third process seen by both."""
+another process holds it, one of two managers claiming a ticket on different workers wins and the
+consoles on both hear of it live, and an ingest by a third process seen by both."""
 from __future__ import annotations
 
 import asyncio
@@ -173,8 +173,23 @@ async def _two_managers_on_two_workers_claim_one_ticket_once(http, ports, pg_url
                                  headers={"Authorization": f"Bearer {token}"}, json={}) as r:
                 return r.status
 
+        async def watch(port: int, token: str, ready: asyncio.Event) -> dict:
+            """The console's live ticket stream on one worker, until a ticket is claimed."""
+            async with http.get(f"http://127.0.0.1:{port}/api/admin/tickets/events",
+                                headers={"Authorization": f"Bearer {token}"}) as r:
+                ready.set()
+                async for line in r.content:
+                    if line.startswith(b"data: ") and json.loads(line[6:])["kind"] == "claimed":
+                        return json.loads(line[6:])
+            raise AssertionError("the stream ended")
+
+        readies = [asyncio.Event(), asyncio.Event()]
+        watchers = [asyncio.create_task(watch(p, t, e)) for p, t, e in zip(ports, tokens, readies)]
+        await asyncio.gather(*(e.wait() for e in readies))
         statuses = await asyncio.gather(*(claim(p, t) for p, t in zip(ports, tokens)))
         assert sorted(statuses) == [200, 409]
+        heard = await asyncio.wait_for(asyncio.gather(*watchers), 10)  # on both workers, whichever won
+        assert heard == [{"kind": "claimed", "ticket_id": ticket.id, "state": "active"}] * 2
         claimed = await store.tickets.get(ticket.id)
         assert claimed.state == "active" and claimed.manager_id == ("zhang", "li")[statuses.index(200)]
         events = [e.action for e in await store.tickets.events(ticket.id)]

@@ -135,7 +135,7 @@ ACTIONS = {name: _action(name) for name in ("claim", "reply", "note", "transfer"
 
 @endpoint()
 async def events(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    """Server-sent events: `ticket` {kind, ticket_id, state} whenever a ticket changes in this process."""
+    """Server-sent events: `ticket` {kind, ticket_id, state} whenever a ticket changes (in any worker)."""
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                        "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"})
     await resp.prepare(request)

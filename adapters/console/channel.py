@@ -71,6 +71,9 @@ ROUTES = [
 ]
 
 
+TICKETS_CHANNEL = "qdbot_tickets"
+
+
 class TicketHub:
     """The browsers watching the ticket queue in this process: one queue each."""
 
@@ -113,7 +116,8 @@ class ConsoleChannel:
         return [web.route(method, path, functools.partial(handler, self)) for method, path, handler in ROUTES]
 
     async def start(self, handler: InboundHandler) -> None:
-        """Nothing to start: the console only answers HTTP requests."""
+        """Hear the ticket changes made in other workers, for the browsers watching this one."""
+        self.store.broadcast.subscribe(TICKETS_CHANNEL, self.hub.publish)
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         """Console users are staff, not chat users: nothing is delivered here."""
@@ -123,5 +127,8 @@ class ConsoleChannel:
         self.hub.publish(None)  # ends every open event stream
 
     async def on_ticket_event(self, event: StaffEvent) -> None:
-        """Tell the browsers watching the queue which ticket changed (no personal data: they refetch)."""
-        self.hub.publish({"kind": event.kind, "ticket_id": event.ticket.id, "state": event.ticket.state})
+        """Tell the browsers watching the queue which ticket changed (no personal data: they refetch),
+        here and, through the database, in every other worker."""
+        item = {"kind": event.kind, "ticket_id": event.ticket.id, "state": event.ticket.state}
+        self.hub.publish(item)
+        await self.store.broadcast.publish(TICKETS_CHANNEL, item)

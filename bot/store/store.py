@@ -21,6 +21,7 @@ from bot.store.models import (
     ChannelStateRow, ChunkRow, ConversationRow, DocumentRow, GapRow, KbStateRow, MessageRow, ProcessedEventRow,
 )
 from bot.store.records import ChunkRecord, DocumentRecord, StoredMessage
+from bot.store.broadcast import Broadcast
 from bot.store.locks import Locks, lock_key
 from bot.store.tickets import TicketStore
 from bot.types import Conversation, IncomingMessage, Role, Turn, utcnow
@@ -69,6 +70,7 @@ class Store:
         self.tickets = TicketStore(self._session)
         self.console = ConsoleStore(self._session)
         self.locks = Locks(engine)
+        self.broadcast = Broadcast(engine)
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True, pool_size: int = 10,
@@ -90,6 +92,7 @@ class Store:
         return store
 
     async def close(self) -> None:
+        await self.broadcast.close()
         await self.engine.dispose()
 
     # ---------------------------------------------------------------- conversations
