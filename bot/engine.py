@@ -95,7 +95,8 @@ class Engine:
 
     async def _locked(self, conv: Conversation, msg: IncomingMessage, message_id: int,
                       on_delta: OnDelta | None) -> Outcome:
-        async with self._lock(conv.id), self._slots, self.store.locks.lease(f"conversation:{conv.id}"):
+        async with self._lock(conv.id), self._slots, self.store.locks.lease(
+                f"conversation:{conv.id}", self.settings.conversation_lease_seconds):
             if not await self.store.claim_message(message_id):  # another worker answered it
                 return Outcome("duplicate", conv.id, message_id)
             return await self._process(conv, msg, message_id, on_delta)

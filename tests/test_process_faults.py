@@ -1,5 +1,6 @@
 """Real `qdbot serve` processes: SIGTERM lets in-flight answers finish; a worker killed mid-answer
-loses no message and answers none twice (the next start finishes it)."""
+loses no message and answers none twice (the next start finishes it; on PostgreSQL once the dead
+worker's conversation lease has run out)."""
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from sqlalchemy import text
 
+from bot.store import Store
 from tests.fakes.openai_server import FakeOpenAI
 
 QUESTION = "青岛计划建设多少家概念验证平台？"
@@ -84,19 +87,23 @@ async def test_sigterm_lets_an_in_flight_answer_finish_then_exits(cli_env, app_d
     assert statuses == [("user", "processed"), ("assistant", "sent")]
 
 
-async def test_a_worker_killed_mid_answer_loses_nothing_and_the_next_start_answers_once(
-        cli_env, app_data_dir, slow_llm, tmp_path):
-    env = llm_env(cli_env, slow_llm, RECOVERY_GRACE_SECONDS="1")
-    port = free_port()
-    proc = await start_server(env, port, tmp_path)
+async def kill_mid_answer(proc: asyncio.subprocess.Process, port: int, llm: FakeOpenAI, session: str) -> None:
+    """Ask, and SIGKILL the worker while the LLM is working on the answer."""
     async with aiohttp.ClientSession() as http:
         ask = asyncio.create_task(http.post(f"http://127.0.0.1:{port}/api/chat",
-                                            json={"session_id": "killed-test-1", "text": QUESTION}))
-        await wait_for_llm_call(slow_llm)
+                                            json={"session_id": session, "text": QUESTION}))
+        await wait_for_llm_call(llm)
         os.kill(proc.pid, signal.SIGKILL)
         await proc.wait()
         with pytest.raises(aiohttp.ClientError):
             await ask
+
+
+async def test_a_worker_killed_mid_answer_loses_nothing_and_the_next_start_answers_once(
+        cli_env, app_data_dir, slow_llm, tmp_path):
+    env = llm_env(cli_env, slow_llm, RECOVERY_GRACE_SECONDS="1")
+    port = free_port()
+    await kill_mid_answer(await start_server(env, port, tmp_path), port, slow_llm, "killed-test-1")
     assert rows(app_data_dir, "SELECT role, status FROM messages") == [("user", "processing")]
     await asyncio.sleep(1.5)
     slow_llm.delay = 0
@@ -117,3 +124,37 @@ async def test_a_worker_killed_mid_answer_loses_nothing_and_the_next_start_answe
     assert len(answers) == 1 and "60家" in answers[0][0]
     assert rows(app_data_dir, "SELECT status FROM messages WHERE role = 'user'") == [("processed",)]
     assert any("60家" in m["text"] for m in history["messages"])
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_a_killed_workers_lease_runs_out_and_the_next_start_answers_once(
+        cli_env, slow_llm, pg_url, tmp_path):
+    env = llm_env(cli_env, slow_llm, DATABASE_URL=pg_url, RECOVERY_GRACE_SECONDS="1",
+                  CONVERSATION_LEASE_SECONDS="3")
+    port = free_port()
+    await kill_mid_answer(await start_server(env, port, tmp_path), port, slow_llm, "killed-pg-1")
+    store = await Store.open(pg_url, migrate_schema=False)
+
+    async def pg_rows(sql: str) -> list[tuple]:
+        async with store.engine.connect() as conn:
+            return [tuple(r) for r in await conn.execute(text(sql))]
+
+    try:
+        assert await pg_rows("SELECT role, status FROM messages") == [("user", "processing")]
+        assert len(await pg_rows("SELECT name FROM leases")) == 1  # still held by the dead worker
+        slow_llm.delay = 0
+        proc = await start_server(env, port, tmp_path)  # recovery waits for the lease, then answers
+        try:
+            for _ in range(200):
+                answers = await pg_rows("SELECT text FROM messages WHERE role = 'assistant'")
+                if answers:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await proc.wait()
+        assert len(answers) == 1 and "60家" in answers[0][0]
+        assert await pg_rows("SELECT status FROM messages WHERE role = 'user'") == [("processed",)]
+        assert await pg_rows("SELECT name FROM leases") == []
+    finally:
+        await store.close()
