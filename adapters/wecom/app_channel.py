@@ -45,7 +45,7 @@ class WeComAppChannel:
     def __init__(self, engine: Engine, settings: Settings, wecom: WeComSettings,
                  client: WeComClient | None = None, budget: SendBudget | None = None):
         self.engine, self.settings, self.wecom = engine, settings, wecom
-        self.client = client or wecom.make_client(StoreTokens(engine.store))
+        self.client = client or wecom.make_client(StoreTokens(engine.store, settings.secret_key()))
         self.budget = budget or SendBudget()
         self.links = render.AnswerLinks(settings)
         self.endpoint = callback.CallbackEndpoint(wecom.make_crypto(), wecom.wecom_callback_max_age,

@@ -62,7 +62,7 @@ class WeComKfChannel:
     def __init__(self, engine: Engine, settings: Settings, wecom: WeComSettings,
                  client: WeComClient | None = None, *, page_limit: int = 1000, state_ttl: float = 3.0):
         self.engine, self.store, self.settings, self.wecom = engine, engine.store, settings, wecom
-        self.client = client or wecom.make_client(StoreTokens(engine.store))
+        self.client = client or wecom.make_client(StoreTokens(engine.store, settings.secret_key()))
         self.sender = KfSender(self.client, wecom.kf_secret, render.AnswerLinks(settings), state_ttl)
         self.kfids, self.page_limit = wecom.kf_open_kfids, page_limit
         self.endpoint = callback.CallbackEndpoint(wecom.make_crypto(), wecom.wecom_callback_max_age,

@@ -8,15 +8,23 @@ and a token WeCom rejects (40014/42001/...) is dropped for every worker, not jus
 the error.
 
 The row's key is a hash of corp id and secret (the secret itself is never stored); the value is
-the token and the wall-clock time at which to refresh it. Tokens live two hours at most.
+the token and the wall-clock time at which to refresh it, encrypted with AES-GCM under a key
+derived from QDBOT_SECRET_KEY (which every worker of a deployment shares), so a database dump does
+not hand out a working token. A value that does not decrypt (another key, or damaged) counts as
+absent: a fresh token is fetched. Tokens live two hours at most.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.store import Store
 
@@ -38,23 +46,28 @@ def token_key(corp_id: str, secret: str) -> str:
 
 
 class StoreTokens:
-    """`TokenShare` on the store: ``channel_state`` rows and a named lock."""
+    """`TokenShare` on the store: encrypted ``channel_state`` rows and a named lock."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, secret_key: bytes):
         self.store = store
+        self._aead = AESGCM(hashlib.sha256(b"qdbot wecom access token\n" + secret_key).digest())
 
     async def load(self, key: str) -> tuple[str, float] | None:
         raw = await self.store.get_state(key)
         if not raw:
             return None
         try:
-            data = json.loads(raw)
+            sealed = base64.b64decode(raw, validate=True)
+            data = json.loads(self._aead.decrypt(sealed[:12], sealed[12:], key.encode()))
             return str(data["token"]), float(data["refresh_at"])
-        except (ValueError, KeyError, TypeError):
-            return None  # unreadable: fetch a fresh one
+        except (ValueError, KeyError, TypeError, InvalidTag):
+            return None  # unreadable here: fetch a fresh one
 
     async def save(self, key: str, token: str, refresh_at: float) -> None:
-        await self.store.set_state(key, json.dumps({"token": token, "refresh_at": refresh_at}))
+        nonce = os.urandom(12)
+        plain = json.dumps({"token": token, "refresh_at": refresh_at}).encode()
+        sealed = nonce + self._aead.encrypt(nonce, plain, key.encode())
+        await self.store.set_state(key, base64.b64encode(sealed).decode())
 
     async def forget(self, key: str, token: str) -> None:
         current = await self.load(key)

@@ -20,9 +20,12 @@ def body(fake: FakeWeCom, text_: str = "你好") -> dict:
     return {"touser": "zhangsan", "msgtype": "text", "agentid": fake.agent_id, "text": {"content": text_}}
 
 
-def worker(fake: FakeWeCom, store: Store) -> WeComClient:
+KEY = b"shared-secret-of-the-deployment-0123456789"
+
+
+def worker(fake: FakeWeCom, store: Store, key: bytes = KEY) -> WeComClient:
     """One worker's client: its own in-memory cache, the shared store behind it."""
-    return WeComClient(fake.base_url, fake.corp_id, backoff=(0.05, 0.1, 0.2), shared=StoreTokens(store))
+    return WeComClient(fake.base_url, fake.corp_id, backoff=(0.05, 0.1, 0.2), shared=StoreTokens(store, key))
 
 
 async def test_two_workers_with_cold_caches_fetch_the_token_once(fake, store):
@@ -32,7 +35,8 @@ async def test_two_workers_with_cold_caches_fetch_the_token_once(fake, store):
         await asyncio.gather(*(c.call(SEND, SECRET, body(fake)) for c in (a, b) for _ in range(5)))
         assert fake.token_calls == 1 and len(fake.sent("message")) == 10
         raw = await store.get_state(token_key(fake.corp_id, SECRET))
-        assert raw and SECRET not in raw  # the token is kept, the secret never is
+        token = fake.calls_to(SEND)[0].query["access_token"]
+        assert raw and SECRET not in raw and token not in raw  # kept encrypted; the secret never is
     finally:
         await a.close()
         await b.close()
@@ -78,3 +82,14 @@ async def test_with_the_database_unusable_each_worker_fetches_its_own_token(fake
         assert fake.token_calls == 2 and len(fake.sent("message")) == 3
     finally:
         await a.close()
+
+
+async def test_a_worker_with_another_secret_key_cannot_read_the_token_and_fetches_its_own(fake, store):
+    a, stranger = worker(fake, store), worker(fake, store, b"another-deployment-key-0123456789abcdef")
+    try:
+        await a.call(SEND, SECRET, body(fake))
+        await stranger.call(SEND, SECRET, body(fake))
+        assert fake.token_calls == 2
+    finally:
+        await a.close()
+        await stranger.close()
