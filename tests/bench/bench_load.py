@@ -5,7 +5,8 @@ against a fake OpenAI-compatible LLM that takes `--llm-delay` seconds per call.
         [--query-cache 4096] [--workers 1] [--postgres] [--database-url postgresql+asyncpg://...]
 
 `qdbot serve` runs as a real subprocess (its own data dir, the bundled document ingested at start)
-with MAX_CONCURRENCY high enough for the load. Each user sends one question, drawn in turn from the
+with MAX_CONCURRENCY high enough for the load and the per-user and per-address limits off (every
+user comes from 127.0.0.1). Each user sends one question, drawn in turn from the
 fact questions of the evaluation sets (tests/eval/paraphrases.jsonl and ../shared/eval/qa.jsonl when
 present). The fake LLM answers with the first sentence of the first source it is given, cited, so
 its answers pass the grounding checks as a real model's would. `--query-cache 0` turns the
