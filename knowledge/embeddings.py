@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections import OrderedDict
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit

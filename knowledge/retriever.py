@@ -102,7 +102,7 @@ class HybridRetriever:
         self._lock = asyncio.Lock()
         # chunk records of the current generation (text, title, section): read from the registry
         # once, not on every search; emptied whenever the generation moves on
-        self._records: OrderedDict[str, ChunkRecord] = OrderedDict()
+        self._records: OrderedDict[str, ChunkRecord] = OrderedDict()  # oldest first
 
     # -- freshness -------------------------------------------------------------------------
     async def refresh(self, force: bool = False) -> None:
@@ -207,22 +207,13 @@ class HybridRetriever:
         if missing:
             generation = self.lexical.generation
             fetched = await self.store.kb_get_chunks(missing)
-            if generation == self.lexical.generation:  # not reloaded meanwhile
-                for record in fetched:
-                    self._records[record.id] = record
-                while len(self._records) > RECORD_CACHE:
-                    self._records.popitem(last=False)
-            else:
+            if generation != self.lexical.generation:  # reloaded meanwhile: do not keep old records
                 return await self.store.kb_get_chunks(ids)
-            found = {r.id: r for r in fetched}
-        else:
-            found = {}
-        out = []
-        for cid in ids:
-            record = found.get(cid) or self._records.get(cid)
-            if record is not None:
-                out.append(record)
-        return out
+            self._records.update((r.id, r) for r in fetched)
+        records = [self._records[cid] for cid in ids if cid in self._records]
+        while len(self._records) > RECORD_CACHE:
+            self._records.popitem(last=False)
+        return records
 
     async def _missing_cosines(self, vector: list[float], records: list[ChunkRecord],
                                dense: dict[str, float]) -> dict[str, float]:
