@@ -32,8 +32,14 @@ async def start_server(env: dict, port: int, cwd: Path) -> asyncio.subprocess.Pr
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "serve", "--port", str(port), env=env,
                                                 cwd=cwd, stdout=asyncio.subprocess.DEVNULL,
                                                 stderr=open(cwd / f"serve-{port}.log", "ab"))
+    return await serving(proc, port, cwd / f"serve-{port}.log")
+
+
+async def serving(proc: asyncio.subprocess.Process, port: int, log: Path,
+                  timeout: float = 60.0) -> asyncio.subprocess.Process:
+    """Wait until the worker answers /healthz; its log in the error when it exits or never does."""
     async with aiohttp.ClientSession() as http:
-        for _ in range(240):
+        for _ in range(int(timeout / 0.25)):
             try:
                 async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
                     if r.status == 200:
@@ -41,9 +47,9 @@ async def start_server(env: dict, port: int, cwd: Path) -> asyncio.subprocess.Pr
             except aiohttp.ClientError:
                 pass
             if proc.returncode is not None:
-                raise AssertionError((cwd / f"serve-{port}.log").read_text())
+                raise AssertionError(log.read_text())
             await asyncio.sleep(0.25)
-    raise AssertionError("server did not start")
+    raise AssertionError("server did not start: " + log.read_text()[-2000:])
 
 
 async def wait_for_llm_call(fake: FakeOpenAI) -> None:

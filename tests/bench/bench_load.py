@@ -31,8 +31,6 @@ import json
 import os
 import re
 import signal
-import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -46,6 +44,7 @@ if str(REPO) not in sys.path:
 
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 from tests.fakes.telegram_server import FakeTelegram  # noqa: E402
+from tests.test_process_faults import free_port, serving  # noqa: E402
 
 
 
@@ -73,12 +72,6 @@ def grounded_responder(messages: list[dict], body: dict) -> str:
         return "NO_ANSWER"
     first = re.split(r"(?<=[。；！？])", found.group(1).strip())[0]
     return first.rstrip("。；") + "[1]。"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -109,15 +102,7 @@ async def start_server(data_dir: Path, llm: FakeOpenAI, tg: FakeTelegram | None,
     prefix = ["-m", "cProfile", "-o", f"{profile}.{port}"] if profile else []
     proc = await asyncio.create_subprocess_exec(sys.executable, *prefix, "-m", "bot", "serve", "--port", str(port),
                                                 env=env, cwd=data_dir.parent, stdout=log, stderr=log)
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
-                    if r.status == 200:
-                        return proc
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.25)
-    raise RuntimeError("server did not start: " + (data_dir.parent / f"serve-{port}.log").read_text()[-2000:])
+    return await serving(proc, port, data_dir.parent / f"serve-{port}.log", timeout=150)
 
 
 async def web_user(http: aiohttp.ClientSession, port: int, i: int) -> float:
