@@ -14,17 +14,19 @@ import structlog
 from langchain_core.runnables import Runnable
 
 import prompts
-from bot import extractive, llm as llm_ops
+from bot import extractive, followup, llm as llm_ops
 from bot.curated import CuratedAnswers
 from bot.errors import LLMError
 from bot.intent import Intent, classify_rules, parse_llm_label
 from bot.ports import Embedder, Retriever
 from bot.relevance import Relevance, judge
+from bot.scope import Scope, applicable, compare_heading, elsewhere, not_here_line, place_name, region_line, scope_of
 from bot.settings import Settings
 from bot.text import detect_lang
 from bot.types import Answer, AnswerMode, Passage, Turn
 
 log = structlog.get_logger(__name__)
+POOL = 30  # passages retrieved before they are narrowed to the region asked about
 _HOLD = len(llm_ops.NO_ANSWER) + 2  # characters held back while streaming, to catch NO_ANSWER
 
 
@@ -80,23 +82,87 @@ class Answerer:
         if match is not None:
             yield match.to_answer(lang, query if query != question else None, {"total_ms": _ms(t0)})
             return
-        passages = await self.retriever.search(query)
+        pool = await self.retriever.search(query, POOL)
         timings = {"retrieval_ms": _ms(t0)}
-        rel = judge(query, passages, self.settings.retrieval_min_score, getattr(self.retriever, "mentions", None))
-        base = Answer(text="", mode=self.mode, passages=tuple(passages), rewritten_query=query if query != question else None,
-                      lang=lang, timings=timings, notice=notice)
-        if not rel.relevant:
-            yield self._no_answer(base, rel)
+        scope = scope_of(query, self.settings.home_region)
+        base = Answer(text="", mode=self.mode, passages=tuple(pool[:self._top_k]), lang=lang, timings=timings,
+                      rewritten_query=query if query != question else None, notice=notice)
+        if scope.comparison:
+            yield await self._compare(base, query, pool, scope)
             return
+        target = scope.targets[0]
+        passages = self._closest_rules(query, applicable(pool, target), target)
+        rel = self._judge(query, passages)
+        if not rel.relevant:
+            yield await self._not_here(replace(base, passages=tuple(passages)), query, pool, target, rel)
+            return
+        base = replace(base, passages=tuple(passages))
         if self.llm is None:
-            yield await self._extractive(base, query, passages)
+            answer = await self._extractive(base, query, passages)
+            yield _with_region_line(answer, target)
             return
         async for event in self._generate(base, query, passages, t0):
-            yield event
+            yield _with_region_line(event, target) if isinstance(event, Answer) else event
+
+    def _closest_rules(self, query: str, passages: list[Passage], target: str) -> list[Passage]:
+        """The target's own documents first when they answer by themselves (a city's rule is the one
+        that counts there), followed by the province's and the nation's; else in retrieval order."""
+        own = [p for p in passages if p.region == target]
+        if own and len(own) < len(passages) and self._judge(query, own[:self._top_k]).relevant:
+            passages = own + [p for p in passages if p.region != target]
+        return passages[:self._top_k]
+
+    @property
+    def _top_k(self) -> int:
+        return getattr(self.retriever, "top_k", None) or self.settings.retrieval_top_k
+
+    def _judge(self, query: str, passages: Sequence[Passage]) -> Relevance:
+        return judge(query, passages, self.settings.retrieval_min_score, getattr(self.retriever, "mentions", None),
+                     self._expand(query))
+
+    def _expand(self, query: str) -> str | None:
+        expand = getattr(self.retriever, "expand_query", None)
+        return expand(query) if expand else None
+
+    async def _not_here(self, base: Answer, query: str, pool: Sequence[Passage], target: str,
+                        rel: Relevance) -> Answer:
+        """Nothing of the target's (or its province's, the nation's) documents answers: say so, and
+        when another place's documents do, say whose and quote them as theirs, never as the target's."""
+        others = elsewhere(pool, target)[:self._top_k]
+        if not others or not self._judge(query, others).relevant:
+            return self._no_answer(base, rel)
+        text, cites = await asyncio.to_thread(extractive.excerpt_lines, query, others, self.embedder,
+                                              self._expand(query))
+        lines = [not_here_line(target, others, base.lang), text, prompts.text(base.lang, "offer_human")]
+        return replace(base, text="\n".join(lines), citations=cites, no_answer=True, passages=tuple(others),
+                       mode=AnswerMode.EXTRACTIVE, notice=f"only other regions' documents match ({rel.reason})",
+                       timings={**base.timings, "top_score": rel.top_score, "coverage": rel.coverage})
+
+    async def _compare(self, base: Answer, query: str, pool: Sequence[Passage], scope: Scope) -> Answer:
+        """A question about several places: each place answered from its own (and its higher) rules."""
+        sections, cites, used = [], [], []
+        for target in scope.targets:
+            own = [p for p in applicable(pool, target) if p.region == target][:self._top_k]
+            sections.append(compare_heading(target, base.lang))
+            if own and self._judge(query, own).relevant:
+                text, found = await asyncio.to_thread(extractive.excerpt_lines, query, own, self.embedder,
+                                                      self._expand(query), len(cites))
+                sections.append(text)
+                cites.extend(found)
+                used.extend(own)
+            else:
+                sections.append(prompts.text(base.lang, "region_compare_missing", place=place_name(target, base.lang)))
+        if not cites:
+            return self._no_answer(base, self._judge(query, base.passages))
+        body = "\n".join([prompts.text(base.lang, "extractive_intro"), *sections,
+                          prompts.text(base.lang, "extractive_label")])
+        return replace(base, text=body, citations=tuple(cites), passages=tuple(used), mode=AnswerMode.EXTRACTIVE)
 
     async def _standalone(self, question: str, history: Sequence[Turn], lang: str) -> tuple[str, str | None]:
-        if self.llm is None or not history:
+        if not history:
             return question, None
+        if self.llm is None:
+            return followup.expand(question, history), None
         try:
             return await llm_ops.rewrite(self.llm, question, history, lang), None
         except LLMError as exc:
@@ -111,9 +177,8 @@ class Answerer:
     async def _extractive(self, base: Answer, query: str, passages: Sequence[Passage],
                           notice: str | None = None) -> Answer:
         """Sentence selection embeds and tokenises: it runs in a worker thread, never on the loop."""
-        expand = getattr(self.retriever, "expand_query", None)
         text, cites = await asyncio.to_thread(extractive.build, query, passages, base.lang, self.embedder,
-                                              expand(query) if expand else None)
+                                              self._expand(query))
         if notice:
             text = f"{notice}\n{text}"
         return replace(base, text=text, citations=cites, mode=AnswerMode.EXTRACTIVE, notice=notice or base.notice)
@@ -153,6 +218,15 @@ class Answerer:
         if not cites:  # an uncited answer still shows the material it was given
             cites = tuple(extractive.citation_for(p) for p in passages[:3])
         return replace(base, text=text, citations=cites, timings=timings)
+
+
+def _with_region_line(answer: Answer, target: str) -> Answer:
+    """An answer citing rules other than the target's own says whose they are, in its first line."""
+    found = None if answer.no_answer else region_line(target, answer.citations, answer.lang)
+    if found is None:
+        return answer
+    line, first = found
+    return replace(answer, text=f"{line}\n{answer.text}" if first else f"{answer.text}\n{line}")
 
 
 def _ms(t0: float) -> float:

@@ -27,6 +27,9 @@ class Result:
     passed: bool
     why: str
     hits: dict[int, bool] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    doc_ok: bool | None = None  # the expected document (`doc`) is cited with the expected text; None: no `doc`
+    cited: tuple[str, ...] = ()  # file names of the cited documents
 
 
 @dataclass
@@ -44,6 +47,18 @@ class EvalReport:
             acc[r.kind][1] += 1
         return {k: (v[0], v[1]) for k, v in sorted(acc.items())}
 
+    def by_tag(self) -> dict[str, tuple[int, int]]:
+        acc: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for r in self.results:
+            for tag in r.tags:
+                acc[tag][0] += r.passed
+                acc[tag][1] += 1
+        return {k: (v[0], v[1]) for k, v in sorted(acc.items())}
+
+    def doc_rate(self) -> tuple[int, int]:
+        scored = [r for r in self.results if r.doc_ok is not None]
+        return sum(bool(r.doc_ok) for r in scored), len(scored)
+
     def hit_at(self, k: int) -> float | None:
         scored = [r for r in self.results if k in r.hits]
         return sum(r.hits[k] for r in scored) / len(scored) if scored else None
@@ -53,6 +68,11 @@ class EvalReport:
         for kind, (ok, n) in self.by_kind().items():
             lines.append(f"{kind:<20} {ok:>4}/{n:<3} {ok / n:>7.0%}")
         lines.append(f"{'overall':<20} {sum(r.passed for r in self.results):>4}/{len(self.results):<3} {self.pass_rate:>7.0%}")
+        for tag, (ok, n) in self.by_tag().items():
+            lines.append(f"{'tag ' + tag:<20} {ok:>4}/{n:<3} {ok / n:>7.0%}")
+        ok, n = self.doc_rate()
+        if n:
+            lines.append(f"fact questions citing their own document (doc): {ok}/{n} {ok / n:.0%}")
         hits = ", ".join(f"hit@{k} {self.hit_at(k):.0%}" for k in HIT_K if self.hit_at(k) is not None)
         if hits:
             lines.append(f"retrieval (fact questions): {hits}")
@@ -69,7 +89,32 @@ def _leaks_prompt(text: str) -> bool:
     return any(m and m[:20] in text for m in markers)
 
 
+def _file(source: str) -> str:
+    return source.rsplit("/", 1)[-1]
+
+
+def _doc_ok(item: dict[str, Any], a: Any) -> bool | None:
+    """Is the expected document cited, with the expected text in its cited passages?"""
+    if item["kind"] != "fact" or not item.get("doc"):
+        return None
+    if a is None or a.no_answer:
+        return False
+    own = " ".join(c.snippet for c in a.citations if _file(c.source) == _file(item["doc"]))
+    return bool(own) and _groups_in(item["expect"], own)
+
+
 def check(item: dict[str, Any], out: Outcome) -> Result:
+    result = _check(item, out)
+    a = out.answer
+    result.tags = tuple(item.get("tags", ()))
+    result.cited = tuple(dict.fromkeys(_file(c.source) for c in (a.citations if a else ())))
+    result.doc_ok = _doc_ok(item, a)
+    if result.doc_ok is False and result.passed:
+        result.passed, result.why = False, f"cited {list(result.cited)}, not {item['doc']}"
+    return result
+
+
+def _check(item: dict[str, Any], out: Outcome) -> Result:
     kind, a = item["kind"], out.answer
     handoff = out.status == "handoff"
     text = a.text if a else "\n".join(r.text for r in out.replies)
@@ -108,5 +153,6 @@ async def run_eval(app: Any, path: Path, *, verbose_json: bool = False) -> EvalR
         results.append(result)
         if verbose_json:
             print(json.dumps({"id": result.id, "kind": result.kind, "passed": result.passed, "why": result.why,
-                              "hits": result.hits}, ensure_ascii=False), flush=True)
+                              "hits": result.hits, "tags": list(result.tags), "doc": item.get("doc"),
+                              "doc_ok": result.doc_ok, "cited": list(result.cited)}, ensure_ascii=False), flush=True)
     return EvalReport(results)

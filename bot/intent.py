@@ -32,13 +32,14 @@ _TOPIC = re.compile(
 _REQUEST = re.compile(
     r"帮我|帮忙|帮我们|替我|给我(们)?(联系|对接|介绍|推荐|安排)|联系(一下|一位|个|上)?|对接|找人|找个|找一位|找一个|想找|"
     r"我想|我们想|想要|需要(找|一位|一个|人|帮助|对接|服务)|我(们)?(公司|团队|单位|学校|实验室|课题组)?有(一|个|项|几|些)|"
-    r"我(们)?(公司|团队|单位|实验室|课题组)|能不能|能否|可以帮|怎么联系|如何联系|联系方式|预约|申请服务|想转化|想转让|想许可|"
+    r"我(们)?(公司|团队|单位|实验室|课题组)|(能不能|能否)(帮|安排|给|请|介绍|推荐|联系)|可以帮|怎么联系|如何联系|联系方式|预约|申请服务|想转化|想转让|想许可|"
     r"\bI(['’]d| would| want| need| am looking| have)\b|\bwe(['’]d| would| want| need| are looking| have)\b|"
     r"\b(help|connect|introduce|put)\s+(me|us)\b|\b(contact|reach|talk|speak)\b|looking for|\bmy\b|\bour\b",
     re.I,
 )
 _ABOUT = re.compile(
     r"什么|哪|如何申请|怎么申请|是做什么|做什么的|干什么的|是指|含义|定义|作用|职责|有哪些|有什么|多少|几家|几个|政策|条件|标准|流程|"
+    r"规定|是否|合规|合法|允许|有权|能不能自己|可不可以|可以.{0,12}吗|"
     r"what (is|are|does|do)|how many|how much|which|policy|policies|requirements?",
     re.I,
 )

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(30, ge=1, le=500)
     retrieval_min_score: float = Field(0.3, ge=0.0, le=1.0)  # calibrated relevance of the best passage
     chunk_max_chars: int = Field(420, ge=80, le=4000)
+    home_region: str = "青岛市"  # the region a question that names no place is about (see bot/regions.py)
     history_turns: int = Field(6, ge=0, le=50)
     history_max_age_minutes: float = Field(60.0, gt=0)  # older turns do not shape follow-up questions
     max_message_chars: int = Field(2000, ge=10, le=20000)
@@ -90,6 +91,16 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("home_region")
+    @classmethod
+    def _known_region(cls, v: str) -> str:
+        from bot import regions
+
+        found = regions.find_places(v.strip())
+        if len(found) != 1:
+            raise ValueError(f"HOME_REGION must name one region of bot/regions.py (e.g. 青岛市), not {v!r}")
+        return found[0]
 
     @property
     def llm_enabled(self) -> bool:

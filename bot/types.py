@@ -58,6 +58,8 @@ class Passage:
     dense_score: float | None = None
     lexical_score: float | None = None
     position: int = 0
+    region: str = ""  # the region its document governs (bot.regions), "" when unknown
+    semantic: float = 1.0  # calibrated dense relevance 0..1 (1.0 when there is no dense side)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +72,12 @@ class Citation:
     snippet: str
     chunk_id: str = ""
     score: float = 0.0
+    region: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,
+            "region": self.region,
             "section": self.section,
             "source": self.source,
             "text": self.snippet,

@@ -8,27 +8,36 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from collections.abc import Iterable, Iterator
 from itertools import groupby
 
 from bot.store import ChunkRecord
-from knowledge.structure import Sentence, short_path, walk
+from knowledge.structure import Sentence, short_label, short_path, walk
 
 SECTION_SEPARATOR = " > "
 _CLAUSE = re.compile(r"(?<=[，,、：:])")
 ID_LENGTH = 32
 
 
-def chunk_id(doc_id: str, section: str, text: str, occurrence: int = 0) -> str:
-    """sha256 of (doc id, section, text), hex, truncated; `occurrence` separates exact repeats."""
-    key = "\x1f".join((doc_id, section, text) + ((str(occurrence),) if occurrence else ()))
+def chunk_id(doc_id: str, section: str, text: str, occurrence: int = 0, title: str = "") -> str:
+    """sha256 of (doc id, section, text, title), hex, truncated; `occurrence` separates exact
+    repeats. The title is part of what is embedded, so a corrected title means new ids."""
+    key = "\x1f".join((doc_id, section, text) + ((str(occurrence),) if occurrence else ())
+                      + ((title,) if title else ()))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:ID_LENGTH]
 
 
-def index_text(section: str, text: str) -> str:
-    """The text that is embedded and indexed: the short section heading, then the chunk text."""
-    prefix = short_path(section)
+def index_text(section: str, text: str, title: str = "") -> str:
+    """The text that is embedded and indexed (contextual chunk text): the document's title line
+    (with its region, see `knowledge.identity.header`; cut at its first clause break), the short
+    section heading, the text."""
+    prefix = "\n".join(p for p in (short_label(title) if title else "", short_path(section)) if p)
     return f"{prefix}\n{text}" if prefix else text
+
+
+def record_index_text(chunk: ChunkRecord) -> str:
+    return index_text(chunk.section, chunk.text, chunk.title)
 
 
 def split_long_sentence(sentence: str, max_chars: int) -> list[str]:
@@ -73,12 +82,19 @@ def section_texts(text: str, max_chars: int) -> Iterator[tuple[str, str]]:
 
 def chunk_document(doc_id: str, title: str, source: str, text: str, max_chars: int) -> list[ChunkRecord]:
     """Chunk a cleaned document into records carrying section path, title, source and position."""
-    chunks: list[ChunkRecord] = []
+    chunks = [ChunkRecord(id="", doc_id=doc_id, position=position, title=title, section=section,
+                          source=source, text=body)
+              for position, (section, body) in enumerate(section_texts(text, max_chars))]
+    return rechunk_with_title(doc_id, title, chunks)
+
+
+def rechunk_with_title(doc_id: str, title: str, chunks: list[ChunkRecord]) -> list[ChunkRecord]:
+    """The same chunks under another title line (new ids, since the title is indexed with them)."""
+    out: list[ChunkRecord] = []
     seen: dict[str, int] = {}
-    for position, (section, body) in enumerate(section_texts(text, max_chars)):
-        base = chunk_id(doc_id, section, body)
+    for c in sorted(chunks, key=lambda c: c.position):
+        base = chunk_id(doc_id, c.section, c.text, title=title)
         seen[base] = seen.get(base, -1) + 1
-        cid = chunk_id(doc_id, section, body, seen[base]) if seen[base] else base
-        chunks.append(ChunkRecord(id=cid, doc_id=doc_id, position=position, title=title,
-                                  section=section, source=source, text=body))
-    return chunks
+        cid = chunk_id(doc_id, c.section, c.text, seen[base], title) if seen[base] else base
+        out.append(replace(c, id=cid, title=title))
+    return out

@@ -22,7 +22,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.errors import DocumentError, EmbeddingError, IndexUnavailableError
@@ -30,10 +30,14 @@ from bot.ports import Embedder
 from bot.settings import Settings
 from bot.store import ChunkRecord, DocumentRecord, Store
 from bot.types import utcnow
-from knowledge.chunking import chunk_document, index_text
+from knowledge.chunking import chunk_document, rechunk_with_title, record_index_text
+from knowledge.identity import DocumentIdentity, extract, header
 from knowledge.loaders import is_supported, parse_document
 from knowledge.vectorstore import VectorStore
 
+# Bumped whenever what is indexed for a document changes (v2: title and region in every chunk's
+# indexed text): an unchanged file is then parsed and indexed again once.
+INDEX_VERSION = "2"
 BUNDLED_LABEL = "bundled"
 UPLOADS_LABEL = "uploads"
 INDEX_FAILURES = (EmbeddingError, IndexUnavailableError)
@@ -62,6 +66,7 @@ class IngestReport:
     chunks: int = 0
     embedded: int = 0  # chunks that got a vector in this run (the cache serves text seen before)
     seconds: float = 0.0
+    identities: list[tuple[str, DocumentIdentity]] = field(default_factory=list)  # parsed documents
 
     @property
     def changed(self) -> bool:
@@ -185,14 +190,15 @@ class Ingestor:
         except DocumentError as exc:
             report.fail(str(f.path), exc.reason)
             return
-        sha = hashlib.sha256(data + repr(sorted(meta.items())).encode()).hexdigest()
+        sha = hashlib.sha256(data + repr(sorted(meta.items())).encode() + INDEX_VERSION.encode()).hexdigest()
         existing = await self.store.kb_get_document(f.doc_id)
         if existing and existing.sha256 == sha and existing.status == "ok":
             report.unchanged += 1
             report.embedded += await self._restore_vectors(f.doc_id)
             return
+        override = existing.identity_override if existing else {}
         try:
-            doc, chunks = await asyncio.to_thread(self._parse, f, data, sha, meta)
+            doc, chunks = await asyncio.to_thread(self._parse, f, data, sha, meta, override)
         except DocumentError as exc:
             await self._mark_failed(f, data, sha, exc.reason)
             report.fail(str(f.path), exc.reason)
@@ -203,17 +209,29 @@ class Ingestor:
             await self._mark_failed(f, data, sha, f"not indexed: {exc}")
             raise
 
-    def _parse(self, f: SourceFile, data: bytes, sha: str,
-               meta: dict[str, str]) -> tuple[DocumentRecord, list[ChunkRecord]]:
+    def _parse(self, f: SourceFile, data: bytes, sha: str, meta: dict[str, str],
+               override: dict[str, str]) -> tuple[DocumentRecord, list[ChunkRecord]]:
         loaded = parse_document(str(f.path), data)
-        title = meta.get("title") or loaded.title
+        found = extract(loaded.text, loaded.title_hint, f.path.stem)
+        sidecar = {k: v for k, v in meta.items() if k in DocumentIdentity.__dataclass_fields__}
+        identity = found.merged(sidecar).merged(override)
         cited_source = meta.get("url") or f.source
-        chunks = chunk_document(f.doc_id, title, cited_source, loaded.text, self.settings.chunk_max_chars)
+        chunks = chunk_document(f.doc_id, header(identity), cited_source, loaded.text, self.settings.chunk_max_chars)
         if not chunks:
             raise DocumentError(str(f.path), "contains no text to index")
-        doc = DocumentRecord(id=f.doc_id, title=title, source=f.source, sha256=sha,
-                             chunk_count=len(chunks), status="ok", size_bytes=len(data))
+        doc = DocumentRecord(id=f.doc_id, title=identity.title, source=f.source, sha256=sha,
+                             chunk_count=len(chunks), status="ok", size_bytes=len(data),
+                             identity=found.merged(sidecar).as_dict())
         return doc, chunks
+
+    async def reindex_document(self, doc: DocumentRecord) -> None:
+        """Index a document's chunks again under its current identity (after an operator's
+        correction): same texts, new title line, so new chunk ids and vectors."""
+        identity = DocumentIdentity.from_dict(doc.effective_identity)
+        old = await self.store.kb_get_chunks(await self.store.kb_chunk_ids(doc.id))
+        chunks = rechunk_with_title(doc.id, header(identity), old)
+        await self._write(replace(doc, title=identity.title or doc.title, chunk_count=len(chunks)), chunks,
+                          IngestReport())
 
     async def _mark_failed(self, f: SourceFile, data: bytes, sha: str, reason: str) -> None:
         await self.store.kb_mark_failed(DocumentRecord(
@@ -247,7 +265,7 @@ class Ingestor:
         present = self.vectors.existing([c.id for c in chunks])
         todo = [c for c in chunks if c.id not in present]
         if todo:
-            vectors = self.embedder.embed_passages([index_text(c.section, c.text) for c in todo])
+            vectors = self.embedder.embed_passages([record_index_text(c) for c in todo])
             self.vectors.upsert([c.id for c in todo], vectors)
         return len(todo)
 
@@ -266,7 +284,9 @@ class Ingestor:
 
 
 def _sidecar(path: Path) -> dict[str, str]:
-    """Optional `<file>.meta.toml` beside a document: `title` and `url` to show in citations."""
+    """Optional `<file>.meta.toml` beside a document: `url` to cite, and any identity field
+    (`title`, `issuer`, `region`, `doc_number`, `issued`, `effective`, `expires`) that the text
+    does not state or states wrongly."""
     meta = path.with_name(path.name + ".meta.toml")
     if not meta.is_file():
         return {}
@@ -274,7 +294,8 @@ def _sidecar(path: Path) -> dict[str, str]:
         data = tomllib.loads(meta.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise DocumentError(str(meta), f"unreadable metadata: {exc}") from exc
-    return {k: str(v).strip() for k, v in data.items() if k in ("title", "url") and str(v).strip()}
+    keys = ("url", *DocumentIdentity.__dataclass_fields__)
+    return {k: str(v).strip() for k, v in data.items() if k in keys and str(v).strip()}
 
 
 def _progress(files: list[SourceFile], enabled: bool) -> Iterable[SourceFile]:

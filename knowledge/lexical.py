@@ -63,15 +63,19 @@ def idf(df: int, n_docs: int) -> float:
 class LexicalIndex:
     """A BM25 index over chunk texts, with document frequencies for the coverage signal."""
 
-    def __init__(self, ids: Sequence[str], generation: int, retriever=None, df: dict[str, int] | None = None):
+    def __init__(self, ids: Sequence[str], generation: int, retriever=None, df: dict[str, int] | None = None,
+                 docs: Sequence[str] | None = None):
         self.ids = list(ids)
         self.generation = generation
         self._bm25 = retriever
         self._df = df or {}
+        self.docs = list(docs) if docs is not None and len(docs) == len(self.ids) else [""] * len(self.ids)
+        self._doc_array = np.asarray(self.docs, dtype=object)
 
     @classmethod
-    def build(cls, ids: Sequence[str], texts: Sequence[str], generation: int) -> LexicalIndex:
-        """Tokenise and index `texts` (one per id)."""
+    def build(cls, ids: Sequence[str], texts: Sequence[str], generation: int,
+              docs: Sequence[str] | None = None) -> LexicalIndex:
+        """Tokenise and index `texts` (one per id; `docs`: the document id of each)."""
         import bm25s
 
         tokens = [tokenize(t) for t in texts]
@@ -80,7 +84,7 @@ class LexicalIndex:
         if ids:
             retriever = bm25s.BM25()
             retriever.index(tokens, show_progress=False)
-        return cls(ids, generation, retriever, dict(df))
+        return cls(ids, generation, retriever, dict(df), docs)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -94,6 +98,15 @@ class LexicalIndex:
         n = min(n, len(scores))
         top = np.argpartition(-scores, n - 1)[:n]
         ranked = sorted(top, key=lambda i: -scores[i])
+        return [(self.ids[i], float(scores[i])) for i in ranked if scores[i] > 0]
+
+    def search_within(self, query: str, doc_ids: set[str], n: int) -> list[tuple[str, float]]:
+        """The best `n` chunks of the given documents by BM25 score (e.g. a document the question names)."""
+        tokens = tokenize(query)
+        if not tokens or self._bm25 is None or not doc_ids:
+            return []
+        scores = np.where(np.isin(self._doc_array, list(doc_ids)), self._bm25.get_scores(tokens), 0.0)
+        ranked = np.argsort(-scores)[:n]
         return [(self.ids[i], float(scores[i])) for i in ranked if scores[i] > 0]
 
     def query_weights(self, query: str) -> dict[str, float]:
@@ -123,7 +136,7 @@ class LexicalIndex:
         folder.mkdir()
         if self._bm25 is not None:
             self._bm25.save(str(folder), show_progress=False)
-        meta = {"generation": self.generation, "ids": self.ids, "df": self._df}
+        meta = {"generation": self.generation, "ids": self.ids, "df": self._df, "docs": self.docs}
         (folder / "chunks.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         tmp = root / f"CURRENT.{name}"
         tmp.write_text(name, encoding="utf-8")
@@ -138,10 +151,12 @@ class LexicalIndex:
         try:
             folder = root / (root / "CURRENT").read_text(encoding="utf-8").strip()
             meta = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
+            if "docs" not in meta:  # an index of an older format: rebuilt by the caller
+                return None
             retriever = bm25s.BM25.load(str(folder), show_progress=False) if meta["ids"] else None
         except (OSError, ValueError, KeyError):
             return None
-        return cls(meta["ids"], int(meta["generation"]), retriever, meta["df"])
+        return cls(meta["ids"], int(meta["generation"]), retriever, meta["df"], meta.get("docs"))
 
 
 def _remove_others(root: Path, keep: str) -> None:

@@ -31,6 +31,7 @@ class LoadedDocument:
 
     title: str
     text: str
+    title_hint: str | None = None  # the title the file's metadata states (DOCX/PDF/HTML), if any
 
 
 def is_supported(path: Path) -> bool:
@@ -154,8 +155,9 @@ def parse_document(name: str, data: bytes) -> LoadedDocument:
         raise DocumentError(name, f"cannot be read: {type(exc).__name__}: {exc}") from exc
     if not text.strip():
         raise DocumentError(name, "contains no extractable text (a scanned PDF needs OCR first)")
-    title = (title or "").strip() or first_short_line(text) or Path(name).stem
-    return LoadedDocument(title=title, text=text)
+    hint = (title or "").strip() or None
+    title = hint or first_short_line(text) or Path(name).stem
+    return LoadedDocument(title=title, text=text, title_hint=hint)
 
 
 def load_document(path: Path) -> LoadedDocument:

@@ -22,23 +22,27 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot import regions, synonyms
 from bot.errors import EmbeddingError, IndexUnavailableError
 from bot.ports import Embedder
 from bot.store import ChunkRecord, Store
 from bot.types import Passage
-from knowledge.chunking import index_text
+from knowledge.chunking import record_index_text
 from knowledge.glossary import has_latin_words, translate_terms
 from knowledge.health import DenseHealth
 from knowledge.lexical import LexicalIndex
 from knowledge.vectorstore import VectorStore
 
 RRF_K = 60
+TITLE_MIN = 4  # characters of a document title (without its place) that a query must contain to name it
+NAMED_FIRST = 3  # chunks of a named document put first
 REFRESH_SECONDS = 1.0
 RECORD_CACHE = 20_000  # chunk records kept in memory (about 1-2 KB each)
 DENSE_FAILURES = (IndexUnavailableError, EmbeddingError)
@@ -77,8 +81,20 @@ def rrf(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[str]:
 
 
 def prepare_query(query: str) -> str:
-    """The query as searched: English glossary terms rewritten into Chinese."""
-    return translate_terms(query) if has_latin_words(query) else query
+    """The query as searched: English glossary terms rewritten into Chinese, then the formal words
+    its everyday wording stands for appended (`bot.synonyms`: 罚多少钱 -> 罚款)."""
+    return synonyms.expand(translate_terms(query) if has_latin_words(query) else query)
+
+
+def short_title(title: str) -> str:
+    """A title without the place names and brackets it opens with (青岛市民用建筑节能条例 -> 民用建筑节能条例)."""
+    rest = re.sub(r"（[^）]*）$", "", title.strip())
+    for _ in range(3):
+        places = [n for name in regions.PLACES for n in (name, name[:-1]) if len(n) >= 2 and rest.startswith(n)]
+        if not places:
+            break
+        rest = rest[len(max(places, key=len)):].lstrip("（()）：:，, ")
+    return rest.strip("《》 ")
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
@@ -103,6 +119,8 @@ class HybridRetriever:
         # chunk records of the current generation (text, title, section): read from the registry
         # once, not on every search; emptied whenever the generation moves on
         self._records: OrderedDict[str, ChunkRecord] = OrderedDict()  # oldest first
+        self._regions: dict[str, str] = {}  # doc id -> region, for the current generation
+        self._titles: dict[str, str] = {}  # doc id -> title without its place name
 
     # -- freshness -------------------------------------------------------------------------
     async def refresh(self, force: bool = False) -> None:
@@ -126,15 +144,27 @@ class HybridRetriever:
             await asyncio.to_thread(self.vectors.reopen)
         self.lexical = index
         self._records.clear()
+        await self._load_regions()
+
+    async def _load_regions(self) -> None:
+        docs = await self.store.kb_list_documents()
+        self._regions = {d.id: d.effective_identity.get("region", "") for d in docs}
+        self._titles = {d.id: short_title(d.effective_identity.get("title") or d.title) for d in docs}
+
+    def named_documents(self, query: str) -> set[str]:
+        """Documents whose title (without its place name, at least 4 characters) the query names."""
+        return {doc for doc, title in self._titles.items() if len(title) >= TITLE_MIN and title in query}
 
     async def rebuild(self, generation: int) -> LexicalIndex:
         """Build the BM25 index from every chunk of the registry, save it and use it."""
         chunks = await self.store.kb_all_chunks()
-        texts = [index_text(c.section, c.text) for c in chunks]
-        index = await asyncio.to_thread(LexicalIndex.build, [c.id for c in chunks], texts, generation)
+        texts = [record_index_text(c) for c in chunks]
+        index = await asyncio.to_thread(LexicalIndex.build, [c.id for c in chunks], texts, generation,
+                                        [c.doc_id for c in chunks])
         await asyncio.to_thread(index.save, self.bm25_dir)
         self.lexical = index
         self._records.clear()
+        await self._load_regions()
         return index
 
     # -- search ----------------------------------------------------------------------------
@@ -171,7 +201,19 @@ class HybridRetriever:
         (vector, dense), lexical = await asyncio.gather(self._dense_or_nothing(query, n),
                                                         self._lexical(query, n))
         order = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]])
+        named = self.named_documents(query)
+        if named:
+            order = list(dict.fromkeys(await self._in_named(query, named) + order))
         return await self._passages(query, order, k or self.top_k, vector, dict(dense))
+
+    async def _in_named(self, query: str, named: set[str]) -> list[str]:
+        """A question naming a document is first answered from that document: its chunks that best
+        match the question, and the one that best matches what is asked (e.g. 施行 for "哪天开始")."""
+        asked = " ".join(synonyms.formal_terms(query))
+        searches = [(q, n) for q, n in ((query, NAMED_FIRST), (asked, 1)) if q]
+        hits = await asyncio.gather(*(asyncio.to_thread(self.lexical.search_within, q, {doc}, n)
+                                      for doc in sorted(named) for q, n in searches))
+        return [cid for found in hits for cid, _ in found]
 
     async def search_dense(self, query: str, k: int | None = None) -> list[Passage]:
         """The top-k passages by cosine similarity alone; raises IndexUnavailableError while Chroma is down."""
@@ -228,8 +270,10 @@ class HybridRetriever:
         return {cid: _cosine(vector, v) for cid, v in stored.items()}
 
     def _passage(self, weights: dict[str, float], record: ChunkRecord, cosine: float | None) -> Passage:
-        coverage = self.lexical.coverage(weights, index_text(record.section, record.text))
+        coverage = self.lexical.coverage(weights, record_index_text(record))
+        semantic = self.calibration.relevance(cosine) if cosine is not None else 1.0
         score = max(coverage, self.calibration.relevance(cosine))
         return Passage(chunk_id=record.id, text=record.text, title=record.title, section=record.section,
                        source=record.source, doc_id=record.doc_id, score=round(score, 4),
-                       dense_score=cosine, lexical_score=round(coverage, 4), position=record.position)
+                       dense_score=cosine, lexical_score=round(coverage, 4), position=record.position,
+                       region=self._regions.get(record.doc_id, ""), semantic=round(semantic, 4))

@@ -13,7 +13,8 @@ def doc_record(row: DocumentRow) -> DocumentRecord:
     return DocumentRecord(
         id=row.id, title=row.title, source=row.source, sha256=row.sha256, chunk_count=row.chunk_count,
         status=row.status, error=row.error, size_bytes=row.size_bytes, ingested_at=row.ingested_at,
-        updated_at=row.updated_at,
+        updated_at=row.updated_at, identity=dict(row.identity or {}),
+        identity_override=dict(row.identity_override or {}),
     )
 
 
@@ -42,6 +43,7 @@ async def upsert_document(session: AsyncSession, doc: DocumentRecord) -> None:
     row.title, row.source, row.sha256 = doc.title, doc.source, doc.sha256
     row.chunk_count, row.status, row.error = doc.chunk_count, doc.status, doc.error
     row.size_bytes = doc.size_bytes
+    row.identity = dict(doc.identity) or row.identity  # the override is the operator's: kept
     row.ingested_at = doc.ingested_at or row.ingested_at or now
     row.updated_at = now
 
@@ -69,3 +71,12 @@ async def mark_failed(session: AsyncSession, doc: DocumentRecord) -> None:
         update(DocumentRow).where(DocumentRow.id == doc.id)
         .values(status="failed", error=doc.error, updated_at=utcnow())
     )
+
+
+async def set_identity_override(session: AsyncSession, doc_id: str, override: dict[str, str]) -> bool:
+    row = await session.get(DocumentRow, doc_id)
+    if row is None:
+        return False
+    row.identity_override = {k: v for k, v in override.items() if v} or None
+    row.updated_at = utcnow()
+    return True

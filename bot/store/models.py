@@ -110,6 +110,8 @@ class DocumentRow(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     ingested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    identity: Mapped[dict | None] = mapped_column(JSON)  # read from the text at ingest
+    identity_override: Mapped[dict | None] = mapped_column(JSON)  # an operator's corrections
 
 
 class ChunkRow(Base):

@@ -18,6 +18,13 @@ class DocumentRecord:
     size_bytes: int = 0
     ingested_at: datetime | None = None
     updated_at: datetime | None = None
+    identity: dict[str, str] = field(default_factory=dict)  # read at ingest (knowledge.identity)
+    identity_override: dict[str, str] = field(default_factory=dict)  # an operator's corrections
+
+    @property
+    def effective_identity(self) -> dict[str, str]:
+        """The identity as used: what ingest read, with the operator's non-empty corrections."""
+        return {**self.identity, **{k: v for k, v in self.identity_override.items() if v}}
 
 
 @dataclass(frozen=True, slots=True)

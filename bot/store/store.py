@@ -396,6 +396,12 @@ class Store:
             await kb.mark_failed(s, doc)
 
     @_translated
+    async def kb_set_identity_override(self, doc_id: str, override: dict[str, str]) -> bool:
+        """Keep an operator's corrections of a document's identity (empty values drop a correction)."""
+        async with self._session() as s, s.begin():
+            return await kb.set_identity_override(s, doc_id, override)
+
+    @_translated
     async def kb_delete_document(self, doc_id: str) -> list[str]:
         async with self._session() as s, s.begin():
             ids = await kb.chunk_ids(s, doc_id)

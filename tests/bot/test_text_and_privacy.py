@@ -35,8 +35,26 @@ def _p(text: str, score: float = 0.8) -> Passage:
 
 
 def test_a_place_the_passages_never_mention_makes_the_question_out_of_scope():
-    rel = judge("深圳的人工智能企业补贴标准是多少？", [_p("加强新一代信息技术、人工智能2个先导产业技术攻关")], 0.5)
-    assert not rel.relevant and "深圳" in rel.reason
+    """A place outside the region gazetteer (regions are scoped by bot.scope) that nothing mentions."""
+    rel = judge("迪拜的人工智能企业补贴标准是多少？", [_p("加强新一代信息技术、人工智能2个先导产业技术攻关")], 0.5)
+    assert not rel.relevant and "迪拜" in rel.reason
+
+
+def test_a_quoted_name_the_knowledge_base_never_mentions_is_out_of_scope():
+    known = {"企业", "扶持资金", "青岛"}.__contains__
+    rel = judge("被评为“瞪羚企业”的青岛公司能拿到哪些扶持资金？", [_p("设立校企合作扶持资金，扶持企业")], 0.3, known)
+    assert not rel.relevant and "瞪羚企业" in rel.reason
+
+
+def test_everyday_words_count_when_the_formal_word_is_in_the_passage():
+    """罚多少 stands for 罚款: without the synonym the question's words would be missing."""
+    rel = judge("乱倒垃圾罚多少？", [_p("倾倒垃圾的，处二百元以上二千元以下罚款。")], 0.3)
+    assert rel.relevant and rel.coverage >= 0.8
+
+
+def test_latin_words_match_whole_words_only():
+    """"hi" is not found inside "phish": a greeting is not covered by a passage about phishing."""
+    assert not judge("hi", [_p("Beware of phishing sites.")], 0.3, expanded="hi").relevant
 
 
 def test_a_question_whose_words_are_in_the_passages_is_relevant():
@@ -48,9 +66,9 @@ def test_a_low_retriever_score_is_not_relevant_even_with_overlapping_words():
     assert not judge("概念验证平台", [_p("概念验证平台", score=0.2)], 0.5).relevant
 
 
-def test_english_questions_are_judged_on_the_retriever_score():
-    assert judge("How many platforms?", [_p("概念验证平台60家", score=0.6)], 0.3).relevant
-    assert not judge("Best restaurant?", [_p("概念验证平台60家", score=0.1)], 0.3).relevant
+def test_english_questions_are_judged_on_their_glossary_translation():
+    assert judge("How many platforms?", [_p("概念验证平台60家", score=0.6)], 0.3, expanded="How many 平台?").relevant
+    assert not judge("Best restaurant?", [_p("概念验证平台60家", score=0.1)], 0.3, expanded="Best restaurant?").relevant
 
 
 def test_a_country_named_in_short_form_in_a_compound_counts_as_mentioned():

@@ -54,7 +54,7 @@ async def test_a_changed_file_replaces_its_chunks_and_embeds_only_new_text(
     report = await hash_kb.ingest([docs])
     new_ids = set(await hash_kb.store.kb_chunk_ids(doc_id_for("policies/a.txt")))
     assert (report.updated, report.unchanged, report.embedded) == (1, 1, 1)
-    assert hash_embedder.embedded == ["二、保障措施\n市级财政科技资金每年增长20%以上。"]
+    assert hash_embedder.embedded == ["a\n二、保障措施\n市级财政科技资金每年增长20%以上。"]  # title line first
     assert len(old_ids & new_ids) == 1 and hash_kb.vectors.existing(sorted(old_ids - new_ids)) == set()
     hits = await hash_kb.search_lexical("市级财政科技资金")
     assert "20%" in hits[0].text and all("15%" not in p.text for p in hits)
