@@ -164,3 +164,14 @@ async def test_a_clean_stop_gives_back_what_it_held(store):
     await inbox.stop(0.1)
     [row] = await store.inbox.rows("wecom")
     assert row["status"] == "pending"  # the next start takes it at once, lease or not
+
+
+async def test_finished_rows_are_forgotten_after_the_cutoff_and_open_ones_never(store):
+    from datetime import timedelta
+
+    from bot.types import utcnow
+
+    await store.inbox.done(await store.inbox.add("wecom", "old", "x"))
+    await store.inbox.add("wecom", "open", "y")
+    assert await store.inbox.forget_before(utcnow() + timedelta(seconds=1)) == 1
+    assert [r["key"] for r in await store.inbox.rows("wecom")] == ["open"]
