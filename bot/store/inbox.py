@@ -90,7 +90,7 @@ class InboxStore:
         except (SQLAlchemyError, OSError) as exc:
             log.warning("inbox_write_failed", rows=len(rows), error=exc.__class__.__name__)
             raise StorageError(f"database error storing {len(rows)} inbox rows: {exc.__class__.__name__}") from exc
-        self.batches = [*self.batches[-99:], len(rows)]
+        self.batches = [*self.batches[-999:], len(rows)]
         return new
 
     # ------------------------------------------------------------------ claims
