@@ -133,6 +133,7 @@ async def _desk_timer(app: App, every: float = 30.0) -> None:
             await app.engine.desk.tick()
             await app.engine.recover()
             await app.store.forget_events_before(utcnow() - timedelta(days=7))
+            await app.store.inbox.forget_before(utcnow() - timedelta(days=7))
             await app.store.locks.prune()
         except Exception:
             log.exception("background_tick_failed")

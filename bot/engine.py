@@ -22,7 +22,7 @@ from bot.handoff import HandoffDesk
 from bot.ports import Channel
 from bot.privacy import mask
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Store, StoredMessage
 from bot.text import detect_lang
 from bot.types import Answer, Button, Conversation, IncomingMessage, Reply, Role, utcnow
 
@@ -109,20 +109,38 @@ class Engine:
         stale = await self.store.stale_user_messages(now - timedelta(seconds=received_grace),
                                                      now - timedelta(seconds=grace))
         for stored in stale:
-            conv = await self.store.get_conversation(stored.conversation_id)
-            if conv is None:
-                continue
-            replies = await self.store.replies_to(stored.id)
-            if replies:
-                await self._redeliver(conv, replies)
-                await self.store.set_message_status(stored.id, "processed", recovered=True)
-            elif await self.store.claim_message(stored.id, (stored.status,), "received"):
-                msg = IncomingMessage(conv.channel, conv.chat_id, conv.user_id, stored.text,
-                                      kind=stored.meta.get("kind", "text"))
-                await self._locked(conv, msg, stored.id, None)
+            await self._recover_one(stored)
         if stale:
             log.info("recovered", messages=len(stale))
         return len(stale)
+
+    async def resume(self, channel: str, channel_message_id: str | None) -> bool:
+        """Finish one stored message whose platform event is being handled again because the
+        worker that had it died (a durable inbox's retry): answer it unless it was answered, or is
+        being answered elsewhere (processing for less than ``RECOVERY_GRACE_SECONDS``)."""
+        if not channel_message_id:
+            return False
+        stored = await self.store.user_message(channel, channel_message_id)
+        since = utcnow() - timedelta(seconds=self.settings.recovery_grace_seconds)
+        if stored is None or not (stored.status == "received"
+                                  or (stored.status == "processing" and stored.created_at < since)):
+            return False
+        await self._recover_one(stored)
+        log.info("resumed", channel=channel, message=stored.id)
+        return True
+
+    async def _recover_one(self, stored: StoredMessage) -> None:
+        conv = await self.store.get_conversation(stored.conversation_id)
+        if conv is None:
+            return
+        replies = await self.store.replies_to(stored.id)
+        if replies:
+            await self._redeliver(conv, replies)
+            await self.store.set_message_status(stored.id, "processed", recovered=True)
+        elif await self.store.claim_message(stored.id, (stored.status,), "received"):
+            msg = IncomingMessage(conv.channel, conv.chat_id, conv.user_id, stored.text,
+                                  kind=stored.meta.get("kind", "text"))
+            await self._locked(conv, msg, stored.id, None)
 
     async def _redeliver(self, conv: Conversation, replies: list) -> None:
         channel = self.channels.get(conv.channel)

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     recovery_grace_seconds: float = Field(120.0, ge=0)  # a message "processing" longer is a dead worker's
     conversation_lease_seconds: float = Field(30.0, ge=3)  # a killed worker's hold on a conversation ends after
+    inbox_lease_seconds: float = Field(60.0, ge=1)  # a stored callback a dead worker was handling is taken again after
 
     # -- web chat
     web_rate_limit_per_ip: int = Field(60, ge=0)  # chat messages per client address per minute, per worker (0: no limit)

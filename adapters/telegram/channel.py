@@ -1,7 +1,9 @@
 """TelegramChannel: python-telegram-bot's Application wired to the Engine.
 
-    update --(polling, or POST /telegram/webhook -> update_queue)--> dedupe update_id (store, shared
-    by every worker) --> in the staff group (TELEGRAM_STAFF_CHAT_ID): managers' topic messages and
+    update --(polling: dedupe update_id in the store, shared by every worker;
+              webhook: POST /telegram/webhook -> the durable inbox, idempotent on update_id,
+              stored before the 200 -> an inbox worker)
+           --> in the staff group (TELEGRAM_STAFF_CHAT_ID): managers' topic messages and
                          buttons -> StaffRoom -> the handoff desk (never Engine.handle)
                      --> message: translate -> Engine.handle (typing, streaming preview)
                      --> callback query: answerCallbackQuery, feedback / handoff, mark the keyboard
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import structlog
 from aiohttp import web
@@ -31,6 +34,7 @@ from adapters.telegram.webhook import WebhookReceiver
 from bot.engine import Engine
 from bot.errors import ChannelError, ConfigError
 from bot.handoff import StaffEvent
+from bot.inbox import Inbox
 from bot.ports import InboundHandler
 from bot.types import IncomingMessage, Reply
 
@@ -65,13 +69,17 @@ class TelegramChannel:
         self.engine, self.config = engine, config
         self.application = build_application(config)
         self.sender = Sender(self.application.bot, engine.store)
-        self.webhook = WebhookReceiver(self.application, config.webhook_secret) if config.webhook_mode else None
+        self.inbox = Inbox(engine.store, self.name, self._process_stored, workers=64,
+                           lease=engine.settings.inbox_lease_seconds) if config.webhook_mode else None
+        self.webhook = WebhookReceiver(self.application, config.webhook_secret, self.inbox.accept) \
+            if self.inbox is not None else None
         staff_chat = config.telegram_staff_chat_id
         self.staff = StaffRoom(self.application.bot, engine, staff_chat, config.telegram_staff_lang) \
             if staff_chat is not None else None
         self._handler: InboundHandler = engine.handle
         app = self.application
-        app.add_handler(TypeHandler(Update, self._dedupe), group=-1)
+        if self.inbox is None:  # polling; the inbox dedupes webhook updates
+            app.add_handler(TypeHandler(Update, self._dedupe), group=-1)
         app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_message))
         app.add_handler(CallbackQueryHandler(self._on_callback))
         app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
@@ -96,6 +104,8 @@ class TelegramChannel:
                     self.config.telegram_webhook_url, secret_token=self.config.webhook_secret,
                     allowed_updates=ALLOWED_UPDATES)
             await self.application.start()
+            if self.inbox is not None:
+                await self.inbox.start()
             if not self.webhook:
                 await self.application.updater.start_polling(poll_interval=0.0, allowed_updates=ALLOWED_UPDATES)
         except InvalidToken as exc:
@@ -118,6 +128,8 @@ class TelegramChannel:
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+        if self.inbox is not None:  # finish the stored updates in hand (bounded); the rest stay stored
+            await self.inbox.stop(self.engine.settings.shutdown_grace_seconds)
         if app.running:
             try:
                 await asyncio.wait_for(app.stop(), self.engine.settings.shutdown_grace_seconds)
@@ -137,6 +149,14 @@ class TelegramChannel:
         return self.staff is not None and message is not None and message.chat.id == self.staff.chat_id
 
     # -- inbound -----------------------------------------------------------------
+
+    async def _process_stored(self, payload: str, recovered: bool) -> None:
+        """One update from the inbox, through PTB's handlers (and its concurrency rules)."""
+        app = self.application
+        update = Update.de_json(json.loads(payload), app.bot)
+        await app.update_processor.process_update(update, app.process_update(update))
+        if recovered and update.message is not None:  # stored by a worker that died, perhaps unanswered
+            await self.engine.resume(self.name, f"{update.message.chat.id}:{update.message.message_id}")
 
     async def _dedupe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if await self.engine.store.seen_event(f"tg:{update.update_id}"):

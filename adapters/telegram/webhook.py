@@ -1,21 +1,24 @@
-"""POST /telegram/webhook on the shared aiohttp server: verify the secret, queue the update, 200 at once.
+"""POST /telegram/webhook on the shared aiohttp server: verify the secret, store the update, 200.
 
 Telegram sends the secret registered with setWebhook in ``X-Telegram-Bot-Api-Secret-Token``:
 missing -> 401, wrong -> 403 (constant-time comparison), body not an Update -> 400, channel not
-running -> 503 (Telegram retries non-2xx later). Accepted updates go to PTB's ``update_queue``;
-answering happens in the background, so Telegram never waits for the LLM.
+running or the update not storable -> 503 (Telegram retries non-2xx later). An accepted update is
+stored in the channel's durable inbox (idempotent on update_id; one commit shared by concurrent
+requests) before the 200; answering happens in the background, so Telegram never waits for the
+LLM, and an acknowledged update survives a crash.
 """
 from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from bot.errors import BadRequestError, SignatureError
+from bot.errors import BadRequestError, SignatureError, StorageError
 
 log = structlog.get_logger("qdbot.telegram")
 PATH = "/telegram/webhook"
@@ -25,8 +28,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 class WebhookReceiver:
     """The aiohttp handler for Telegram's webhook requests."""
 
-    def __init__(self, application: Application, secret: str):
-        self.application, self.secret = application, secret
+    def __init__(self, application: Application, secret: str,
+                 accept: Callable[[str, str], Awaitable[object]]):
+        """``accept(key, payload)`` stores the update (StorageError when it cannot)."""
+        self.application, self.secret, self.accept = application, secret, accept
 
     def route(self) -> web.RouteDef:
         return web.post(PATH, self.receive)
@@ -40,11 +45,16 @@ class WebhookReceiver:
             return web.json_response({"ok": False, "error": "forbidden"}, status=status)
         if not self.application.running:
             return web.json_response({"ok": False, "error": "not running"}, status=503)
+        body = await request.read()
         try:
-            update = self.parse(await request.read())
+            update = self.parse(body)
         except BadRequestError as exc:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
-        await self.application.update_queue.put(update)
+        try:
+            await self.accept(str(update.update_id), body.decode("utf-8"))
+        except StorageError as exc:
+            log.warning("webhook_not_stored", update_id=update.update_id, error=str(exc))
+            return web.json_response({"ok": False, "error": "not stored"}, status=503)
         return web.json_response({"ok": True})
 
     def verify(self, given: str | None) -> None:

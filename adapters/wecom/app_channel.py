@@ -1,14 +1,14 @@
 """The WeCom self-built app channel ("wecom"): callback in, ``message/send`` out.
 
     POST /wecom/callback -> checks (callback.py) -> kf trigger? hand it to the kf channel
-                         -> queued, 200 with an empty body at once
-    worker (a bounded pool) -> dedupe claim (MsgId / FromUserName+CreateTime) in the database,
-                               shared by every worker process -> engine.handle, whose replies
-                               come back through ``send``
+                         -> stored in the inbox (key: MsgId / FromUserName+CreateTime; a
+                            redelivery finds it there), then 200 with an empty body
+    inbox worker (a bounded pool) -> engine.handle, whose replies come back through ``send``
 
-The acknowledgement does no database work: under load a claim costs milliseconds of event-loop
-time each, and hundreds of them would hold up acknowledgements that WeCom wants within 5 s.
-A redelivery loses the claim in the worker (and, failing that, the engine's store-first write).
+The acknowledgement waits for one database commit shared by every callback arriving within a
+few milliseconds (group commit, ``bot.store.inbox``), so a callback WeCom saw acknowledged
+survives a crash: the next start (or another worker) answers it, exactly once (``bot.inbox``).
+A callback that cannot be stored is answered 503, so WeCom delivers it again.
 
 It is also a staff channel for the handoff desk (``on_ticket_event``): technology managers on the
 roster get ticket notices here and act with text commands (app_staff); ``tell`` is how other
@@ -16,6 +16,7 @@ WeCom parts (the kf handoff) reach a manager.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import structlog
@@ -27,8 +28,8 @@ from adapters.wecom.api import WeComClient
 from adapters.wecom.app_staff import AppStaff
 from adapters.wecom.budget import SendBudget
 from adapters.wecom.settings import WeComSettings
-from adapters.wecom.tasks import WorkQueue
 from bot.engine import Engine
+from bot.inbox import Inbox
 from bot.errors import DeliveryError, StorageError
 from bot.handoff import StaffEvent
 from bot.ports import InboundHandler
@@ -50,7 +51,8 @@ class WeComAppChannel:
         self.links = render.AnswerLinks(settings)
         self.endpoint = callback.CallbackEndpoint(wecom.make_crypto(), wecom.wecom_callback_max_age,
                                                   self._dispatch, lambda: self._handler is not None)
-        self.jobs = WorkQueue(wecom.wecom_workers)
+        self.inbox = Inbox(engine.store, self.name, self._process, workers=wecom.wecom_workers,
+                           lease=settings.inbox_lease_seconds)
         self.staff = AppStaff(engine, self.tell)
         self._handler: InboundHandler | None = None
         self._draining: InboundHandler | None = None  # while stopping: finish accepted callbacks
@@ -60,13 +62,13 @@ class WeComAppChannel:
 
     async def start(self, handler: InboundHandler) -> None:
         self._handler = handler
-        self.jobs.start()
+        await self.inbox.start()
 
     async def stop(self) -> None:
         """Refuse new callbacks (503: WeCom delivers them again), finish the accepted ones."""
         handler, self._handler = self._handler, None
         self._draining = handler
-        await self.jobs.stop(self.settings.shutdown_grace_seconds)
+        await self.inbox.stop(self.settings.shutdown_grace_seconds)
         self._draining = None
         await self.client.close()
 
@@ -75,41 +77,43 @@ class WeComAppChannel:
     async def _dispatch(self, fields: dict[str, str]) -> web.Response:
         trigger = translate.kf_trigger(fields)
         if trigger is not None:
-            return self._forward(trigger)
+            return await self._forward(trigger)
         agent = fields.get("AgentID", "")
         if agent and agent != str(self.wecom.wecom_agent_id):
             log.warning("wecom_other_agent", agent=agent)
             return callback.ack()
-        if self.jobs.full():
-            log.warning("wecom_queue_full", pending=self.jobs.pending)
+        if self.inbox.full():
+            log.warning("wecom_queue_full", pending=self.inbox.pending)
             return web.Response(status=503)  # not acknowledged: WeCom delivers it again
-        self.jobs.submit(lambda: self._process(fields), "wecom_message")
-        return callback.ack()
-
-    def _forward(self, trigger: translate.KfTrigger) -> web.Response:
-        kf = self.engine.channels.get(translate.KF_CHANNEL)
-        if kf is None or not hasattr(kf, "on_trigger"):
-            log.warning("wecom_kf_event_without_kf_channel", open_kfid=trigger.open_kfid)
-        else:
-            kf.on_trigger(trigger)
-        return callback.ack()
-
-    async def _process(self, fields: dict[str, str]) -> None:
-        """Handle one accepted callback, unless another delivery of it was claimed first."""
-        key = translate.dedupe_key(fields)
         try:
-            if await self.engine.store.seen_event(key):
-                log.info("wecom_duplicate", key=key)
-                return
-        except StorageError as exc:  # the engine's store-first write still drops a redelivery
-            log.warning("wecom_dedupe_failed", key=key, error=str(exc))
+            await self.inbox.accept(translate.dedupe_key(fields), json.dumps(fields, ensure_ascii=False))
+        except StorageError as exc:
+            log.warning("wecom_not_stored", error=str(exc))
+            return web.Response(status=503)  # not acknowledged: WeCom delivers it again
+        return callback.ack()
+
+    async def _forward(self, trigger: translate.KfTrigger) -> web.Response:
+        kf = self.engine.channels.get(translate.KF_CHANNEL)
+        if kf is None or not hasattr(kf, "accept_trigger"):
+            log.warning("wecom_kf_event_without_kf_channel", open_kfid=trigger.open_kfid)
+            return callback.ack()
+        return await kf.accept_trigger(trigger)
+
+    async def _process(self, payload: str, recovered: bool) -> None:
+        """Handle one stored callback (``recovered``: a worker died while handling it before)."""
+        fields = json.loads(payload)
         msg = translate.app_message(fields)
         handler = self._handler or self._draining
-        if msg is None or handler is None:
+        if msg is None:
             log.info("wecom_event_ignored", msg_type=fields.get("MsgType"), event=fields.get("Event"))
             return
-        if not await self.staff.handle(msg):  # a manager's ticket command, or a question
-            await handler(msg)
+        if handler is None:
+            raise RuntimeError("the WeCom app channel is not running")  # the row stays for later
+        if await self.staff.handle(msg):  # a manager's ticket command
+            return
+        await handler(msg)
+        if recovered:  # stored by the worker that died, perhaps not answered
+            await self.engine.resume(msg.channel, msg.channel_message_id)
 
     # --- outbound -------------------------------------------------------------------------
 

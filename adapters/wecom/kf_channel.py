@@ -1,10 +1,12 @@
 """The WeChat Customer Service channel ("wecom_kf"): pull with ``kf/sync_msg``, answer with ``kf/send_msg``.
 
-    kf_msg_or_event (Token, OpenKfId) -> ack -> one pull task per open_kfid, serial across workers
-    (the store's named lock; a trigger during a pull makes it pull once more, newest token):
+    kf_msg_or_event (Token, OpenKfId) -> stored in the inbox (key: open_kfid + Token, so WeCom's
+    retries of one callback are one row) -> ack -> an inbox worker asks for a pull and the row is
+    done when a pull that began after it has finished; one pull task per open_kfid, serial across
+    workers (the store's named lock; a trigger during a pull makes it pull once more, newest token):
         page = sync_msg(cursor, token)        cursor from the store
-        handle every message (per customer in order, customers concurrently),
-            each claimed once by msgid in the store (shared by all workers)
+        handle every message (per customer in order, customers concurrently), skipping msgids
+            marked handled in the store (shared by all workers), marking each once handled
         store next_cursor                     after every page, empty ones too
         repeat while has_more
     origin 3 text       -> engine.handle (bot states; with a human (2/3): through the engine when
@@ -19,8 +21,10 @@
 As a staff channel (``on_ticket_event``) it moves sessions with the ticket: to the pool, to the
 claiming manager's servicer account, ended when the ticket closes (see kf_handoff).
 
-The sync token is kept in the store too, so a restarted worker resumes an unfinished batch while
-the token is valid (10 minutes).
+A trigger stored but not pulled for (a crash) is pulled for by the next start or another worker;
+a page is handled again when its cursor was not stored, and customer messages in it are answered
+once (the engine stores each by msgid first). The sync token is kept in the store too, so a
+restarted worker resumes an unfinished batch while the token is valid (10 minutes).
 """
 from __future__ import annotations
 
@@ -44,7 +48,9 @@ from adapters.wecom.translate import (
     KF_CHANNEL, KfClick, KfEvent, KfServicerText, KfTrigger, kf_item, kf_trigger,
 )
 from bot.engine import Engine
+from bot.errors import ChannelError, StorageError
 from bot.handoff import StaffEvent
+from bot.inbox import Inbox
 from bot.ports import InboundHandler
 from bot.settings import Settings
 from bot.types import IncomingMessage, Reply, Role
@@ -75,6 +81,9 @@ class WeComKfChannel:
         self._tokens: dict[str, tuple[str, float]] = {}  # open_kfid -> (sync token, expires at)
         self._pulling: set[str] = set()
         self._again: set[str] = set()
+        self._waiting: dict[str, list[asyncio.Future]] = {}  # open_kfid -> inbox rows awaiting a pull
+        self.inbox = Inbox(engine.store, self.name, self._process_trigger, workers=max(4, len(self.kfids)),
+                           lease=settings.inbox_lease_seconds)
         self._chats_at_once = asyncio.Semaphore(wecom.wecom_workers)  # customers served at once
 
     def routes(self) -> list[web.RouteDef]:
@@ -87,11 +96,13 @@ class WeComKfChannel:
     async def start(self, handler: InboundHandler) -> None:
         self._handler, self._stopping = handler, False
         await self._resume()
+        await self.inbox.start()
 
     async def stop(self) -> None:
         """Finish the message in hand, start no other; the cursor stays at the last whole page."""
         self._stopping = True
         await self.tasks.drain(self.settings.shutdown_grace_seconds)
+        await self.inbox.stop(0)  # rows waiting for a pull stay stored for the next start
         self._handler = None
         await self.client.close()
 
@@ -111,17 +122,37 @@ class WeComKfChannel:
         trigger = kf_trigger(fields)
         if trigger is None:
             log.info("wecom_kf_callback_ignored", msg_type=fields.get("MsgType"), event=fields.get("Event"))
-        else:
-            self.on_trigger(trigger)
-        return callback.ack()
+            return callback.ack()
+        return await self.accept_trigger(trigger)
 
-    def on_trigger(self, trigger: KfTrigger) -> None:
-        """A kf_msg_or_event callback: pull that account (now, or again after the running pull)."""
+    async def accept_trigger(self, trigger: KfTrigger) -> web.Response:
+        """A kf_msg_or_event callback: stored (then acknowledged), and a pull of that account asked
+        for (once started, if it is not); 503 when it cannot be stored (WeCom delivers it again)."""
         if trigger.open_kfid not in self.kfids or not trigger.token:
             log.warning("wecom_kf_unknown_account", open_kfid=trigger.open_kfid)
-            return
-        self._tokens[trigger.open_kfid] = (trigger.token, time.time() + TOKEN_TTL)
-        self._schedule(trigger.open_kfid)
+            return callback.ack()
+        payload = json.dumps({"open_kfid": trigger.open_kfid, "token": trigger.token,
+                              "expires": time.time() + TOKEN_TTL})
+        try:
+            await self.inbox.accept(f"{trigger.open_kfid}:{trigger.token}", payload)
+        except StorageError as exc:
+            log.warning("wecom_kf_not_stored", error=str(exc))
+            return web.Response(status=503)
+        return callback.ack()
+
+    async def _process_trigger(self, payload: str, recovered: bool) -> None:
+        """An inbox row: pull its account with its token; returns once a pull that began after
+        this call has finished (raises when the channel stopped first: the row stays stored)."""
+        data = json.loads(payload)
+        kfid = data["open_kfid"]
+        if self._stopping or self._handler is None:
+            raise ChannelError("the kf channel is not running")
+        self._tokens[kfid] = max(self._tokens.get(kfid, ("", 0.0)), (data["token"], float(data["expires"])),
+                                 key=lambda t: t[1])
+        pulled = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(kfid, []).append(pulled)
+        self._schedule(kfid)
+        await pulled
 
     def _schedule(self, kfid: str) -> None:
         if self._stopping or self._handler is None:  # not started: start() pulls with this token
@@ -133,18 +164,28 @@ class WeComKfChannel:
         self.tasks.spawn(self._pull_loop(kfid), f"kf_pull:{kfid}")
 
     async def _pull_loop(self, kfid: str) -> None:
-        """One pull task per account here; the store's named lock keeps other workers out."""
+        """One pull task per account here; the store's named lock keeps other workers out. Inbox
+        rows waiting when a pull begins are released when it ends (whole: not stopped inside)."""
+        waiters: list[asyncio.Future] = []
         try:
             async with self.store.locks.hold(_key("pull", kfid)):
                 while not self._stopping:
                     self._again.discard(kfid)
-                    await self._pull(kfid)
+                    waiters = self._waiting.pop(kfid, [])
+                    finished = await self._pull(kfid)
+                    _release(waiters, None if finished else ChannelError("stopped inside a pull"))
                     if kfid not in self._again:
                         return
+        except Exception as exc:
+            _release(waiters, exc)
+            raise
         finally:
             self._pulling.discard(kfid)
+            if kfid in self._waiting and (self._stopping or kfid not in self._again):
+                _release(self._waiting.pop(kfid), ChannelError("the kf channel stopped"))
 
-    async def _pull(self, kfid: str) -> None:
+    async def _pull(self, kfid: str) -> bool:
+        """Pull until has_more is 0; False when stopped inside a page (its cursor not stored)."""
         token, expires = self._tokens[kfid]
         await self.store.set_state(_key("token", kfid), json.dumps({"token": token, "expires": expires}))
         empty = 0
@@ -153,18 +194,19 @@ class WeComKfChannel:
             body = {"cursor": cursor, "token": token, "limit": self.page_limit, "open_kfid": kfid}
             try:
                 page = await self.client.call(SYNC, self.wecom.kf_secret, body, idempotent=True)
-            except WeComAPIError as exc:
+            except WeComAPIError as exc:  # e.g. an expired token: the next callback brings a new one
                 log.warning("wecom_kf_sync_failed", open_kfid=kfid, error=str(exc))
-                return
+                return True
             msgs = page.get("msg_list") or []
             if not await self._handle_page(msgs):
-                return  # stopped inside the page: its cursor is not stored, the rest comes again
+                return False  # stopped inside the page: its cursor is not stored, the rest comes again
             await self.store.set_state(_key("cursor", kfid), str(page.get("next_cursor") or cursor))
             if not page.get("has_more"):
-                return
+                return True
             empty = 0 if msgs else empty + 1
         if empty >= MAX_EMPTY_PAGES:
             log.warning("wecom_kf_empty_pages", open_kfid=kfid, pages=empty)
+        return not self._stopping
 
     async def _resume(self) -> None:
         """Pull with a token still valid: one that came before start, or one a previous worker
@@ -202,9 +244,12 @@ class WeComKfChannel:
         for msgid, item in items:
             if self._stopping:
                 return False
-            try:
-                if not msgid or not await self.store.seen_event(f"{KF_CHANNEL}:msg:{msgid}"):
+            key = f"{KF_CHANNEL}:msg:{msgid}"
+            try:  # marked after handling: a crash in between handles it again (answered once: the
+                if not msgid or not await self.store.has_event(key):  # engine stores by msgid)
                     await self._handle_item(item)
+                    if msgid:
+                        await self.store.seen_event(key)
             except Exception:
                 log.exception("wecom_kf_message_failed", msgid=msgid)
         return True
@@ -289,6 +334,12 @@ class WeComKfChannel:
                 **{k: v for k, v in event.data.items() if k != "welcome_code"}}
         mid = await self.store.record_reply(conv.id, KF_CHANNEL, Role.SYSTEM, text, meta=meta)
         await self.store.set_message_status(mid, "event")
+
+
+def _release(waiters: list[asyncio.Future], exc: BaseException | None) -> None:
+    for future in waiters:
+        if not future.done():
+            future.set_exception(exc) if exc is not None else future.set_result(None)
 
 
 def _key(kind: str, kfid: str) -> str:

@@ -153,6 +153,27 @@ class ChannelStateRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class InboxRow(Base):
+    """An inbound platform event stored before it is acknowledged, then processed by a worker
+    (`bot.inbox`). Idempotent on (channel, key): the platform's id (WeCom MsgId, kf token,
+    Telegram update_id). pending -> processing (claimed by compare-and-set, with a lease) -> done;
+    a row whose worker died is claimed again once its lease has run out."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "key", name="uq_inbox_channel_key"),
+                      Index("ix_inbox_open", "channel", "status", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    holder: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
 class LeaseRow(Base):
     """A named lock held without holding a connection: the holder renews it while it works; a dead
     holder's lease runs out (`bot.store.locks.Locks.lease`)."""

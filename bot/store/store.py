@@ -22,6 +22,7 @@ from bot.store.models import (
 )
 from bot.store.records import ChunkRecord, DocumentRecord, StoredMessage
 from bot.store.broadcast import Broadcast
+from bot.store.inbox import InboxStore
 from bot.store.locks import Locks, lock_key
 from bot.store.tickets import TicketStore
 from bot.types import Conversation, IncomingMessage, Role, Turn, utcnow
@@ -70,6 +71,7 @@ class Store:
         self.tickets = TicketStore(self._session)
         self.console = ConsoleStore(self._session)
         self.locks = Locks(engine)
+        self.inbox = InboxStore(self._session, self.dialect)
         self.broadcast = Broadcast(engine)
 
     @classmethod
@@ -223,6 +225,14 @@ class Store:
                 row.meta = {**(row.meta or {}), **meta}
 
     @_translated
+    async def user_message(self, channel: str, channel_message_id: str) -> StoredMessage | None:
+        """The stored inbound message with this platform id, if any."""
+        async with self._session() as s:
+            row = (await s.scalars(select(MessageRow).where(
+                MessageRow.channel == channel, MessageRow.channel_message_id == channel_message_id))).first()
+            return _message(row) if row else None
+
+    @_translated
     async def get_message(self, message_id: int) -> StoredMessage | None:
         async with self._session() as s:
             row = await s.get(MessageRow, message_id)
@@ -295,6 +305,12 @@ class Store:
             except IntegrityError:
                 await s.rollback()
                 return True
+
+    @_translated
+    async def has_event(self, key: str) -> bool:
+        """Was this platform event id marked handled (``seen_event``)? Marks nothing."""
+        async with self._session() as s:
+            return await s.get(ProcessedEventRow, key[:200]) is not None
 
     @_translated
     async def forget_events_before(self, cutoff: datetime) -> int:

@@ -13,8 +13,12 @@ separate load process (so the client's own work does not count); the second wave
 first wave's answers are still being generated. Measured: the time from sending a callback to its
 200 (what WeCom's 5-second rule is about), p50/p95/p99/max per wave and overall, and the time until
 every answer went out through message/send. The fakes run in the server's process and event loop,
-so their work (streaming 400 answers) counts against the figures. Prints one JSON object, then a
-short table.
+so their work (streaming 400 answers) counts against the figures. Each callback is stored in the
+durable inbox before its 200 (group commit): the sizes of the inbox batches written during the
+waves are reported too. Prints one JSON object, then a short table.
+
+    python -m tests.bench.bench_wecom                                   # SQLite
+    python -m tests.bench.bench_wecom --db-url postgresql+asyncpg://postgres@127.0.0.1/bench
 """
 from __future__ import annotations
 
@@ -142,6 +146,8 @@ async def _measure(args: argparse.Namespace, fake: FakeWeCom, channel: WeComAppC
         await _wave(session, url, _requests(fake, crypto, 0, 1))  # warm-up: jieba, first token
     await fake.wait_for(SEND, 1, timeout=60, ok=True)
     loop = asyncio.get_running_loop()
+    inbox = channel.engine.store.inbox
+    inbox.batches = []
     started = time.perf_counter()
     await loop.run_in_executor(None, load.send, (url, waves, args.gap))
     results = await loop.run_in_executor(None, load.recv)
@@ -153,6 +159,7 @@ async def _measure(args: argparse.Namespace, fake: FakeWeCom, channel: WeComAppC
             "db": "sqlite" if not args.db_url else args.db_url.split(":")[0],
             "ack": summary([ms for wave in results for ms in wave]),
             "ack_by_wave": [summary(wave) for wave in results],
+            "inbox_batches": len(inbox.batches), "inbox_largest_batch": max(inbox.batches, default=0),
             "all_answers_sent_s": round(all_answered_s, 2), "answers_sent": len(delivered),
             "members_answered_twice": len(delivered) - len(set(delivered))}
 
@@ -167,6 +174,8 @@ def table(result: dict) -> str:
     lines.append(f"answers sent: {result['answers_sent']} in {result['all_answers_sent_s']} s "
                  f"(LLM delay {result['llm_delay_s']} s per call); answered twice: "
                  f"{result['members_answered_twice']}")
+    lines.append(f"inbox: {result['ack']['n']} callbacks "
+                 f"stored in {result['inbox_batches']} transactions (largest {result['inbox_largest_batch']})")
     return "\n".join(lines)
 
 

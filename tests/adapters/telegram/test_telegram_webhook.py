@@ -57,3 +57,21 @@ async def test_after_stop_the_webhook_answers_503_so_telegram_retries_later(webh
     await webhook_channel.stop()
     update = fake.user_message(USER, USER, QUESTION)
     assert await fake.deliver_webhook(update) == 503
+
+
+async def test_an_update_is_in_the_inbox_when_it_is_acknowledged(webhook_channel, fake, store):
+    update = fake.user_message(USER, USER, QUESTION)
+    assert await fake.deliver_webhook(update) == 200
+    rows = await store.inbox.rows("telegram")  # read right after the 200, before waiting
+    assert [r["key"] for r in rows] == [str(update["update_id"])]
+    await fake.wait_for("sendMessage")
+
+
+@SQLITE_ONLY
+async def test_an_update_that_cannot_be_stored_is_not_acknowledged(webhook_channel, fake, store):
+    from sqlalchemy import text
+
+    async with store.engine.begin() as conn:
+        await conn.execute(text("DROP TABLE inbox"))
+    assert await fake.deliver_webhook(fake.user_message(USER, USER, QUESTION)) == 503  # Telegram retries
+    assert await store.count_messages() == 0

@@ -83,11 +83,12 @@ class Deployment:
     async def settle(self) -> None:
         """Wait until every callback and pull in flight has been handled."""
         if self.app is not None:
-            await self.app.jobs.join(20)
+            await self.app.inbox.join(20)
         if self.kf is not None:
+            await self.kf.inbox.join(20)
             await self.kf.tasks.drain(20)
         if self.app is not None:  # a kf pull may have queued nothing, but be sure
-            await self.app.jobs.join(20)
+            await self.app.inbox.join(20)
 
     async def stop(self) -> None:
         for channel in (self.kf, self.app):

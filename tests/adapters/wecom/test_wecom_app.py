@@ -131,7 +131,7 @@ async def test_a_callback_before_the_channel_started_is_not_acknowledged(fake, l
 
 
 async def test_a_callback_beyond_the_queue_limit_is_not_acknowledged(wecom):
-    wecom.app.jobs.max_pending = 0
+    wecom.app.inbox.max_pending = 0
     response = await wecom.ask(QUESTION, "7009")
     assert response.status == 503  # WeCom delivers it again later
     await wecom.settle()

@@ -1,0 +1,182 @@
+"""The inbox table: inbound platform events stored before they are acknowledged.
+
+    add(channel, key, payload)  -> row id, or None for a key already stored (a redelivery);
+                                   concurrent adds share one transaction (group commit)
+    claim(id, holder, lease)    -> the row, taken by compare-and-set (one winner across workers),
+                                   or None when another worker holds it or it is done
+    done(id)                    -> processed: the payload is dropped, the key stays for dedupe
+    stale(channel, ...)         -> ids of rows nobody is working on (never claimed, or claimed by
+                                   a worker whose lease ran out)
+
+Group commit: the first add of a quiet moment waits ``window`` seconds for others, then one
+multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` stores them all and every waiter is
+released after that commit. While a batch is being written the next one gathers, so under load
+batches grow instead of queueing transactions behind each other.
+"""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.errors import StorageError
+from bot.store.models import InboxRow
+from bot.types import utcnow
+
+log = structlog.get_logger("qdbot.store")
+MAX_BATCH = 500  # rows per INSERT (5 parameters each: well inside SQLite's 32766)
+T = InboxRow.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    id: int
+    channel: str
+    key: str
+    payload: str
+    attempts: int
+
+
+class InboxStore:
+    def __init__(self, session: async_sessionmaker, dialect: str, window: float = 0.002):
+        self._session, self.dialect, self.window = session, dialect, window
+        self._waiting: list[tuple[dict, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
+        self.batches: list[int] = []  # sizes of the last batches written (for tests and benchmarks)
+
+    # ------------------------------------------------------------------ group commit
+
+    async def add(self, channel: str, key: str, payload: str) -> int | None:
+        """Store one event; its id once committed, None when (channel, key) was stored before.
+        Raises StorageError when the batch could not be written (nothing of it is stored)."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append(({"channel": channel, "key": key[:200], "payload": payload}, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_batches())
+        return await asyncio.shield(future)  # a caller that goes away does not cancel the batch
+
+    async def _write_batches(self) -> None:
+        await asyncio.sleep(self.window)
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            try:
+                ids = await self._insert([row for row, _ in batch])
+            except StorageError as exc:
+                for _, future in batch:
+                    _settle(future, exc=exc)
+                continue
+            for row, future in batch:
+                _settle(future, ids.pop((row["channel"], row["key"]), None))
+
+    async def _insert(self, rows: list[dict]) -> dict[tuple[str, str], int]:
+        """One transaction; {(channel, key): id} of the rows that were new (the first of a key
+        that occurs twice in the batch)."""
+        now = utcnow()
+        unique = list({(r["channel"], r["key"]): {**r, "status": "pending", "attempts": 0, "created_at": now}
+                       for r in reversed(rows)}.values())
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        stmt = insert(T).values(unique).on_conflict_do_nothing(index_elements=["channel", "key"]) \
+            .returning(T.c.id, T.c.channel, T.c.key)
+        try:
+            async with self._session() as s, s.begin():
+                result = await s.execute(stmt)
+                new = {(r.channel, r.key): r.id for r in result}
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("inbox_write_failed", rows=len(rows), error=exc.__class__.__name__)
+            raise StorageError(f"database error storing {len(rows)} inbox rows: {exc.__class__.__name__}") from exc
+        self.batches = [*self.batches[-999:], len(rows)]
+        return new
+
+    # ------------------------------------------------------------------ claims
+
+    async def claim(self, row_id: int, holder: str, lease: float, max_attempts: int = 5) -> InboxEntry | None:
+        """Take a row by compare-and-set: it must be pending, or claimed with its lease run out,
+        and tried fewer than ``max_attempts`` times. One winner, also across PostgreSQL workers: a
+        concurrent UPDATE waits for the row and re-checks the condition after the winner commits."""
+        now = utcnow()
+        stmt = (update(T).where(T.c.id == row_id, T.c.attempts < max_attempts, _open(now))
+                .values(status="processing", holder=holder, lease_until=now + timedelta(seconds=lease),
+                        attempts=T.c.attempts + 1)
+                .returning(T.c.id, T.c.channel, T.c.key, T.c.payload, T.c.attempts))
+        row = await self._one(stmt, "claim")
+        return InboxEntry(row.id, row.channel, row.key, row.payload, row.attempts) if row else None
+
+    async def release(self, *, holder: str | None = None, channel: str | None = None) -> int:
+        """Rows claimed and not finished become pending again: this holder's (a clean stop), or
+        every one of a channel (a single process starting: whoever held them is gone)."""
+        stmt = update(T).where(T.c.status == "processing").values(status="pending", lease_until=None)
+        if holder is not None:
+            stmt = stmt.where(T.c.holder == holder)
+        if channel is not None:
+            stmt = stmt.where(T.c.channel == channel)
+        return await self._count(stmt, "release")
+
+    async def done(self, row_id: int) -> None:
+        await self._count(update(T).where(T.c.id == row_id)
+                          .values(status="done", payload="", lease_until=None), "done")
+
+    async def stale(self, channel: str, *, pending_before: datetime, limit: int = 1000) -> list[int]:
+        """Ids of rows nobody works on: pending since before ``pending_before``, or processing with
+        a lease that ran out."""
+        stmt = (select(T.c.id).where(T.c.channel == channel, or_(
+            and_(T.c.status == "pending", T.c.created_at < pending_before),
+            and_(T.c.status == "processing", T.c.lease_until < utcnow())))
+            .order_by(T.c.id).limit(limit))
+        try:
+            async with self._session() as s:
+                return list(await s.scalars(stmt))
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"database error in inbox stale: {exc.__class__.__name__}") from exc
+
+    async def give_up(self, channel: str, max_attempts: int) -> int:
+        """Rows that failed ``max_attempts`` times and whose last lease ran out: marked failed."""
+        stmt = (update(T).where(T.c.channel == channel, T.c.status == "processing",
+                                T.c.attempts >= max_attempts, T.c.lease_until < utcnow())
+                .values(status="failed"))
+        return await self._count(stmt, "give_up")
+
+    async def forget_before(self, cutoff: datetime) -> int:
+        """Delete finished rows older than ``cutoff`` (platforms stop redelivering long before)."""
+        stmt = delete(T).where(T.c.status.in_(("done", "failed")), T.c.created_at < cutoff)
+        return await self._count(stmt, "forget")
+
+    async def rows(self, channel: str | None = None) -> list[dict]:
+        """Every row (id order) as a dict: for tests and operators."""
+        stmt = select(T).order_by(T.c.id)
+        if channel is not None:
+            stmt = stmt.where(T.c.channel == channel)
+        async with self._session() as s:
+            return [dict(r._mapping) for r in await s.execute(stmt)]
+
+    async def _one(self, stmt, what: str):
+        try:
+            async with self._session() as s, s.begin():
+                return (await s.execute(stmt)).first()
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"database error in inbox {what}: {exc.__class__.__name__}") from exc
+
+    async def _count(self, stmt, what: str) -> int:
+        try:
+            async with self._session() as s, s.begin():
+                return (await s.execute(stmt)).rowcount or 0
+        except (SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"database error in inbox {what}: {exc.__class__.__name__}") from exc
+
+
+def _open(now: datetime):
+    return or_(T.c.status == "pending", and_(T.c.status == "processing", T.c.lease_until < now))
+
+
+def _settle(future: asyncio.Future, result: int | None = None, exc: Exception | None = None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
