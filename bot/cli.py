@@ -17,6 +17,8 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("paths", nargs="*", type=Path, help="default: the bundled documents")
     ing.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
+    ing.add_argument("--verbose", action="store_true",
+                     help="print what was read from each parsed document (title, issuer, region, 文号, dates)")
     ask = sub.add_parser("ask", help="answer one question (or one per stdin line with --json)")
     ask.add_argument("question", nargs="?")
     ask.add_argument("--json", action="store_true", help="JSON output; without QUESTION read stdin lines")

@@ -23,8 +23,19 @@ async def ingest(args: argparse.Namespace, settings: Settings) -> int:
         await app.close()
     for path, reason in report.failures:
         print(f"failed: {path}: {reason}", file=sys.stderr)
+    if args.verbose:
+        for source, identity in report.identities:
+            print(_identity_line(source, identity))
     print(report.summary())
     return 1 if report.failed and not (report.added or report.updated or report.unchanged) else 0
+
+
+def _identity_line(source: str, identity: dict[str, str]) -> str:
+    """What ingest read from a document: one line per document for `qdbot ingest --verbose`."""
+    names = {"title": "标题", "issuer": "发文机关", "region": "地区", "doc_number": "文号", "issued": "发布",
+             "effective": "施行", "expires": "有效期至"}
+    fields = "; ".join(f"{label} {identity[k]}" for k, label in names.items() if identity.get(k))
+    return f"{source}: {fields or '(nothing found)'}"
 
 
 def outcome_json(question: str, out: Outcome, latency_ms: float, mode: str) -> dict:
@@ -32,7 +43,7 @@ def outcome_json(question: str, out: Outcome, latency_ms: float, mode: str) -> d
     a = out.answer
     text = a.text if a else "\n".join(r.text for r in out.replies)
     sources = [{"title": c.title, "section": c.section, "source": c.source, "text": c.snippet,
-                "score": round(c.score, 4)} for c in (a.citations if a else ())]
+                "score": round(c.score, 4), "region": c.region} for c in (a.citations if a else ())]
     return {"question": question, "answer": text, "mode": _mode(a.mode.value if a else mode),
             "sources": sources, "handoff": out.status == "handoff", "no_answer": bool(a and a.no_answer),
             "latency_ms": round(latency_ms, 1)}

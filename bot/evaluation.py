@@ -30,6 +30,7 @@ class Result:
     tags: tuple[str, ...] = ()
     doc_ok: bool | None = None  # the expected document (`doc`) is cited with the expected text; None: no `doc`
     cited: tuple[str, ...] = ()  # file names of the cited documents
+    answered: bool = False  # the gate let the question through (an answer, not "not in the knowledge base")
 
 
 @dataclass
@@ -55,6 +56,16 @@ class EvalReport:
                 acc[tag][1] += 1
         return {k: (v[0], v[1]) for k, v in sorted(acc.items())}
 
+    def gate(self) -> tuple[float | None, float | None]:
+        """The relevance gate's precision (answered questions that are answerable: fact) and recall
+        (answerable questions that were answered), over fact and out_of_scope questions."""
+        judged = [r for r in self.results if r.kind in ("fact", "out_of_scope")]
+        answered = [r for r in judged if r.answered]
+        facts = [r for r in judged if r.kind == "fact"]
+        precision = sum(r.kind == "fact" for r in answered) / len(answered) if answered else None
+        recall = sum(r.answered for r in facts) / len(facts) if facts else None
+        return precision, recall
+
     def doc_rate(self) -> tuple[int, int]:
         scored = [r for r in self.results if r.doc_ok is not None]
         return sum(bool(r.doc_ok) for r in scored), len(scored)
@@ -70,6 +81,9 @@ class EvalReport:
         lines.append(f"{'overall':<20} {sum(r.passed for r in self.results):>4}/{len(self.results):<3} {self.pass_rate:>7.0%}")
         for tag, (ok, n) in self.by_tag().items():
             lines.append(f"{'tag ' + tag:<20} {ok:>4}/{n:<3} {ok / n:>7.0%}")
+        precision, recall = self.gate()
+        if precision is not None and recall is not None:
+            lines.append(f"relevance gate: precision {precision:.0%}, recall {recall:.0%}")
         ok, n = self.doc_rate()
         if n:
             lines.append(f"fact questions citing their own document (doc): {ok}/{n} {ok / n:.0%}")
@@ -109,6 +123,7 @@ def check(item: dict[str, Any], out: Outcome) -> Result:
     result.tags = tuple(item.get("tags", ()))
     result.cited = tuple(dict.fromkeys(_file(c.source) for c in (a.citations if a else ())))
     result.doc_ok = _doc_ok(item, a)
+    result.answered = a is not None and not a.no_answer and out.status != "handoff"
     if result.doc_ok is False and result.passed:
         result.passed, result.why = False, f"cited {list(result.cited)}, not {item['doc']}"
     return result
@@ -154,5 +169,6 @@ async def run_eval(app: Any, path: Path, *, verbose_json: bool = False) -> EvalR
         if verbose_json:
             print(json.dumps({"id": result.id, "kind": result.kind, "passed": result.passed, "why": result.why,
                               "hits": result.hits, "tags": list(result.tags), "doc": item.get("doc"),
-                              "doc_ok": result.doc_ok, "cited": list(result.cited)}, ensure_ascii=False), flush=True)
+                              "doc_ok": result.doc_ok, "cited": list(result.cited),
+                              "answered": result.answered}, ensure_ascii=False), flush=True)
     return EvalReport(results)

@@ -11,9 +11,10 @@ from pathlib import Path
 from bot.errors import DocumentError
 from bot.ports import Embedder
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import DocumentRecord, Store
 from bot.types import Passage
 from knowledge.embeddings import cached, make_embedder
+from knowledge.identity import validate_identity
 from knowledge.ingest import IngestReport, Ingestor, bundled_documents_dir
 from knowledge.loaders import is_supported
 from knowledge.retriever import HybridRetriever
@@ -89,6 +90,21 @@ class KnowledgeBase:
         path = self.ingestor.uploads_dir / name
         await asyncio.to_thread(_write_file, path, data)
         return await self.ingest([path])
+
+    async def update_identity(self, doc_id: str, corrections: dict[str, str]) -> DocumentRecord | None:
+        """Keep an operator's corrections of a document's identity (title, issuer, region, 文号, dates;
+        an empty value drops a correction) and index the document again under it: the title line
+        with its region is part of every chunk's indexed text. None when the document is unknown.
+        Raises ValueError for a region the gazetteer does not know or a date not in YYYY-MM-DD."""
+        clean = validate_identity(corrections)
+        async with self._write_lock:
+            if not await self.store.kb_set_identity_override(doc_id, clean):
+                return None
+            doc = await self.store.kb_get_document(doc_id)
+            if doc is not None and doc.status == "ok":
+                await self.ingestor.reindex_document(doc)
+                await self._reindex()
+            return await self.store.kb_get_document(doc_id)
 
     async def remove_document(self, doc_id: str) -> bool:
         """Remove a document and its chunks from every index; False if it was unknown."""

@@ -213,3 +213,29 @@ def header(identity: DocumentIdentity) -> str:
     if short in identity.title:
         return identity.title
     return f"{identity.title}（{region}）" if identity.title else region
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def validate_identity(fields: dict[str, object]) -> dict[str, str]:
+    """An operator's corrections, cleaned: known fields only, a region the gazetteer knows (in its
+    canonical form), dates as YYYY-MM-DD. Raises ValueError naming the bad field."""
+    out = {k: str(v or "").strip()[:200] for k, v in fields.items() if k in DocumentIdentity.__dataclass_fields__}
+    if out.get("region"):
+        places = regions.find_places(out["region"])
+        if len(places) != 1:
+            raise ValueError(f"region: unknown place {out['region']!r}")
+        out["region"] = places[0]
+    for key in ("issued", "effective", "expires"):
+        if out.get(key) and not (_ISO_DATE.match(out[key]) and _iso_ok(out[key])):
+            raise ValueError(f"{key}: not a date in YYYY-MM-DD form: {out[key]!r}")
+    return out
+
+
+def _iso_ok(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True

@@ -66,7 +66,7 @@ class IngestReport:
     chunks: int = 0
     embedded: int = 0  # chunks that got a vector in this run (the cache serves text seen before)
     seconds: float = 0.0
-    identities: list[tuple[str, DocumentIdentity]] = field(default_factory=list)  # parsed documents
+    identities: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # parsed: source, identity
 
     @property
     def changed(self) -> bool:
@@ -203,6 +203,7 @@ class Ingestor:
             await self._mark_failed(f, data, sha, exc.reason)
             report.fail(str(f.path), exc.reason)
             return
+        report.identities.append((f.source, doc.effective_identity))
         try:
             await self._write(doc, chunks, report)
         except INDEX_FAILURES as exc:
@@ -221,7 +222,7 @@ class Ingestor:
             raise DocumentError(str(f.path), "contains no text to index")
         doc = DocumentRecord(id=f.doc_id, title=identity.title, source=f.source, sha256=sha,
                              chunk_count=len(chunks), status="ok", size_bytes=len(data),
-                             identity=found.merged(sidecar).as_dict())
+                             identity=found.merged(sidecar).as_dict(), identity_override=dict(override))
         return doc, chunks
 
     async def reindex_document(self, doc: DocumentRecord) -> None:

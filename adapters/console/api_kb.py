@@ -163,11 +163,32 @@ async def delete(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> w
     return done(console, request, ctx, {"ok": True}, key="done_kb_delete", default="/console/kb", detail=doc.title)
 
 
+IDENTITY_FIELDS = ("title", "issuer", "region", "doc_number", "issued", "effective", "expires")
+
+
+@endpoint(*STAFF)
+async def identity(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    """Correct what ingest read about a document (an empty field goes back to what was read)."""
+    doc = await _document(console, request)
+    fields = {k: str(ctx.body.get(k) or "") for k in IDENTITY_FIELDS if k in ctx.body}
+    try:
+        updated = await _kb(request).update_identity(doc.id, {**doc.identity_override, **fields})
+    except ValueError as exc:
+        raise Refused(400, "error_identity", str(exc)) from exc
+    if updated is None:
+        raise Refused(404, "error_not_found")
+    await console.store.console.audit(ctx.account, "kb_identity", f"document:{doc.id}", ctx.ip,
+                                      old=doc.identity_override, new=updated.identity_override)
+    return done(console, request, ctx, {"document": document_json(updated)}, key="done_kb_identity",
+                default="/console/kb", detail=updated.title)
+
+
 def answer_json(a: Answer) -> dict[str, Any]:
     return {"text": a.text, "mode": a.mode.value, "no_answer": a.no_answer, "rewritten_query": a.rewritten_query,
             "notice": a.notice, "timings": a.timings,
             "citations": [c.as_dict() for c in a.citations],
-            "passages": [{"title": p.title, "section": p.section, "score": round(p.score, 4), "dense": p.dense_score,
+            "passages": [{"title": p.title, "region": p.region, "section": p.section, "score": round(p.score, 4),
+                          "dense": p.dense_score,
                           "lexical": p.lexical_score, "text": p.text} for p in a.passages]}
 
 

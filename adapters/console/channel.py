@@ -49,6 +49,7 @@ ROUTES = [
     ("POST", f"{API}/documents/{{id}}/replace", api_kb.replace),
     ("POST", f"{API}/documents/{{id}}/reingest", api_kb.reingest),
     ("POST", f"{API}/documents/{{id}}/delete", api_kb.delete),
+    ("POST", f"{API}/documents/{{id}}/identity", api_kb.identity),
     ("POST", f"{API}/try", api_kb.try_question),
     ("GET", f"{API}/gaps", api_gaps.gaps),
     ("GET", f"{API}/curated", api_gaps.list_curated),

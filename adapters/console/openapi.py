@@ -113,6 +113,11 @@ PATHS: dict[str, dict[str, Any]] = {
                                                       body=_obj())},
     "/api/admin/documents/{id}/delete": {"post": op("Remove the document from every index", STAFF, params=[ID],
                                                     body=_obj())},
+    "/api/admin/documents/{id}/identity": {"post": op(
+        "Correct the document's title, issuer, region, 文号 or dates (empty: back to what ingest read); "
+        "the document is indexed again", STAFF, params=[ID],
+        body=_obj(title="string", issuer="string", region="string", doc_number="string", issued="string",
+                  effective="string", expires="string"))},
     "/api/admin/try": {"post": op("What the assistant would answer, with its passages (nothing stored)", STAFF,
                                   body=_obj(question="string"))},
     "/api/admin/gaps": {"get": op("Unanswered, low-confidence and 👎 questions grouped by similarity", STAFF,

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.console.api_kb import try_answer
+from adapters.console.api_kb import IDENTITY_FIELDS, try_answer
 from adapters.console.auth import Ctx, Refused, endpoint
 from adapters.console.html import badge, e, field, form, page, table, when
 from adapters.console.i18n import t
@@ -31,8 +31,24 @@ def _doc_row(console: "ConsoleChannel", ctx: Ctx, d: Any) -> list[str]:
                     next_="/console/kb", cls="inline")
     delete = form(ctx, f"/api/admin/documents/{d.id}/delete", f'<button class="danger">{e(t(lang, "delete"))}</button>',
                   next_="/console/kb", cls="inline", confirm=t(lang, "confirm_delete", title=d.title))
-    return [e(d.title), str(d.chunk_count), f'<code>{e(d.source)}</code>', e(when(d.ingested_at, console.tz)),
-            status + error, replace + reingest + delete]
+    return [e(d.title) + _identity(ctx, d), str(d.chunk_count), f'<code>{e(d.source)}</code>',
+            e(when(d.ingested_at, console.tz)), status + error, replace + reingest + delete]
+
+
+def _identity(ctx: Ctx, d: Any) -> str:
+    """The document's identity under its title (region, issuer, 文号, dates) and a form to correct it."""
+    lang, ident, fixed = ctx.lang, d.effective_identity, d.identity_override
+    facts = " · ".join(e(ident[k]) for k in ("region", "issuer", "doc_number") if ident.get(k))
+    dates = " · ".join(f'{e(t(lang, "id_" + k))} {e(ident[k])}' for k in ("effective", "expires") if ident.get(k))
+    mark = badge(t(lang, "id_corrected"), "muted") if fixed else ""
+    inputs = "".join(field(t(lang, "id_" + k), f'<input name="{k}" value="{e(fixed.get(k, ""))}" '
+                                                 f'placeholder="{e(d.identity.get(k, ""))}" maxlength="200">')
+                     for k in IDENTITY_FIELDS)
+    edit = form(ctx, f"/api/admin/documents/{d.id}/identity",
+                f'<p class="muted">{e(t(lang, "identity_hint"))}</p>{inputs}<button>{e(t(lang, "save"))}</button>',
+                next_="/console/kb", cls="stack")
+    return (f'<div class="muted doc-identity">{facts}{"<br>" if facts and dates else ""}{dates} {mark}</div>'
+            f'<details class="identity"><summary>{e(t(lang, "identity_edit"))}</summary>{edit}</details>')
 
 
 def _try_box(ctx: Ctx, question: str, result: dict[str, Any] | None) -> str:

@@ -86,3 +86,36 @@ async def test_the_bundled_document_is_listed_and_can_be_read_again(kb_console):
     assert doc["source"].startswith("bundled/") and doc["chunks"] > 10 and doc["ingested_at"]
     again = await c.api("POST", f"/api/admin/documents/{doc['id']}/reingest", role="operator", json={})
     assert again["report"]["unchanged"] == 1 and again["report"]["failed"] == 0
+
+
+async def test_an_operator_corrects_a_documents_region_and_answers_follow_it(kb_console):
+    """Ingest read 青岛市 from the title; the operator says it is Ningbo's: a Qingdao question no longer
+    gets it as Qingdao's, a Ningbo question does, and the correction is audited with old and new values."""
+    c = kb_console
+    up = await c.api("POST", "/api/admin/documents", role="operator", data=_file("海洋牧场.md", FACT_V1.encode()))
+    doc = up["document"]
+    assert doc["identity"]["region"] == "青岛市" and doc["identity"]["title"] == "青岛市海洋牧场建设扶持办法"
+    fixed = await c.api("POST", f"/api/admin/documents/{doc['id']}/identity", role="operator",
+                        json={"region": "宁波", "title": "宁波市海洋牧场建设扶持办法", "effective": "2024-01-01"})
+    ident = fixed["document"]["identity"]
+    assert (ident["region"], ident["title"], ident["effective"]) == ("宁波市", "宁波市海洋牧场建设扶持办法", "2024-01-01")
+    assert fixed["document"]["extracted"]["region"] == "青岛市"  # what ingest read is kept beside the correction
+    ningbo = await _try(c, "宁波的海洋牧场示范区建设补助最高多少钱？")
+    assert "300万元" in ningbo["text"] and ningbo["citations"][0]["region"] == "宁波市"
+    qingdao = await _try(c, "青岛的海洋牧场示范区建设补助最高多少钱？")
+    assert qingdao["no_answer"] and qingdao["text"].startswith("青岛市的文件中没有找到")
+    again = await c.api("POST", f"/api/admin/documents/{doc['id']}/reingest", role="operator", json={})
+    assert again["report"]["unchanged"] == 1
+    assert (await _try(c, "宁波的海洋牧场示范区建设补助最高多少钱？"))["citations"][0]["region"] == "宁波市"
+    audit = next(a for a in await c.store.console.audit_log() if a.action == "kb_identity")
+    assert audit.detail["old"] == {} and audit.detail["new"]["region"] == "宁波市"
+
+
+async def test_an_identity_correction_with_an_unknown_region_or_a_bad_date_is_refused(kb_console):
+    c = kb_console
+    up = await c.api("POST", "/api/admin/documents", role="operator", data=_file("海洋牧场.md", FACT_V1.encode()))
+    doc_id = up["document"]["id"]
+    for body in ({"region": "火星"}, {"effective": "2024年1月1日"}, {"expires": "2024-02-30"}):
+        await c.api("POST", f"/api/admin/documents/{doc_id}/identity", role="operator", json=body, expect=400)
+    docs = await c.api("GET", "/api/admin/documents", role="operator")
+    assert next(d for d in docs["documents"] if d["id"] == doc_id)["corrections"] == {}
