@@ -4,7 +4,8 @@
     role not allowed       -> 403
     unsafe method by cookie -> the CSRF token (header X-CSRF-Token, form field _csrf, or the first part
                               of a multipart form) must match the session's, else 403
-    API token (Bearer)     -> no CSRF check: browsers never attach it by themselves
+    API token (Bearer)     -> no CSRF check: browsers never attach it by themselves; a read-only token
+                              (scope "read") may only call GET/HEAD/OPTIONS, else 403 read_only
 
 Errors the core raises on purpose become answers here: bad input 400, not allowed in this state 409,
 an unreadable document 422. A browser form gets a redirect with a one-time flash message instead.
@@ -53,6 +54,7 @@ class Ctx:
     lang: str
     ip: str
     session: str | None = None
+    read_only: bool = False
     csrf: str = ""
     body: dict[str, Any] = field(default_factory=dict)
     form: bool = False
@@ -78,8 +80,8 @@ async def authenticate(console: "ConsoleChannel", request: web.Request) -> Ctx |
     lang, ip = lang_of(request), client_ip(request, console.config.trusted_proxies)
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        account = await console.accounts.token(header[7:].strip())
-        return Ctx(account, "token", lang, ip) if account else None
+        grant = await console.accounts.grant(header[7:].strip())
+        return Ctx(grant.account, "token", lang, ip, read_only=grant.read_only) if grant else None
     raw = request.cookies.get(SESSION_COOKIE, "")
     account = await console.accounts.session(raw) if raw else None
     if account is None:
@@ -129,6 +131,8 @@ def endpoint(*roles: str, page: bool = False) -> Callable[[Handler], Callable]:
             try:
                 if roles and ctx.role not in roles:
                     raise Refused(403, "error_forbidden")
+                if ctx.read_only and request.method not in SAFE_METHODS:
+                    raise Refused(403, "error_read_only")
                 if request.method not in SAFE_METHODS:
                     await read_body(console, request, ctx)
                 return await fn(console, request, ctx)
