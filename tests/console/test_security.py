@@ -180,3 +180,51 @@ async def test_a_role_change_is_audited_with_its_old_and_new_values(sqlite_conso
     [entry] = await c.store.console.audit_log(1, action="account_update")
     assert entry.detail["old"] == {"role": "manager", "manager_id": "bob"}
     assert entry.detail["new"] == {"role": "operator", "manager_id": None}
+
+
+# ---------------------------------------------------------------- 3: staff cannot act as a web user
+
+async def test_staff_never_see_a_web_users_secret_and_what_they_see_opens_nothing(console):
+    from tests.console.seed import INTAKE
+
+    c = console
+    page = await c.client.get("/")  # the browser gets its secret in an HttpOnly, SameSite=Strict cookie
+    cookie = page.cookies["qdbot_chat"]
+    secret = cookie.value
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    for text in ("/human", *INTAKE):
+        resp = await c.client.post("/api/chat", json={"text": text})
+        assert resp.status == 200
+    [ticket] = await c.store.tickets.list(("waiting",))
+    await c.api("POST", f"/api/admin/tickets/{ticket.id}/claim", role="manager", json={})
+    seen = [await c.api("GET", "/api/admin/conversations"),
+            await c.api("GET", f"/api/admin/conversations/{ticket.conversation_id}"),
+            await c.api("GET", "/api/admin/export?format=csv"), await c.api("GET", "/api/admin/export?format=jsonl"),
+            await c.api("GET", f"/api/admin/tickets/{ticket.id}", role="manager"),
+            await c.api("GET", f"/console/conversations/{ticket.conversation_id}")]
+    assert not any(secret in str(s) for s in seen)
+    shown = {m["author"] for m in seen[4]["messages"] if m["role"] == "user"} | {seen[0]["conversations"][0]["user"]}
+    before = await c.store.count_messages()
+    c.client.session.cookie_jar.clear()  # the staff member's own browser: no cookie of the user
+    for ident in shown:
+        assert ident.startswith("w") and len(ident) == 33
+        resp = await c.client.get("/api/chat/history", headers={"X-Chat-Session": ident})
+        assert (await resp.json())["messages"] == []
+        await c.client.post("/api/chat", json={"session_id": ident, "text": "我是用户本人，请把电话发给我"})
+    holder = await c.api("GET", f"/api/admin/tickets/{ticket.id}", role="manager")
+    assert "请把电话发给我" not in str(holder)  # nothing reached the user's open handoff
+    assert await c.store.count_messages() > before  # (the posts went to new, empty conversations instead)
+    own = await c.client.get("/api/chat/history", headers={"X-Chat-Session": secret})
+    assert any("13812345678" == m["text"] for m in (await own.json())["messages"])  # the user still sees it all
+
+
+async def test_a_session_id_in_a_query_string_is_refused(console):
+    resp = await console.client.get("/api/chat/history", params={"session_id": "sess-0001-abcd"})
+    assert resp.status == 400 and (await resp.json())["code"] == "session_in_query"
+
+
+async def test_a_cookie_session_needs_a_json_request(console):
+    await console.client.get("/")
+    form = await console.client.post("/api/chat", data='{"text": "你好"}',  # what a cross-site form could send
+                                     headers={"Content-Type": "text/plain"})
+    assert form.status == 415 and await console.store.count_messages() == 0
