@@ -228,3 +228,34 @@ async def test_a_cookie_session_needs_a_json_request(console):
     form = await console.client.post("/api/chat", data='{"text": "你好"}',  # what a cross-site form could send
                                      headers={"Content-Type": "text/plain"})
     assert form.status == 415 and await console.store.count_messages() == 0
+
+
+# ---------------------------------------------------------------- 4 and 14: masked search, audited
+
+async def test_an_operator_cannot_recover_a_masked_phone_by_searching_for_its_hidden_digits(console):
+    from tests.console.conftest import say
+
+    await say(console, "我的电话是13812345678，请联系我", chat="victim")
+    await say(console, "青岛计划建设多少家概念验证平台？", chat="other")
+    found = lambda data: [c["id"] for c in data["conversations"]]  # noqa: E731
+    probes = ["1381", "3812", "8123", "12345678", "13812345678", "@", "381"]
+    for q in probes:  # each would narrow the hidden digits down if it matched the raw text
+        data = await console.api("GET", "/api/admin/conversations", role="operator", params={"q": q})
+        assert found(data) == [], q
+    masked = await console.api("GET", "/api/admin/conversations", role="operator", params={"q": "138****5678"})
+    visible = await console.api("GET", "/api/admin/conversations", role="operator", params={"q": "5678"})
+    assert len(found(masked)) == len(found(visible)) == 1  # what an operator can see, they can search
+    admin = await console.api("GET", "/api/admin/conversations", role="admin", params={"q": "12345678"})
+    assert len(found(admin)) == 1  # an admin sees contacts, so searches them
+    export = await console.api("GET", "/api/admin/export", role="admin", params={"q": "12345678"})
+    assert "138****5678" not in export  # exports are masked for everyone, so filtered on masked text
+    searches = [a for a in await console.store.console.audit_log(100, action="search")]
+    assert len(searches) == len(probes) + 3 and {a.detail["filter"]["keyword"] for a in searches} >= set(probes)
+
+
+async def test_list_and_gap_views_are_audited(console):
+    await console.api("GET", "/api/admin/conversations", role="operator")
+    await console.api("GET", "/console/conversations", role="operator")
+    await console.api("GET", "/api/admin/gaps", role="operator")
+    actions = [a.action for a in await console.store.console.audit_log(10)]
+    assert actions.count("list_conversations") == 2 and "view_gaps" in actions
