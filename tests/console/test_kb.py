@@ -86,3 +86,17 @@ async def test_the_bundled_document_is_listed_and_can_be_read_again(kb_console):
     assert doc["source"].startswith("bundled/") and doc["chunks"] > 10 and doc["ingested_at"]
     again = await c.api("POST", f"/api/admin/documents/{doc['id']}/reingest", role="operator", json={})
     assert again["report"]["unchanged"] == 1 and again["report"]["failed"] == 0
+
+
+async def test_a_failed_upload_leaves_no_file_and_odd_names_are_a_400_not_a_500(kb_console):
+    c = kb_console
+    uploads = c.app.settings.data_dir / "uploads"
+    before = sorted(p.name for p in uploads.iterdir()) if uploads.exists() else []
+    await c.api("POST", "/api/admin/documents", role="operator", data=_file("空白.md", b"   \n"), expect=422)
+    assert (sorted(p.name for p in uploads.iterdir()) if uploads.exists() else []) == before
+    for name in ("a%00b.md", "%E9%95%BF" * 90 + ".md"):  # sent as they are: the server percent-decodes names
+        body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name.encode()
+                + b"\"\r\nContent-Type: text/markdown\r\n\r\n" + FACT_V1.encode() + b"\r\n--b--\r\n")
+        resp = await c.client.post("/api/admin/documents", data=body, headers={
+            "Content-Type": "multipart/form-data; boundary=b", "Authorization": f"Bearer {await c.token('operator')}"})
+        assert resp.status == 400, await resp.text()
