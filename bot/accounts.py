@@ -6,8 +6,18 @@
 
 Sessions and API tokens are random 256-bit tokens; the database keeps only their SHA-256, so a copy
 of it opens no session. CSRF tokens are bound to the session (HMAC of the session with the secret key)
-and compared in constant time. Logins are limited per account and per IP from the attempts table, so
-the limits hold across workers and restarts.
+and compared in constant time.
+
+Logins are throttled from the attempts table (so the limits hold across workers and restarts):
+- per account *and* address: after `max_failures` wrong passwords for one username from one address,
+  that pair waits `backoff` (1 min), doubling with every further failure (at most an hour); a success
+  of the pair clears it. An attacker elsewhere therefore cannot lock a user out;
+- per address: `max_ip_failures` failures in the window over all usernames lock the address; a
+  success from it does not reset the count (an attacker cannot wash failures with their own account).
+Attempts refused while locked are not password checks and are not counted (the audit log has them).
+
+API tokens have a name, a scope (`full`, or `read`: GET only) and an expiry; they are revoked one by
+one, and all of an account's at once when its password changes or it is deactivated.
 """
 from __future__ import annotations
 
@@ -22,18 +32,22 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from bot import passwords
 from bot.errors import BadRequestError
 from bot.store import Store
-from bot.store.console import AccountRecord
+from bot.store.console import AccountRecord, ApiTokenRecord
 from bot.types import utcnow
 
 ADMIN, OPERATOR, MANAGER = "admin", "operator", "manager"
 ROLES = (ADMIN, OPERATOR, MANAGER)
 STAFF = (ADMIN, OPERATOR)
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-MIN_PASSWORD = 10
+MIN_PASSWORD = passwords.MIN_PASSWORD
 TOKEN_PREFIX = "qdb_"
+TOKEN_SCOPES = ("full", "read")
 KEEP_ATTEMPTS = timedelta(days=30)
+PAIR_MEMORY = timedelta(days=1)  # failures of one username from one address older than this are forgotten
+MAX_BACKOFF = timedelta(hours=1)
 
 
 def token_hash(raw: str) -> str:
@@ -52,15 +66,31 @@ class LoginResult:
     status: str  # ok | invalid | locked
     account: AccountRecord | None = None
     session_token: str | None = None
+    retry_after: float = 0.0  # seconds, when locked
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """Who an API token acts as, and what it may do."""
+
+    account: AccountRecord
+    token: ApiTokenRecord
+
+    @property
+    def read_only(self) -> bool:
+        return self.token.scope == "read"
 
 
 class Accounts:
     def __init__(self, store: Store, secret: bytes, *, session_hours: float = 12.0, max_failures: int = 5,
-                 max_ip_failures: int = 20, window_minutes: float = 15.0, hasher: PasswordHasher | None = None):
+                 max_ip_failures: int = 20, window_minutes: float = 15.0, hasher: PasswordHasher | None = None,
+                 backoff_seconds: float = 60.0, token_days: float = 90.0):
         self.store, self._secret = store, secret
         self.session_ttl = timedelta(hours=session_hours)
         self.max_failures, self.max_ip_failures = max_failures, max_ip_failures
         self.window = timedelta(minutes=window_minutes)
+        self.backoff = timedelta(seconds=backoff_seconds)
+        self.token_ttl = timedelta(days=token_days) if token_days > 0 else None
         self.hasher = hasher or PasswordHasher()
         self._dummy: str | None = None  # verified against for unknown usernames, so they take as long
 
@@ -76,16 +106,16 @@ class Accounts:
             return False
 
     @staticmethod
-    def check_password(password: str) -> None:
-        if len(password) < MIN_PASSWORD:
-            raise BadRequestError(f"the password needs at least {MIN_PASSWORD} characters")
+    def check_password(password: str, username: str = "") -> None:
+        """Refuse short, common and trivial passwords (`bot.passwords`)."""
+        passwords.check(password, username)
 
     # ---------------------------------------------------------------- accounts
 
     async def create(self, username: str, role: str, password: str, manager_id: str | None = None) -> AccountRecord:
         """A new account; refused when the name, role, password or manager link is invalid or taken."""
         await self._check_account(username, role, manager_id)
-        self.check_password(password)
+        self.check_password(password, username)
         account = await self.store.console.create_account(username, role, await self.hash_password(password),
                                                           manager_id if role == MANAGER else None)
         if account is None:
@@ -102,7 +132,8 @@ class Accounts:
 
     async def update(self, account_id: int, *, role: str | None = None, manager_id: str | None = None,
                      active: bool | None = None, password: str | None = None) -> AccountRecord | None:
-        """Change an account; a new password, a new role or deactivation ends its sessions."""
+        """Change an account; a new password, a new role or deactivation ends its sessions; a new password
+        or deactivation also revokes its API tokens."""
         current = await self.store.console.account(account_id)
         if current is None:
             return None
@@ -113,26 +144,38 @@ class Accounts:
         if active is not None:
             values["active"] = active
         if password is not None:
-            self.check_password(password)
+            self.check_password(password, current.username)
             values["password_hash"] = await self.hash_password(password)
         updated = await self.store.console.update_account(account_id, **values)
         if password is not None or role is not None or active is False:
             await self.store.console.delete_sessions(account_id=account_id)
+        if password is not None or active is False:
+            await self.store.console.revoke_tokens(account_id)
         return updated
 
     # ---------------------------------------------------------------- logins and sessions
 
+    async def lock_wait(self, username: str, ip: str) -> float:
+        """Seconds this username must wait from this address (0: it may try)."""
+        now, console = utcnow(), self.store.console
+        pair, last = await console.failures(now - PAIR_MEMORY, username=username, ip=ip)
+        wait = timedelta(0)
+        if pair >= self.max_failures and last is not None:
+            backoff = min(MAX_BACKOFF, self.backoff * 2 ** min(pair - self.max_failures, 16))
+            wait = max(wait, last + backoff - now)
+        from_ip, last_ip = await console.failures(now - self.window, ip=ip, reset_by_success=False)
+        if from_ip >= self.max_ip_failures and last_ip is not None:
+            wait = max(wait, last_ip + self.window - now)
+        return max(0.0, wait.total_seconds())
+
     async def locked(self, username: str, ip: str) -> bool:
-        since = utcnow() - self.window
-        console = self.store.console
-        return (await console.failures_since(since, username=username) >= self.max_failures
-                or await console.failures_since(since, ip=ip) >= self.max_ip_failures)
+        return await self.lock_wait(username, ip) > 0
 
     async def login(self, username: str, password: str, ip: str) -> LoginResult:
-        """A session for the right password; refused (without checking it) while the account or IP is locked."""
-        if await self.locked(username, ip):
-            await self.store.console.record_attempt(username, ip, False)
-            return LoginResult("locked")
+        """A session for the right password; refused (without checking it) while the pair or the address waits."""
+        wait = await self.lock_wait(username, ip)
+        if wait > 0:
+            return LoginResult("locked", retry_after=wait)
         account = await self.store.console.account_by_name(username)
         if account is None and self._dummy is None:
             self._dummy = await self.hash_password(secrets.token_hex(16))
@@ -163,16 +206,28 @@ class Accounts:
 
     # ---------------------------------------------------------------- API tokens and CSRF
 
-    async def issue_token(self, account: AccountRecord, name: str = "") -> str:
-        """A new API token for the account; shown once, only its hash is stored."""
+    async def issue_token(self, account: AccountRecord, name: str = "", scope: str = "full",
+                          days: float | None = None) -> str:
+        """A new API token for the account; shown once, only its hash is stored. `days` (default: the
+        configured lifetime; 0: never) sets when it expires."""
+        if scope not in TOKEN_SCOPES:
+            raise BadRequestError(f"the scope must be one of {', '.join(TOKEN_SCOPES)}")
+        ttl = self.token_ttl if days is None else (timedelta(days=days) if days > 0 else None)
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        await self.store.console.create_token(account.id, token_hash(raw), name)
+        await self.store.console.create_token(account.id, token_hash(raw), name, scope,
+                                              utcnow() + ttl if ttl else None)
         return raw
 
-    async def token(self, raw: str) -> AccountRecord | None:
+    async def grant(self, raw: str) -> TokenGrant | None:
+        """The account and token behind a raw API token, unless it is unknown, revoked or expired."""
         if not raw.startswith(TOKEN_PREFIX):
             return None
-        return await self.store.console.token_account(token_hash(raw))
+        found = await self.store.console.token_grant(token_hash(raw), utcnow())
+        return TokenGrant(*found) if found else None
+
+    async def token(self, raw: str) -> AccountRecord | None:
+        grant = await self.grant(raw)
+        return grant.account if grant else None
 
     def csrf_token(self, session_raw: str) -> str:
         return hmac.new(self._secret, b"csrf:" + token_hash(session_raw).encode(), hashlib.sha256).hexdigest()

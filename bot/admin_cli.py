@@ -1,9 +1,12 @@
 """`qdbot admin`: console accounts and API tokens from the command line.
 
     qdbot admin create --username U --role admin [--manager-id M] [--password-stdin]
-    qdbot admin token --username U [--name PURPOSE]
+    qdbot admin token --username U [--name PURPOSE] [--scope full|read] [--days N]
+    qdbot admin tokens [--username U]
+    qdbot admin revoke-token ID
     qdbot admin list
     qdbot admin password --username U [--password-stdin]
+    qdbot admin deactivate --username U          (ends its sessions, revokes its tokens)
 
 Without --password-stdin the password is asked twice without echo. The first admin is made this way;
 later accounts can be made in the console. `bot.cli` adds the parser (`add_parser`) and runs `run`.
@@ -14,10 +17,11 @@ import argparse
 import getpass
 import sys
 
-from bot.accounts import ROLES, Accounts
+from bot.accounts import ROLES, TOKEN_SCOPES, Accounts
 from bot.errors import BadRequestError, ConfigError
 from bot.settings import Settings
 from bot.store import Store
+from bot.types import utcnow
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +35,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     token = actions.add_parser("token", help="issue an API token (printed once; only its hash is stored)")
     token.add_argument("--username", required=True)
     token.add_argument("--name", default="", help="what the token is for")
+    token.add_argument("--scope", default="full", choices=TOKEN_SCOPES, help="read: GET requests only")
+    token.add_argument("--days", type=float, default=90.0, help="days until it expires (default 90; 0: never)")
+    tokens = actions.add_parser("tokens", help="list API tokens (never the tokens themselves)")
+    tokens.add_argument("--username", default=None)
+    revoke = actions.add_parser("revoke-token", help="revoke an API token by its id (see `tokens`)")
+    revoke.add_argument("token_id", type=int)
+    deactivate = actions.add_parser("deactivate", help="deactivate an account (sessions end, tokens revoked)")
+    deactivate.add_argument("--username", required=True)
     actions.add_parser("list", help="list the console accounts")
     password = actions.add_parser("password", help="set a new password (ends the account's sessions)")
     password.add_argument("--username", required=True)
@@ -65,6 +77,8 @@ async def _dispatch(args: argparse.Namespace, store: Store, accounts: Accounts) 
         for a in await store.console.accounts():
             print(f"{a.username}\t{a.role}\t{a.manager_id or '-'}\t{'active' if a.active else 'inactive'}")
         return 0
+    if command in ("tokens", "revoke-token"):
+        return await _tokens(args, store)
     if command == "create":
         account = await accounts.create(args.username, args.role, _password(args.password_stdin), args.manager_id)
         await store.console.audit(None, "account_create", f"account:{account.id}", "cli", username=account.username,
@@ -75,9 +89,16 @@ async def _dispatch(args: argparse.Namespace, store: Store, accounts: Accounts) 
     if account is None:
         raise BadRequestError(f"no account named {args.username!r}")
     if command == "token":
-        raw = await accounts.issue_token(account, args.name)
-        await store.console.audit(None, "token_issue", f"account:{account.id}", "cli", name=args.name)
+        raw = await accounts.issue_token(account, args.name, args.scope, args.days)
+        await store.console.audit(None, "token_issue", f"account:{account.id}", "cli", name=args.name,
+                                  scope=args.scope, days=args.days)
         print(raw)
+        return 0
+    if command == "deactivate":
+        await accounts.update(account.id, active=False)
+        await store.console.audit(None, "account_update", f"account:{account.id}", "cli", fields=["active"],
+                                  old={"active": account.active}, new={"active": False})
+        print(f"deactivated {account.username}")
         return 0
     if command == "password":
         await accounts.update(account.id, password=_password(args.password_stdin))
@@ -85,3 +106,27 @@ async def _dispatch(args: argparse.Namespace, store: Store, accounts: Accounts) 
         print(f"password changed for {account.username}")
         return 0
     raise ConfigError(f"unknown admin command {command!r}")
+
+
+async def _tokens(args: argparse.Namespace, store: Store) -> int:
+    """`tokens`: one line per token (id, account, name, scope, expiry, last use, state); `revoke-token ID`."""
+    names = {a.id: a.username for a in await store.console.accounts()}
+    if args.admin_command == "revoke-token":
+        token = await store.console.token(args.token_id)
+        if token is None:
+            raise BadRequestError(f"no API token with id {args.token_id}")
+        await store.console.revoke_token(token.id)
+        await store.console.audit(None, "token_revoke", f"token:{token.id}", "cli", account_id=token.account_id,
+                                  name=token.name)
+        print(f"revoked token {token.id} ({names.get(token.account_id, '?')} {token.name or '-'})")
+        return 0
+    account = await store.console.account_by_name(args.username) if args.username else None
+    if args.username and account is None:
+        raise BadRequestError(f"no account named {args.username!r}")
+    now = utcnow()
+    for tk in await store.console.tokens(account.id if account else None):
+        state = "revoked" if tk.revoked else ("valid" if tk.valid(now) else "expired")
+        print(f"{tk.id}\t{names.get(tk.account_id, '?')}\t{tk.name or '-'}\t{tk.scope}\t"
+              f"{tk.expires_at.isoformat() if tk.expires_at else 'never'}\t"
+              f"{tk.last_used_at.isoformat() if tk.last_used_at else '-'}\t{state}")
+    return 0

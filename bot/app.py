@@ -99,12 +99,32 @@ def channel_factories() -> list[ChannelFactory]:
     return factories
 
 
+STORAGE_PROBE_SECONDS = 3.0
+
+
+async def _storage_problem(app: "App") -> str | None:
+    """Write a row (channel_state `healthz:probe`) as every message is written; None when it worked."""
+    try:
+        await asyncio.wait_for(app.store.set_state("healthz:probe", utcnow().isoformat()), STORAGE_PROBE_SECONDS)
+    except asyncio.TimeoutError:
+        return f"a database write took over {STORAGE_PROBE_SECONDS:g} s"
+    except Exception as exc:  # whatever the driver raises: the answer is the same
+        log.warning("healthz_storage_failed", error=type(exc).__name__)
+        return f"a database write failed ({type(exc).__name__})"
+    return None
+
+
 async def _healthz(request: web.Request) -> web.Response:
+    """ok / degraded (dense retrieval down, answers from BM25) / unavailable (503: the database cannot be
+    written, so no message could be stored)."""
     app: App = request.app["qdbot"]
+    storage = await _storage_problem(app)
     degraded = bool(getattr(app.kb, "degraded", False))
-    return web.json_response({"status": "degraded" if degraded else "ok", "mode": app.answerer.mode.value,
-                              "channels": [c.name for c in app.channels],
-                              "retrieval": getattr(app.kb, "degraded_reason", None) if degraded else "hybrid"})
+    status = "unavailable" if storage else ("degraded" if degraded else "ok")
+    return web.json_response({"status": status, "mode": app.answerer.mode.value,
+                              "channels": [c.name for c in app.channels], "storage": storage or "ok",
+                              "retrieval": getattr(app.kb, "degraded_reason", None) if degraded else "hybrid"},
+                             status=503 if storage else 200)
 
 
 def make_web_app(app: App, factories: list[ChannelFactory] | None = None) -> web.Application:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import weakref
 from contextvars import ContextVar
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import structlog
 
 import prompts
+from bot import inputs
 from bot.answerer import Answerer, Delta
 from bot.extractive import render_sources
 from bot.handoff import HandoffDesk
@@ -66,6 +68,7 @@ class Engine:
     async def handle(self, msg: IncomingMessage, on_delta: OnDelta | None = None) -> Outcome:
         """Store first (a redelivery stops here), then answer in arrival order for this conversation."""
         t0 = time.perf_counter()
+        msg = _storable(msg)
         self._enter()
         try:
             conv = await self.store.conversation_for(msg)
@@ -210,7 +213,7 @@ class Engine:
     def _check_input(self, msg: IncomingMessage, lang: str) -> str | None:
         if msg.kind != "text":
             return "unsupported_type"
-        if not msg.text.strip():
+        if inputs.is_blank(msg.text):
             return "empty_message"
         if len(msg.text) > self.settings.max_message_chars:
             return "too_long"
@@ -349,6 +352,12 @@ class Engine:
             await self.store.record_gap(question.text if question else stored.text, "thumbs_down",
                                         message_id=message_id, conversation_id=conv.id)
         return True
+
+
+def _storable(msg: IncomingMessage) -> IncomingMessage:
+    """The message with text and ids every database can store (lone surrogates, NUL: `bot.inputs`)."""
+    fields = {k: inputs.scrub(v) for k in ("text", "chat_id", "user_id") if (v := getattr(msg, k)) != inputs.scrub(v)}
+    return dataclasses.replace(msg, **fields) if fields else msg
 
 
 def _lang_of(msg: IncomingMessage, conv: Conversation) -> str:

@@ -14,6 +14,7 @@
     │   ├── SignatureError       a signature or secret token did not verify (-> HTTP 401/403)
     │   └── DeliveryError        a message could not be delivered
     └── HandoffError             a handoff operation is not allowed in the ticket's state
+        └── NotPermittedError    ... nor for this manager: the ticket is someone else's (-> HTTP 403)
 
 Third-party exceptions are translated at the boundary with ``raise ... from``.
 """
@@ -75,4 +76,8 @@ class DeliveryError(ChannelError):
 
 
 class HandoffError(QdbotError):
+    pass
+
+
+class NotPermittedError(HandoffError):
     pass

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
 
     # -- web chat
     web_rate_limit_per_ip: int = Field(60, ge=0)  # chat messages per client address per minute, per worker (0: no limit)
-    web_trusted_proxies: str = "127.0.0.1,::1"  # reverse proxies whose X-Forwarded-For the web chat believes
+    web_trusted_proxies: str = ""  # reverse proxies whose X-Forwarded-For the web chat believes (none by default)
 
     # -- handoff to technology managers
     handoff_roster_file: Path | None = None  # YAML roster of technology managers

@@ -83,13 +83,24 @@ class KnowledgeBase:
         return await self.ingest()
 
     async def ingest_bytes(self, filename: str, data: bytes) -> IngestReport:
-        """Keep an uploaded file under data_dir/uploads and ingest it."""
+        """Keep an uploaded file under data_dir/uploads and ingest it; a file that fails (or crashes the
+        ingest) is not left behind: a new one is deleted, a replaced one gets its earlier bytes back."""
         name = Path(filename).name
         if not name or not is_supported(Path(name)):
             raise DocumentError(filename or "(no name)", "unsupported file type")
+        if any(ord(ch) < 32 for ch in name) or len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise DocumentError(name[:80], f"the file name has control characters or is over {MAX_NAME_BYTES} bytes")
         path = self.ingestor.uploads_dir / name
+        earlier = await asyncio.to_thread(_read_if_exists, path)
         await asyncio.to_thread(_write_file, path, data)
-        return await self.ingest([path])
+        try:
+            report = await self.ingest([path])
+        except BaseException:
+            await asyncio.to_thread(_restore, path, earlier)
+            raise
+        if report.failed and not (report.added or report.updated or report.unchanged):
+            await asyncio.to_thread(_restore, path, earlier)
+        return report
 
     async def update_identity(self, doc_id: str, corrections: dict[str, str]) -> DocumentRecord | None:
         """Keep an operator's corrections of a document's identity (title, issuer, region, 文号, dates;
@@ -120,6 +131,20 @@ class KnowledgeBase:
     async def close(self) -> None:
         """Release the embedding cache (the store belongs to the caller)."""
         await asyncio.to_thread(self.embedder.cache.close)
+
+
+MAX_NAME_BYTES = 200
+
+
+def _read_if_exists(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
+def _restore(path: Path, earlier: bytes | None) -> None:
+    if earlier is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_bytes(earlier)
 
 
 def _write_file(path: Path, data: bytes) -> None:

@@ -4,6 +4,11 @@ Supported: .txt/.text, .md/.markdown (UTF-8 with or without BOM, UTF-16 with BOM
 GB18030, the superset of GBK and GB2312), .docx (paragraphs and tables, in order), .pdf (text
 layer) and .html/.htm (script, style and navigation dropped; h1-h6 become Markdown headings so
 they set the section path). Anything unreadable raises `DocumentError` naming the file.
+
+Limits, checked before a parser does the expensive work (a zip bomb is refused from its directory,
+in milliseconds): a DOCX at most `MAX_ZIP_ENTRIES` entries and `MAX_UNZIPPED_BYTES` uncompressed
+(the sizes the zip declares bound what zipfile will inflate); a PDF at most `MAX_PDF_PAGES` pages;
+any document at most `MAX_TEXT_CHARS` characters of text.
 """
 from __future__ import annotations
 
@@ -20,6 +25,10 @@ from knowledge.structure import match_heading
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".docx", ".pdf", ".html", ".htm"}
 _TITLE_MAX = 40
+MAX_ZIP_ENTRIES = 2000
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
+MAX_PDF_PAGES = 2000
+MAX_TEXT_CHARS = 2_000_000
 _DROP_TAGS = ("script", "style", "nav", "noscript", "template", "iframe", "svg")
 _BLOCK_TAGS = ("p", "div", "li", "tr", "table", "section", "article", "blockquote", "pre",
                "ul", "ol", "dl", "dt", "dd", "header", "footer", "main", "aside", "form")
@@ -79,6 +88,7 @@ def _load_docx(data: bytes) -> tuple[str | None, str]:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    _check_zip(data)
     document = docx.Document(io.BytesIO(data))
     lines: list[str] = []
     for block in document.element.body.iterchildren():
@@ -87,6 +97,22 @@ def _load_docx(data: bytes) -> tuple[str | None, str]:
         elif block.tag.endswith("}tbl"):
             lines.extend(_table_rows(Table(block, document)))
     return (document.core_properties.title or None), clean_text("\n".join(lines))
+
+
+class LimitError(ValueError):
+    """A document over one of the limits: refused before (or instead of) parsing it."""
+
+
+def _check_zip(data: bytes) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_ZIP_ENTRIES:
+            raise LimitError(f"too many parts ({len(entries)} > {MAX_ZIP_ENTRIES})")
+        unzipped = sum(e.file_size for e in entries)
+        if unzipped > MAX_UNZIPPED_BYTES:
+            raise LimitError(f"expands to {unzipped // (1024 * 1024)} MB (limit {MAX_UNZIPPED_BYTES // (1024 * 1024)} MB)")
 
 
 def _table_rows(table) -> list[str]:
@@ -109,6 +135,8 @@ def _load_pdf(data: bytes) -> tuple[str | None, str]:
     reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted and not reader.decrypt(""):
         raise ValueError("the PDF is encrypted")
+    if len(reader.pages) > MAX_PDF_PAGES:
+        raise LimitError(f"too many pages ({len(reader.pages)} > {MAX_PDF_PAGES})")
     pages = [page.extract_text() or "" for page in reader.pages]
     meta_title = (reader.metadata.title if reader.metadata else None) or None
     return meta_title, unwrap_lines(clean_text("\n".join(pages)))
@@ -151,8 +179,12 @@ def parse_document(name: str, data: bytes) -> LoadedDocument:
         raise DocumentError(name, f"unsupported file type (supported: {supported})")
     try:
         title, text = loader(data)
+    except LimitError as exc:
+        raise DocumentError(name, f"refused: {exc}") from exc
     except Exception as exc:  # each parser library has its own error types
         raise DocumentError(name, f"cannot be read: {type(exc).__name__}: {exc}") from exc
+    if len(text) > MAX_TEXT_CHARS:
+        raise DocumentError(name, f"refused: over {MAX_TEXT_CHARS:,} characters of text")
     if not text.strip():
         raise DocumentError(name, "contains no extractable text (a scanned PDF needs OCR first)")
     hint = (title or "").strip() or None

@@ -122,7 +122,7 @@ async def test_a_worker_killed_mid_answer_loses_nothing_and_the_next_start_answe
             await asyncio.sleep(0.1)
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{port}/api/chat/history",
-                                params={"session_id": "killed-test-1"}) as r:
+                                headers={"X-Chat-Session": "killed-test-1"}) as r:
                 history = await r.json()
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from adapters.web.session import public_id
 from adapters.wecom.crypto import WeComCrypto
 from bot.accounts import Accounts
 from bot.store import Store
@@ -128,7 +129,7 @@ async def _one_user_across_both_is_limited_and_answered_once_each(http, ports) -
     results = [await ask(i) for i in range(10)]
     assert [r["status"] for r in results] == ["answered"] * 8 + ["rate_limited"] * 2
     async with http.get(f"http://127.0.0.1:{ports[0]}/api/chat/history",
-                        params={"session_id": "shared-session-1"}) as r:
+                        headers={"X-Chat-Session": "shared-session-1"}) as r:
         history = (await r.json())["messages"]
     users = [m for m in history if m["role"] == "user"]
     answers = [m for m in history if m["role"] == "assistant"]
@@ -147,7 +148,7 @@ async def _a_conversation_held_by_another_process_waits_for_it(http, ports, pg_u
     await chat(http, ports[0], "order-session", "青岛计划建设多少家概念验证平台？")
     store = await Store.open(pg_url, migrate_schema=False)
     try:
-        conv = await store.find_conversation("web", "order-session")
+        conv = await store.find_conversation("web", public_id(SECRET_KEY.encode(), "order-session"))
         async with store.locks.lease(f"conversation:{conv.id}"):
             second = asyncio.create_task(chat(http, ports[1], "order-session", "市级财政科技资金每年增长多少？"))
             await asyncio.sleep(2)

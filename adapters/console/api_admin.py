@@ -19,7 +19,7 @@ from adapters.console.auth import (
     set_cookie,
 )
 from adapters.console.i18n import lang_of, t
-from adapters.console.views import account_json, audit_json
+from adapters.console.views import account_json, audit_json, changes, token_json
 from bot import dashboard as dash
 from bot.accounts import ADMIN, MANAGER, ROLES, STAFF
 from bot.types import utcnow
@@ -67,7 +67,8 @@ async def login(console: "ConsoleChannel", request: web.Request) -> web.StreamRe
             back = "/console/login" + (f"?{urlencode({'next': target})}" if target else "")
             return flash_redirect(console, request, back, "error", key)
         status = 429 if result.status == "locked" else 401
-        return web.json_response({"error": t(lang, key), "code": result.status}, status=status)
+        headers = {"Retry-After": str(max(1, int(result.retry_after + 0.999)))} if result.status == "locked" else None
+        return web.json_response({"error": t(lang, key), "code": result.status}, status=status, headers=headers)
     account = result.account
     if form:
         resp: web.StreamResponse = web.HTTPSeeOther(safe_next(body.get("next"), home_for(account.role)))
@@ -111,8 +112,27 @@ async def dashboard(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -
 async def list_accounts(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
     accounts = await console.store.console.accounts()
     return json_response({"accounts": [account_json(a) | {"tokens": [
-        {"id": tk.id, "name": tk.name, "created_at": tk.created_at.isoformat(), "revoked": tk.revoked}
-        for tk in await console.store.console.tokens(a.id)]} for a in accounts]})
+        token_json(tk) for tk in await console.store.console.tokens(a.id)]} for a in accounts]})
+
+
+@endpoint(ADMIN)
+async def list_tokens(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    names = {a.id: a.username for a in await console.store.console.accounts()}
+    return json_response({"tokens": [token_json(tk) | {"username": names.get(tk.account_id, "")}
+                                     for tk in await console.store.console.tokens()]})
+
+
+@endpoint(ADMIN)
+async def revoke_token(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    token_id = number(request.match_info["id"])
+    token = await console.store.console.token(token_id)
+    if token is None:
+        raise Refused(404, "error_not_found")
+    await console.store.console.revoke_token(token_id)
+    await console.store.console.audit(ctx.account, "token_revoke", f"token:{token_id}", ctx.ip,
+                                      account_id=token.account_id, name=token.name)
+    return done(console, request, ctx, {"ok": True}, key="done_token_revoke", default="/console/accounts",
+                detail=token.name or f"#{token_id}")
 
 
 def _flag(value: Any) -> bool | None:
@@ -141,13 +161,15 @@ async def update_account(console: "ConsoleChannel", request: web.Request, ctx: C
     active = _flag(b.get("active"))
     if account_id == ctx.account.id and (active is False or (role and role != ADMIN)):
         raise Refused(400, "error_self_lockout")
+    before = await console.store.console.account(account_id)
     updated = await console.accounts.update(account_id, role=role, active=active,
                                             manager_id=str(b.get("manager_id") or "").strip() or None,
                                             password=str(b.get("password") or "") or None)
     if updated is None:
         raise Refused(404, "error_not_found")
     changed = sorted(k for k in ("role", "active", "manager_id", "password") if b.get(k) not in (None, ""))
-    await console.store.console.audit(ctx.account, "account_update", f"account:{account_id}", ctx.ip, fields=changed)
+    await console.store.console.audit(ctx.account, "account_update", f"account:{account_id}", ctx.ip, fields=changed,
+                                      **changes(before, updated))
     return done(console, request, ctx, {"account": account_json(updated)}, key="done_account_update",
                 default="/console/accounts", detail=updated.username)
 
@@ -158,8 +180,17 @@ async def issue_token(console: "ConsoleChannel", request: web.Request, ctx: Ctx)
     if account is None:
         raise Refused(404, "error_not_found")
     name = str(ctx.body.get("name") or "").strip()[:128]
-    raw = await console.accounts.issue_token(account, name)
-    await console.store.console.audit(ctx.account, "token_issue", f"account:{account.id}", ctx.ip, name=name)
+    scope = str(ctx.body.get("scope") or "full")
+    days_raw = ctx.body.get("days")
+    try:
+        days = None if days_raw in (None, "") else float(days_raw)
+    except (TypeError, ValueError):
+        raise Refused(400, "error_bad_request", "days") from None
+    if days is not None and not 0 <= days <= 3650:
+        raise Refused(400, "error_bad_request", "days")
+    raw = await console.accounts.issue_token(account, name, scope, days)
+    await console.store.console.audit(ctx.account, "token_issue", f"account:{account.id}", ctx.ip, name=name,
+                                      scope=scope, days=days)
     if ctx.form:
         from adapters.console.pages_admin import token_page
 

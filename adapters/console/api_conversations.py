@@ -1,29 +1,37 @@
 """Conversations: the filtered list (keyset pages), one transcript, and the export (CSV / JSONL).
 
-Viewing a transcript and exporting are written to the audit log with the filter used.
+Listing and searching, viewing a transcript and exporting are written to the audit log with the filter
+used. Whoever sees contact details masked (operators; exports are masked for everyone) searches the masked
+text: hidden digits of a phone or ID number cannot be recovered by trying keywords.
 """
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from aiohttp import web
 
 from adapters.console.auth import Ctx, Refused, endpoint, json_response
 from adapters.console.filters import number, parse_filter
 from adapters.console.views import conversation_json, event_json, masker, message_json, ticket_json
 from bot import export as exporting
-from bot.accounts import STAFF
+from bot.accounts import STAFF, sees_contacts
 from bot.types import utcnow
 
 if TYPE_CHECKING:
     from adapters.console.channel import ConsoleChannel
 
+log = structlog.get_logger("qdbot.console")
+
 
 async def conversations_data(console: "ConsoleChannel", ctx: Ctx, query: Any) -> dict[str, Any]:
-    f = parse_filter(query, console.tz)
+    f = replace(parse_filter(query, console.tz), masked=not sees_contacts(ctx.account))
     page = await console.store.console.search.page(f, query.get("cursor") or None, console.config.console_page_size)
+    await console.store.console.audit(ctx.account, "search" if f.keyword else "list_conversations", "conversations",
+                                      ctx.ip, filter=_filter_json(f), cursor=bool(query.get("cursor")),
+                                      shown=len(page.rows))
     m = masker(ctx.account)
     return {"conversations": [conversation_json(c, m) for c in page.rows], "next_cursor": page.next_cursor,
             "search": page.search, "filter": _filter_json(f)}
@@ -68,7 +76,7 @@ async def export(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> w
     fmt = request.query.get("format", "csv")
     if fmt not in ("csv", "jsonl"):
         raise Refused(400, "error_bad_request", "format must be csv or jsonl")
-    f = parse_filter(request.query, console.tz)
+    f = replace(parse_filter(request.query, console.tz), masked=True)  # exports are masked for everyone
     await console.store.console.audit(ctx.account, "export", fmt, ctx.ip, filter=_filter_json(f))
     name = f"conversations-{utcnow().astimezone(console.tz):%Y%m%d-%H%M}.{fmt}"
     ctype = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson; charset=utf-8"
@@ -77,7 +85,10 @@ async def export(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> w
                                        "X-Content-Type-Options": "nosniff"})
     await resp.prepare(request)
     chunks = exporting.csv_chunks if fmt == "csv" else exporting.jsonl_chunks
-    async for chunk in chunks(console.store, f):
-        await resp.write(chunk)
-    await resp.write_eof()
+    try:
+        async for chunk in chunks(console.store, f):
+            await resp.write(chunk)
+        await resp.write_eof()
+    except ConnectionResetError:  # the browser went away mid-download: nothing to report as an error
+        log.info("export_client_gone", format=fmt)
     return resp

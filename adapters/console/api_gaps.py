@@ -29,6 +29,7 @@ async def gaps_data(console: "ConsoleChannel", request: web.Request, ctx: Ctx, d
     items = await collect(console.store, console.settings.retrieval_min_score, since)
     embedder = getattr(getattr(request.app.get("qdbot"), "answerer", None), "embedder", None)
     groups = await GapGrouper(embedder).group(items)
+    await console.store.console.audit(ctx.account, "view_gaps", "gaps", ctx.ip, days=days, groups=len(groups))
     m = masker(ctx.account)
     return {"days": days, "items": len(items), "groups": [
         {"question": m(g.question), "count": g.count, "reasons": g.reasons, "latest": iso(g.latest),

@@ -59,6 +59,8 @@ async def read_upload(ctx: Ctx, cap: int) -> Upload:
             up.fields[str(part.name)] = (await part.text())[:1000]
             continue
         up.filename = Path(unquote(part.filename).replace("\\", "/")).name  # clients percent-encode non-ASCII
+        if any(ord(ch) < 32 for ch in up.filename) or len(up.filename.encode("utf-8", "replace")) > 200:
+            raise Refused(400, "error_bad_request", "the file name has control characters or is over 200 bytes")
         chunks, size = [], 0
         while chunk := await part.read_chunk(256 * 1024):
             size += len(chunk)
@@ -88,7 +90,14 @@ def _report_json(report: Any) -> dict[str, Any]:
 
 async def _ingest(console: "ConsoleChannel", request: web.Request, ctx: Ctx, up: Upload, action: str,
                   target: str) -> web.StreamResponse:
-    report = await _kb(request).ingest_bytes(up.filename, up.data)
+    try:
+        report = await _kb(request).ingest_bytes(up.filename, up.data)
+    except DocumentError:
+        raise
+    except Exception as exc:  # audited before it becomes a 500, so a crashed upload is on record
+        await console.store.console.audit(ctx.account, f"{action}_crashed", target or up.filename, ctx.ip,
+                                          file=up.filename, error=type(exc).__name__)
+        raise
     await console.store.console.audit(ctx.account, action, target or up.filename, ctx.ip, file=up.filename,
                                       failed=report.failed)
     if report.failed:

@@ -4,10 +4,12 @@
     role not allowed       -> 403
     unsafe method by cookie -> the CSRF token (header X-CSRF-Token, form field _csrf, or the first part
                               of a multipart form) must match the session's, else 403
-    API token (Bearer)     -> no CSRF check: browsers never attach it by themselves
+    API token (Bearer)     -> no CSRF check: browsers never attach it by themselves; a read-only token
+                              (scope "read") may only call GET/HEAD/OPTIONS, else 403 read_only
 
-Errors the core raises on purpose become answers here: bad input 400, not allowed in this state 409,
-an unreadable document 422. A browser form gets a redirect with a one-time flash message instead.
+Errors the core raises on purpose become answers here: bad input 400, someone else's ticket 403, not
+allowed in this state 409, an unreadable document 422. A browser form gets a redirect with a one-time
+flash message instead. Every 403 is written to the audit log (`refused`, with the method, path and why).
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from adapters.client_address import client_ip
 from adapters.console.i18n import lang_of, t
 from bot import links
-from bot.errors import BadRequestError, DocumentError, HandoffError
+from bot.errors import BadRequestError, DocumentError, HandoffError, NotPermittedError
 from bot.store.console import AccountRecord
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ class Ctx:
     lang: str
     ip: str
     session: str | None = None
+    read_only: bool = False
     csrf: str = ""
     body: dict[str, Any] = field(default_factory=dict)
     form: bool = False
@@ -78,8 +81,8 @@ async def authenticate(console: "ConsoleChannel", request: web.Request) -> Ctx |
     lang, ip = lang_of(request), client_ip(request, console.config.trusted_proxies)
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        account = await console.accounts.token(header[7:].strip())
-        return Ctx(account, "token", lang, ip) if account else None
+        grant = await console.accounts.grant(header[7:].strip())
+        return Ctx(grant.account, "token", lang, ip, read_only=grant.read_only) if grant else None
     raw = request.cookies.get(SESSION_COOKIE, "")
     account = await console.accounts.session(raw) if raw else None
     if account is None:
@@ -129,11 +132,15 @@ def endpoint(*roles: str, page: bool = False) -> Callable[[Handler], Callable]:
             try:
                 if roles and ctx.role not in roles:
                     raise Refused(403, "error_forbidden")
+                if ctx.read_only and request.method not in SAFE_METHODS:
+                    raise Refused(403, "error_read_only")
                 if request.method not in SAFE_METHODS:
                     await read_body(console, request, ctx)
                 return await fn(console, request, ctx)
             except Refused as exc:
-                return refusal(console, request, ctx, exc.status, exc.key, exc.detail, page)
+                return await _refused(console, request, ctx, exc.status, exc.key, exc.detail, page)
+            except NotPermittedError as exc:
+                return await _refused(console, request, ctx, 403, "error_forbidden", str(exc), page)
             except BadRequestError as exc:
                 return refusal(console, request, ctx, 400, "error_bad_request", str(exc), page)
             except HandoffError as exc:
@@ -143,6 +150,14 @@ def endpoint(*roles: str, page: bool = False) -> Callable[[Handler], Callable]:
         wrapper.roles = roles  # type: ignore[attr-defined]
         return wrapper
     return decorate
+
+
+async def _refused(console: "ConsoleChannel", request: web.Request, ctx: Ctx, status: int, key: str, detail: str,
+                   page: bool) -> web.StreamResponse:
+    if status == 403:
+        await console.store.console.audit(ctx.account, "refused", f"{request.method} {request.path}", ctx.ip,
+                                          code=key.removeprefix("error_"), detail=detail[:200])
+    return refusal(console, request, ctx, status, key, detail, page)
 
 
 def _anonymous(request: web.Request, page: bool) -> web.StreamResponse:

@@ -35,6 +35,8 @@ ROUTES = [
     ("POST", f"{API}/accounts", api_admin.create_account),
     ("POST", f"{API}/accounts/{{id}}", api_admin.update_account),
     ("POST", f"{API}/accounts/{{id}}/tokens", api_admin.issue_token),
+    ("GET", f"{API}/tokens", api_admin.list_tokens),
+    ("POST", f"{API}/tokens/{{id}}/revoke", api_admin.revoke_token),
     ("GET", f"{API}/audit", api_admin.audit),
     ("GET", f"{API}/conversations", api_conversations.list_conversations),
     ("GET", f"{API}/conversations/{{id}}", api_conversations.get_conversation),
@@ -107,7 +109,9 @@ class ConsoleChannel:
         self.accounts = Accounts(self.store, self.secret, session_hours=config.console_session_hours,
                                  max_failures=config.console_login_max_failures,
                                  max_ip_failures=config.console_login_max_ip_failures,
-                                 window_minutes=config.console_login_window_minutes)
+                                 window_minutes=config.console_login_window_minutes,
+                                 backoff_seconds=config.console_login_backoff_seconds,
+                                 token_days=config.console_token_days)
 
     @functools.cached_property
     def secret(self) -> bytes:

@@ -16,7 +16,8 @@ from adapters.console.html import (
 )
 from adapters.console.i18n import lang_of, t
 from bot.accounts import ADMIN, ROLES, STAFF
-from bot.store.console import AccountRecord
+from bot.store.console import AccountRecord, ApiTokenRecord
+from bot.types import utcnow
 
 if TYPE_CHECKING:
     from adapters.console.channel import ConsoleChannel
@@ -90,7 +91,19 @@ async def dashboard_page(console: "ConsoleChannel", request: web.Request, ctx: C
     return page(console, request, ctx, t(lang, "nav_dashboard"), body, "dashboard")
 
 
-def _account_row(ctx: Ctx, a: AccountRecord, tokens: int, tz: ZoneInfo) -> list[str]:
+def _token_item(ctx: Ctx, tk: ApiTokenRecord, tz: ZoneInfo) -> str:
+    lang, now = ctx.lang, utcnow()
+    state = "revoked" if tk.revoked else ("expired" if not tk.valid(now) else "")
+    revoke = "" if state else form(ctx, f"/api/admin/tokens/{tk.id}/revoke",
+                                   f'<button>{e(t(lang, "revoke_token"))}</button>', next_="/console/accounts",
+                                   cls="row-form")
+    return (f'<li>{e(tk.name or "#" + str(tk.id))} · {e(t(lang, "scope_" + tk.scope))} · '
+            f'{e(t(lang, "token_expires"))} {e(when(tk.expires_at, tz) if tk.expires_at else "—")} · '
+            f'{e(t(lang, "token_last_used"))} {e(when(tk.last_used_at, tz) if tk.last_used_at else "—")}'
+            f'{" · " + e(t(lang, state)) if state else ""}{revoke}</li>')
+
+
+def _account_row(ctx: Ctx, a: AccountRecord, tokens: list[ApiTokenRecord], tz: ZoneInfo) -> list[str]:
     lang = ctx.lang
     roles = select("role", [(r, t(lang, "role_" + r)) for r in ROLES], a.role)
     active = select("active", [("true", t(lang, "active")), ("false", t(lang, "inactive"))], "true" if a.active else "false")
@@ -98,18 +111,21 @@ def _account_row(ctx: Ctx, a: AccountRecord, tokens: int, tz: ZoneInfo) -> list[
                 + f'<input name="manager_id" value="{e(a.manager_id or "")}" placeholder="{e(t(lang, "manager_id"))}">'
                 + f'<input name="password" type="password" placeholder="{e(t(lang, "new_password"))}" autocomplete="new-password">'
                 + f'<button>{e(t(lang, "save"))}</button>', next_="/console/accounts", cls="row-form")
+    scopes = select("scope", [(s, t(lang, "scope_" + s)) for s in ("full", "read")], "full")
     token = form(ctx, f"/api/admin/accounts/{a.id}/tokens",
-                 f'<input name="name" placeholder="{e(t(lang, "token_name"))}"><button>{e(t(lang, "issue_token"))}</button>',
-                 cls="row-form")
+                 f'<input name="name" placeholder="{e(t(lang, "token_name"))}">{scopes}'
+                 f'<input name="days" type="number" min="0" max="3650" placeholder="{e(t(lang, "token_days"))}">'
+                 f'<button>{e(t(lang, "issue_token"))}</button>', cls="row-form")
+    listed = f'<ul class="tokens">{"".join(_token_item(ctx, tk, tz) for tk in tokens)}</ul>' if tokens else "0"
     return [e(a.username), e(t(lang, "role_" + a.role)), e(a.manager_id or "—"),
             badge(t(lang, "active" if a.active else "inactive"), "ok" if a.active else "muted"),
-            e(when(a.last_login_at, tz)), str(tokens), edit + token]
+            e(when(a.last_login_at, tz)), listed, edit + token]
 
 
 @endpoint(ADMIN, page=True)
 async def accounts_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang, store = ctx.lang, console.store.console
-    rows = [_account_row(ctx, a, len(await store.tokens(a.id)), console.tz) for a in await store.accounts()]
+    rows = [_account_row(ctx, a, await store.tokens(a.id), console.tz) for a in await store.accounts()]
     create = form(ctx, "/api/admin/accounts",
                   field(t(lang, "username"), '<input name="username" required>')
                   + field(t(lang, "role"), select("role", [(r, t(lang, "role_" + r)) for r in ROLES], "operator"))

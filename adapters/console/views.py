@@ -9,7 +9,7 @@ from typing import Any
 from bot.accounts import sees_contacts
 from bot.privacy import mask
 from bot.store import StoredMessage, TicketEvent, TicketRecord
-from bot.store.console import AccountRecord, AuditRecord, CuratedRecord
+from bot.store.console import AccountRecord, ApiTokenRecord, AuditRecord, CuratedRecord
 from bot.store.console_search import ConversationSummary
 from bot.store.records import DocumentRecord
 from bot.types import utcnow
@@ -92,6 +92,22 @@ def curated_json(c: CuratedRecord) -> dict[str, Any]:
 def account_json(a: AccountRecord) -> dict[str, Any]:
     return {"id": a.id, "username": a.username, "role": a.role, "manager_id": a.manager_id, "active": a.active,
             "created_at": iso(a.created_at), "last_login_at": iso(a.last_login_at)}
+
+
+def token_json(tk: ApiTokenRecord, now: datetime | None = None) -> dict[str, Any]:
+    """An API token as the console lists it (never the token itself: only its hash is stored)."""
+    return {"id": tk.id, "account_id": tk.account_id, "name": tk.name, "scope": tk.scope,
+            "created_at": iso(tk.created_at), "last_used_at": iso(tk.last_used_at), "expires_at": iso(tk.expires_at),
+            "revoked": tk.revoked, "valid": tk.valid(now or utcnow())}
+
+
+def changes(before: AccountRecord | None, after: AccountRecord | None) -> dict[str, Any]:
+    """The old and new values of what changed in an account (for the audit log; never the password hash)."""
+    if before is None or after is None:
+        return {}
+    keys = ("role", "manager_id", "active")
+    return {"old": {k: getattr(before, k) for k in keys if getattr(before, k) != getattr(after, k)},
+            "new": {k: getattr(after, k) for k in keys if getattr(before, k) != getattr(after, k)}}
 
 
 def audit_json(a: AuditRecord) -> dict[str, Any]:

@@ -4,7 +4,11 @@
     GET  /api/ui?lang=           the page's sentences   GET /answer/{token}  one answer, signed link
     POST /api/chat               one message -> the answer as JSON
     POST /api/chat/stream        the same as server-sent events: delta*, reply*, done
-    POST /api/feedback           👍/👎 on an answer     GET /api/chat/history?session_id=&after=
+    POST /api/feedback           👍/👎 on an answer     GET /api/chat/history?after=
+
+The session is a secret the server issues in the HttpOnly `qdbot_chat` cookie (or an API client's own
+`session_id` in the body / `X-Chat-Session` header); conversations are stored under an id derived from
+it, which is all staff ever see (`adapters.web.session`).
 
 A chat message (either POST /api/chat*) from a client address over WEB_RATE_LIMIT_PER_IP a minute is
 refused at the door with 429 and Retry-After: not stored, never seen by the engine.
@@ -12,6 +16,7 @@ refused at the door with 429 and Retry-After: not stored, never seen by the engi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import math
 from collections.abc import Awaitable, Callable
@@ -21,7 +26,7 @@ import structlog
 from aiohttp import web
 
 from adapters.client_address import client_ip, trusted_proxies
-from adapters.web import pages, render, translate
+from adapters.web import pages, render, session, translate
 from adapters.web.feed import CURRENT, SSE_HEADERS, Feed, Hub, pump
 from adapters.web.limit import AddressLimit
 from adapters.web.translate import CHANNEL, BadInput
@@ -29,6 +34,7 @@ from bot import links
 from bot.errors import StorageError
 from bot.engine import Engine
 from bot.ports import InboundHandler
+from bot.privacy import mask
 from bot.settings import Settings
 from bot.text import detect_lang
 from bot.types import IncomingMessage, Reply, Role
@@ -139,6 +145,20 @@ class WebChannel:
         body = await translate.read_body(request)
         return translate.parse_chat(body, self.settings.max_message_chars, lang)
 
+    def _credential(self, request: web.Request, given: str | None, lang: str) -> tuple[str, bool]:
+        """The session secret: the client's own (body or header), else the cookie, else a new one that the
+        response issues (True). A cookie only counts on a JSON request (a cross-site form cannot send one)."""
+        if given:
+            return given, False
+        cookie = session.from_cookie(request)
+        if cookie and request.method == "POST" and request.content_type != "application/json":
+            raise BadInput("error_bad_json", 415, lang)
+        return (cookie, False) if cookie else (session.new_secret(), True)
+
+    def _issue(self, resp: web.StreamResponse, request: web.Request, secret: str, issued: bool) -> None:
+        if issued:
+            session.set_cookie(resp, request, secret, self.settings.qdbot_public_url)
+
     def _admit(self, request: web.Request, lang: str) -> None:
         """Count a chat message against its client address; over the limit it is refused (429)."""
         wait = self.per_address.take(client_ip(request, self._proxies))
@@ -151,31 +171,38 @@ class WebChannel:
     @_api
     async def chat(self, request: web.Request) -> web.StreamResponse:
         chat = await self._chat_input(request)
-        with self.hub.open(chat.session_id) as feed:
-            payload = await asyncio.shield(self._spawn(feed, translate.to_message(chat)))
-        if payload is None:
-            return _error("error_server", 500, chat.lang or "zh")
-        return web.json_response(payload)
+        secret, issued = self._credential(request, chat.session_id, chat.lang or "zh")
+        public = session.public_id(self._secret, secret)
+        with self.hub.open(public) as feed:
+            payload = await asyncio.shield(self._spawn(feed, translate.to_message(chat, public)))
+        resp = _error("error_server", 500, chat.lang or "zh") if payload is None else web.json_response(payload)
+        self._issue(resp, request, secret, issued)
+        return resp
 
     @_api
     async def chat_stream(self, request: web.Request) -> web.StreamResponse:
         chat = await self._chat_input(request)
+        secret, issued = self._credential(request, chat.session_id, chat.lang or "zh")
+        public = session.public_id(self._secret, secret)
         resp = web.StreamResponse(headers=SSE_HEADERS)
+        self._issue(resp, request, secret, issued)
         await resp.prepare(request)
-        with self.hub.open(chat.session_id) as feed:
-            self._spawn(feed, translate.to_message(chat))
+        with self.hub.open(public) as feed:
+            self._spawn(feed, translate.to_message(chat, public))
             try:
                 await pump(feed, resp)
                 await resp.write_eof()
             except ConnectionResetError:
-                log.info("web_stream_client_gone", session=chat.session_id)
+                log.info("web_stream_client_gone", session=public)
         return resp
 
     @_api
     async def feedback(self, request: web.Request) -> web.StreamResponse:
         lang = translate.lang_of(request.query.get("lang"))
         fb = translate.parse_feedback(await translate.read_body(request), lang)
-        if not await self.engine.feedback(CHANNEL, fb.session_id, fb.message_id, fb.value):
+        secret, issued = self._credential(request, fb.session_id, lang)
+        if issued or not await self.engine.feedback(CHANNEL, session.public_id(self._secret, secret),
+                                                    fb.message_id, fb.value):
             return _error("error_not_found", 404, lang)
         return web.json_response({"ok": True})
 
@@ -183,10 +210,14 @@ class WebChannel:
     async def history(self, request: web.Request) -> web.StreamResponse:
         """The session's stored messages after `after` (page reload, and polled for messages pushed later)."""
         q = translate.parse_history(request.query)
-        conv = await self.engine.store.find_conversation(CHANNEL, q.session_id)
+        secret, issued = self._credential(request, session.from_header(request), "zh")
+        conv = None if issued else await self.engine.store.find_conversation(
+            CHANNEL, session.public_id(self._secret, secret))
         stored = await self.engine.store.messages(conv.id, limit=100_000) if conv else []
         shown = [render.message_json(m) for m in stored if m.id > q.after and m.status != "suppressed"]
-        return web.json_response({"messages": shown})
+        resp = web.json_response({"messages": shown}, headers={"Cache-Control": "no-store"})
+        self._issue(resp, request, secret, issued)
+        return resp
 
     async def ui(self, request: web.Request) -> web.Response:
         lang = translate.lang_of(request.query.get("lang"))
@@ -197,7 +228,11 @@ class WebChannel:
     # ------------------------------------------------------------ pages
 
     async def index(self, request: web.Request) -> web.Response:
-        return pages.asset_response(request, "index.html")
+        """The chat page; a browser without a session gets its secret in the HttpOnly cookie here."""
+        resp = pages.asset_response(request, "index.html")
+        if session.from_cookie(request) is None:
+            self._issue(resp, request, session.new_secret(), True)
+        return resp
 
     async def static(self, request: web.Request) -> web.Response:
         return pages.asset_response(request, request.match_info["name"])
@@ -211,4 +246,6 @@ class WebChannel:
             return pages.html_response(pages.not_found_html(lang), 404)
         question = await self.engine.store.get_message(answer.reply_to_id) if answer.reply_to_id else None
         lang = answer.meta.get("lang") or detect_lang(question.text if question else answer.text)
+        if question is not None:  # whoever holds the link sees the question with contact details masked
+            question = dataclasses.replace(question, text=mask(question.text))
         return pages.html_response(pages.answer_html(answer, question, lang))

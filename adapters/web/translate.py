@@ -11,12 +11,14 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot import inputs
 from bot.types import IncomingMessage
 
 CHANNEL = "web"
 SESSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
 MAX_BODY = 64 * 1024
 LANGS = ("zh", "en")
+MAX_ID = 2**62  # larger message ids cannot exist (and overflow the database's integers)
 _FIELD_ERRORS = {"session_id": "error_session_id", "text": "error_text", "lang": "error_lang",
                  "message_id": "error_message_id", "value": "error_feedback_value", "after": "error_after"}
 
@@ -34,7 +36,7 @@ class BadInput(Exception):
 class ChatIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    session_id: str = Field(pattern=SESSION_ID)
+    session_id: str | None = Field(None, pattern=SESSION_ID)  # an API client's own secret; else the cookie
     text: str
     lang: Literal["zh", "en"] | None = None
 
@@ -42,14 +44,13 @@ class ChatIn(BaseModel):
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    session_id: str = Field(pattern=SESSION_ID)
-    message_id: int = Field(gt=0)
+    session_id: str | None = Field(None, pattern=SESSION_ID)
+    message_id: int = Field(gt=0, lt=MAX_ID)
     value: Literal["up", "down"] | None
 
 
 class HistoryIn(BaseModel):
-    session_id: str = Field(pattern=SESSION_ID)
-    after: int = Field(0, ge=0)
+    after: int = Field(0, ge=0, lt=MAX_ID)
 
 
 def lang_of(value: object) -> str:
@@ -93,7 +94,8 @@ def parse_chat(body: bytes, max_chars: int, default_lang: str = "zh") -> ChatIn:
     data = _json_object(body, default_lang)
     lang = lang_of(data.get("lang", default_lang))
     chat = _validate(ChatIn, data, lang)
-    if not chat.text.strip():
+    chat.text = inputs.scrub(chat.text)
+    if inputs.is_blank(chat.text):
         raise BadInput("error_empty", lang=lang)
     if len(chat.text) > max_chars:
         raise BadInput("error_too_long", lang=lang, limit=max_chars)
@@ -106,10 +108,14 @@ def parse_feedback(body: bytes, default_lang: str = "zh") -> FeedbackIn:
 
 
 def parse_history(query: dict[str, str]) -> HistoryIn:
-    return _validate(HistoryIn, dict(query), lang_of(query.get("lang")))
+    """`after` only: a session id in a query string is refused (URLs are logged and leak in Referer)."""
+    lang = lang_of(query.get("lang"))
+    if "session_id" in query:
+        raise BadInput("error_session_in_query", lang=lang)
+    return _validate(HistoryIn, {k: v for k, v in query.items() if k == "after"}, lang)
 
 
-def to_message(chat: ChatIn) -> IncomingMessage:
-    """The web session is both the chat and the user (one browser, one conversation)."""
-    return IncomingMessage(channel=CHANNEL, chat_id=chat.session_id, user_id=chat.session_id,
-                           text=chat.text, lang=chat.lang)
+def to_message(chat: ChatIn, public_id: str) -> IncomingMessage:
+    """The web session is both the chat and the user (one browser, one conversation), stored under the
+    public id derived from its secret (`adapters.web.session`)."""
+    return IncomingMessage(channel=CHANNEL, chat_id=public_id, user_id=public_id, text=chat.text, lang=chat.lang)

@@ -19,8 +19,8 @@ from langchain_core.runnables import Runnable
 
 import prompts
 from bot import llm as llm_ops
-from bot.errors import HandoffError, LLMError
-from bot.handoff import intake
+from bot.errors import HandoffError, LLMError, NotPermittedError
+from bot.handoff import intake, policy
 from bot.handoff.events import StaffChannel, StaffEvent
 from bot.handoff.roster import load_roster, matches, next_opening, on_duty
 from bot.settings import Settings
@@ -199,9 +199,23 @@ class HandoffDesk:
             raise HandoffError(f"unknown technology manager {manager_id!r}")
         return manager
 
+    async def authorize(self, action: str, ticket_id: int, actor: str) -> TicketRecord:
+        """The ticket, when `actor` may do `action` to it now (`bot.handoff.policy`); a roster manager is held
+        to the policy, the platform ("system", WeCom) only to the state transitions."""
+        ticket = await self.store.tickets.get(ticket_id)
+        if ticket is None:
+            raise HandoffError(f"ticket #{ticket_id} does not exist")
+        if await self.store.tickets.manager(actor) is None:
+            return ticket
+        refused = policy.refusal(action, ticket, actor)
+        if refused is not None:
+            raise (NotPermittedError if refused.ownership else HandoffError)(refused.reason)
+        return ticket
+
     async def claim(self, ticket_id: int, manager_id: str) -> TicketRecord:
         """The first manager to claim a waiting ticket gets it (atomic across workers)."""
         manager = await self._manager(manager_id)
+        await self.authorize("claim", ticket_id, manager.id)
         claimed = await self.store.tickets.transition(ticket_id, ("waiting",), "active", manager_id=manager.id,
                                                       claimed_at=utcnow())
         if claimed is None:
@@ -216,6 +230,7 @@ class HandoffDesk:
 
     async def reply(self, ticket_id: int, manager_id: str, text: str) -> Reply:
         """A manager's message to the user, on the user's own channel."""
+        await self.authorize("reply", ticket_id, manager_id)
         ticket, conv = await self._ticket_conv(ticket_id)
         if ticket.state != "active" or ticket.manager_id != manager_id:
             raise HandoffError(f"ticket #{ticket_id} is not active for {manager_id}")
@@ -227,20 +242,13 @@ class HandoffDesk:
 
     async def note(self, ticket_id: int, manager_id: str, text: str) -> None:
         """An internal note: never shown to the user."""
+        await self.authorize("note", ticket_id, manager_id)
         ticket, conv = await self._ticket_conv(ticket_id)
         await self.store.tickets.add_event(ticket_id, manager_id, "note", text)
         await self._emit("note", ticket, conv, text=text, actor=manager_id)
 
-    async def _check_holder(self, ticket_id: int, actor: str) -> None:
-        """While a ticket is active only its holder (or the system / an operator) may close or pass it."""
-        ticket = await self.store.tickets.get(ticket_id)
-        if ticket is None:
-            raise HandoffError(f"ticket #{ticket_id} does not exist")
-        if ticket.state == "active" and ticket.manager_id != actor and await self.store.tickets.manager(actor):
-            raise HandoffError(f"ticket #{ticket_id} is held by {ticket.manager_id}")
-
     async def transfer(self, ticket_id: int, manager_id: str, to_manager_id: str) -> TicketRecord:
-        await self._check_holder(ticket_id, manager_id)
+        await self.authorize("transfer", ticket_id, manager_id)
         target = await self._manager(to_manager_id)
         moved = await self.store.tickets.transition(ticket_id, ("active", "waiting"), "active",
                                                     manager_id=target.id, claimed_at=utcnow())
@@ -255,7 +263,7 @@ class HandoffDesk:
     async def resolve(self, ticket_id: int, manager_id: str, outcome: str = "resolved",
                       kind: str = "resolved") -> TicketRecord:
         """Close the ticket, hand the conversation back to the assistant, ask for a rating."""
-        await self._check_holder(ticket_id, manager_id)
+        await self.authorize("hand_back" if kind == "handed_back" else "resolve", ticket_id, manager_id)
         done = await self.store.tickets.transition(ticket_id, ("waiting", "active"), "resolved",
                                                    resolved_at=utcnow(), outcome=outcome[:64])
         if done is None:

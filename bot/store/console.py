@@ -45,6 +45,11 @@ class ApiTokenRecord:
     created_at: datetime
     last_used_at: datetime | None
     revoked: bool
+    scope: str = "full"
+    expires_at: datetime | None = None
+
+    def valid(self, now: datetime) -> bool:
+        return not self.revoked and (self.expires_at is None or self.expires_at > now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,37 +171,56 @@ class ConsoleStore:
 
     # ---------------------------------------------------------------- API tokens
 
-    async def create_token(self, account_id: int, token_hash: str, name: str) -> int:
+    async def create_token(self, account_id: int, token_hash: str, name: str, scope: str = "full",
+                           expires_at: datetime | None = None) -> int:
         async with self._session() as s, s.begin():
-            row = ApiTokenRow(account_id=account_id, token_hash=token_hash, name=name[:128], created_at=utcnow())
+            row = ApiTokenRow(account_id=account_id, token_hash=token_hash, name=name[:128], created_at=utcnow(),
+                              scope=scope, expires_at=expires_at)
             s.add(row)
             await s.flush()
             return row.id
 
-    async def token_account(self, token_hash: str) -> AccountRecord | None:
-        """The active account of a valid (not revoked) token; its last use is recorded."""
+    async def token_grant(self, token_hash: str, now: datetime) -> tuple[AccountRecord, ApiTokenRecord] | None:
+        """The active account and the token, when it is neither revoked nor expired; its last use is recorded."""
         async with self._session() as s, s.begin():
             found = (await s.execute(
                 select(ApiTokenRow, AccountRow).join(AccountRow, AccountRow.id == ApiTokenRow.account_id)
                 .where(ApiTokenRow.token_hash == token_hash, ApiTokenRow.revoked.is_(False),
                        AccountRow.active.is_(True)))).first()
-            if found is None:
+            if found is None or (found[0].expires_at is not None and found[0].expires_at <= now):
                 return None
-            now = utcnow()
             if found[0].last_used_at is None or now - found[0].last_used_at > TOUCH_EVERY:
                 found[0].last_used_at = now
-            return _record(AccountRecord, found[1])
+            return _record(AccountRecord, found[1]), _record(ApiTokenRecord, found[0])
 
-    async def tokens(self, account_id: int) -> list[ApiTokenRecord]:
+    async def token_account(self, token_hash: str) -> AccountRecord | None:
+        grant = await self.token_grant(token_hash, utcnow())
+        return grant[0] if grant else None
+
+    async def tokens(self, account_id: int | None = None) -> list[ApiTokenRecord]:
+        """The tokens of one account (all accounts when None), oldest first; revoked ones too."""
+        stmt = select(ApiTokenRow).order_by(ApiTokenRow.id)
+        if account_id is not None:
+            stmt = stmt.where(ApiTokenRow.account_id == account_id)
         async with self._session() as s:
-            rows = await s.scalars(select(ApiTokenRow).where(ApiTokenRow.account_id == account_id)
-                                   .order_by(ApiTokenRow.id))
-            return [_record(ApiTokenRecord, r) for r in rows]
+            return [_record(ApiTokenRecord, r) for r in await s.scalars(stmt)]
+
+    async def token(self, token_id: int) -> ApiTokenRecord | None:
+        async with self._session() as s:
+            row = await s.get(ApiTokenRow, token_id)
+            return _record(ApiTokenRecord, row) if row else None
 
     async def revoke_token(self, token_id: int) -> bool:
         async with self._session() as s, s.begin():
             res = await s.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_id).values(revoked=True))
             return res.rowcount == 1
+
+    async def revoke_tokens(self, account_id: int) -> int:
+        """Revoke every token of an account (password change, deactivation): reactivation brings none back."""
+        async with self._session() as s, s.begin():
+            res = await s.execute(update(ApiTokenRow).where(ApiTokenRow.account_id == account_id,
+                                                            ApiTokenRow.revoked.is_(False)).values(revoked=True))
+            return res.rowcount or 0
 
     # ---------------------------------------------------------------- login attempts
 
@@ -204,15 +228,23 @@ class ConsoleStore:
         async with self._session() as s, s.begin():
             s.add(LoginAttemptRow(username=username[:64], ip=ip[:64], ok=ok, at=utcnow()))
 
-    async def failures_since(self, since: datetime, *, username: str | None = None, ip: str | None = None) -> int:
-        """Failed attempts since a time for one username or one IP (after its last success)."""
-        col = LoginAttemptRow.username if username is not None else LoginAttemptRow.ip
-        key = username if username is not None else ip
+    async def failures(self, since: datetime, *, username: str | None = None, ip: str | None = None,
+                       reset_by_success: bool = True) -> tuple[int, datetime | None]:
+        """Failed attempts since a time for a username, an address or the pair of both, and the latest one's
+        time. With `reset_by_success` only those after the last success of the same key count."""
+        keys = []
+        if username is not None:
+            keys.append(LoginAttemptRow.username == username)
+        if ip is not None:
+            keys.append(LoginAttemptRow.ip == ip)
         async with self._session() as s:
-            last_ok = await s.scalar(select(func.max(LoginAttemptRow.at)).where(col == key, LoginAttemptRow.ok))
-            start = max(since, last_ok) if last_ok else since
-            return int(await s.scalar(select(func.count(LoginAttemptRow.id)).where(
-                col == key, LoginAttemptRow.ok.is_(False), LoginAttemptRow.at > start)) or 0)
+            start = since
+            if reset_by_success:
+                last_ok = await s.scalar(select(func.max(LoginAttemptRow.at)).where(*keys, LoginAttemptRow.ok))
+                start = max(since, last_ok) if last_ok else since
+            count, last = (await s.execute(select(func.count(LoginAttemptRow.id), func.max(LoginAttemptRow.at)).where(
+                *keys, LoginAttemptRow.ok.is_(False), LoginAttemptRow.at > start))).one()
+            return int(count or 0), last
 
     async def forget_attempts(self, before: datetime) -> int:
         async with self._session() as s, s.begin():

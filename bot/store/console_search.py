@@ -13,6 +13,7 @@ databases without either index fall back to a LIKE scan of the messages table.
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select, text, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.privacy import mask
 from bot.store.models import ConversationRow, GapRow, MessageRow, TicketRow
 from bot.store.records import StoredMessage
 from bot.store.tickets import TicketRecord, _ticket
@@ -37,6 +39,10 @@ class ConversationFilter:
     feedback: str | None = None  # "up" | "down"
     unanswered: bool = False
     mode: str | None = None  # "llm" | "extractive" | "curated"
+    masked: bool = False  # the searcher sees contacts masked: the keyword must match the masked text
+
+
+SENSITIVE = re.compile(r"[\d@*]")  # what a keyword needs to probe masked digits or addresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +104,26 @@ class ConversationSearch:
             self._fts = bool(found)
         return self._fts
 
-    async def _keyword(self, s: AsyncSession, keyword: str) -> tuple[Any, str]:
+    @staticmethod
+    def _masked_pattern(keyword: str) -> Any:
+        """Raw messages that may match the keyword once masked (a `*` of the masked form stands for any one
+        character: `138****5678` finds the raw number, which the masked check then confirms)."""
+        return MessageRow.text.ilike(_escape_like(keyword).replace("*", "_"), escape="\\")
+
+    async def _masked_hits(self, s: AsyncSession, ids: list[int], keyword: str) -> set[int]:
+        """The conversations among `ids` where the keyword occurs in some message *as masked*: hidden digits
+        of a phone or ID number, or a hidden mailbox name, can never be found by searching for them."""
+        if not ids:
+            return set()
+        rows = await s.execute(select(MessageRow.conversation_id, MessageRow.text).where(
+            MessageRow.conversation_id.in_(ids), self._masked_pattern(keyword)))
+        wanted = keyword.lower()
+        return {cid for cid, body in rows.all() if wanted in mask(body).lower()}
+
+    async def _keyword(self, s: AsyncSession, keyword: str, masked: bool = False) -> tuple[Any, str]:
         """The condition on conversations.id for a keyword, and how it is searched."""
+        if masked:
+            return ConversationRow.id.in_(_ids_with(self._masked_pattern(keyword))), "masked"
         if self.dialect == "sqlite" and len(keyword) >= 3 and await self._has_fts(s):
             phrase = '"' + keyword.replace('"', '""') + '"'
             hits = text("SELECT rowid FROM messages_fts WHERE messages_fts MATCH :phrase").bindparams(phrase=phrase)
@@ -134,15 +158,21 @@ class ConversationSearch:
         c = ConversationRow
         async with self._session() as s:
             conditions, how = self._conditions(f), "none"
-            if f.keyword and f.keyword.strip():
-                cond, how = await self._keyword(s, f.keyword.strip())
+            keyword = (f.keyword or "").strip()
+            masked = bool(keyword and f.masked and SENSITIVE.search(keyword))
+            if keyword:
+                cond, how = await self._keyword(s, keyword, masked)
                 conditions.append(cond)
             after = decode_cursor(cursor) if cursor else None
             if after is not None:
                 conditions.append(tuple_(c.updated_at, c.id) < tuple_(*after))
             stmt = select(c).where(*conditions).order_by(c.updated_at.desc(), c.id.desc()).limit(limit + 1)
             rows = list(await s.scalars(stmt))
-            summaries = await self._summaries(s, rows[:limit])
+            shown = rows[:limit]
+            if masked:  # a page may come out shorter: the cursor still moves past every row looked at
+                hits = await self._masked_hits(s, [r.id for r in shown], keyword)
+                shown = [r for r in shown if r.id in hits]
+            summaries = await self._summaries(s, shown)
         more = len(rows) > limit
         last = rows[limit - 1] if more else None
         return Page(summaries, encode_cursor(last.updated_at, last.id) if last else None, how)

@@ -7,7 +7,6 @@ import io
 import json
 import re
 import shutil
-import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
@@ -56,8 +55,8 @@ class ConsoleServer(ServerThread):
         return self.post("/api/chat", {"session_id": session, "text": text})
 
     def history(self, session: str) -> list[dict]:
-        query = urllib.parse.urlencode({"session_id": session})
-        with urllib.request.urlopen(f"{self.url}/api/chat/history?{query}", timeout=10) as resp:
+        req = urllib.request.Request(f"{self.url}/api/chat/history", headers={"X-Chat-Session": session})
+        with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())["messages"]
 
 

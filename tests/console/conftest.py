@@ -68,7 +68,7 @@ class Console:
         return await resp.json()
 
     async def history(self, session: str = "sess-0001-abcd") -> list[dict]:
-        resp = await self.client.get("/api/chat/history", params={"session_id": session})
+        resp = await self.client.get("/api/chat/history", headers={"X-Chat-Session": session})
         return (await resp.json())["messages"]
 
     async def login(self, username: str, password: str = PASSWORD) -> str:

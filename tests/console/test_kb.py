@@ -119,3 +119,17 @@ async def test_an_identity_correction_with_an_unknown_region_or_a_bad_date_is_re
         await c.api("POST", f"/api/admin/documents/{doc_id}/identity", role="operator", json=body, expect=400)
     docs = await c.api("GET", "/api/admin/documents", role="operator")
     assert next(d for d in docs["documents"] if d["id"] == doc_id)["corrections"] == {}
+
+
+async def test_a_failed_upload_leaves_no_file_and_odd_names_are_a_400_not_a_500(kb_console):
+    c = kb_console
+    uploads = c.app.settings.data_dir / "uploads"
+    before = sorted(p.name for p in uploads.iterdir()) if uploads.exists() else []
+    await c.api("POST", "/api/admin/documents", role="operator", data=_file("空白.md", b"   \n"), expect=422)
+    assert (sorted(p.name for p in uploads.iterdir()) if uploads.exists() else []) == before
+    for name in ("a%00b.md", "%E9%95%BF" * 90 + ".md"):  # sent as they are: the server percent-decodes names
+        body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name.encode()
+                + b"\"\r\nContent-Type: text/markdown\r\n\r\n" + FACT_V1.encode() + b"\r\n--b--\r\n")
+        resp = await c.client.post("/api/admin/documents", data=body, headers={
+            "Content-Type": "multipart/form-data; boundary=b", "Authorization": f"Bearer {await c.token('operator')}"})
+        assert resp.status == 400, await resp.text()

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.web import create as create_web
+from adapters.web.session import public_id
 from bot.errors import StorageError
 from bot.settings import load_settings
 from bot.store import Store
@@ -69,7 +70,7 @@ async def test_requests_fail_cleanly_while_postgres_restarts_and_recover_after(r
             await wait_until_up()
         again = await client.post("/api/chat", json={"session_id": "restart-test", "text": QUESTION})
         assert again.status == 200 and "60家" in (await again.json())["answer"]
-    conv = await store.find_conversation("web", "restart-test")
+    conv = await store.find_conversation("web", public_id(s.secret_key(), "restart-test"))
     roles = [m.role for m in await store.messages(conv.id)]
     assert roles == ["user", "assistant", "user", "assistant"]  # the refused request left nothing behind
     await store.close()

@@ -1,22 +1,18 @@
 // The web chat page: vanilla JS, no build step. Every user-visible sentence comes from /api/ui.
 // Text is only ever set with textContent / text nodes (never innerHTML), so nothing is interpreted.
+// The session is the server's HttpOnly cookie: this script never sees or sends a session id.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
   const POLL_MS = 3000;
   const S = {
     lang: read("qdbot.lang") === "en" ? "en" : "zh", t: {}, maxChars: 2000,
-    session: read("qdbot.session"), floor: Number(read("qdbot.floor") || 0),
+    floor: Number(read("qdbot.floor") || 0),
     msgs: new Map(), lastId: 0, busy: false, sends: 0, opener: null,
   };
 
   function read(key) { try { return localStorage.getItem(key); } catch { return null; } }
   function write(key, value) { try { localStorage.setItem(key, String(value)); } catch { /* private mode */ } }
-
-  function newSessionId() {
-    const bytes = crypto.getRandomValues(new Uint8Array(16));  // works on plain http too
-    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  }
 
   function t(key, fields = {}) {
     return String(S.t[key] ?? key).replace(/\{(\w+)\}/g, (m, k) => (k in fields ? fields[k] : m));
@@ -195,7 +191,7 @@
     setBusy(true); showError("");
     const user = silent ? null : add({ id: null, role: "user", text });
     const pending = add({ id: null, role: "assistant", text: "", pending: true });
-    const body = { session_id: S.session, text };
+    const body = { text };
     if (text.startsWith("/")) body.lang = S.lang;  // questions: the engine follows the question's language
     try {
       const res = await post("/api/chat/stream", body);
@@ -228,7 +224,7 @@
 
   async function sendFeedback(msg, value) {
     try {
-      await post("/api/feedback", { session_id: S.session, message_id: msg.id, value });
+      await post("/api/feedback", { message_id: msg.id, value });
       update(msg, { feedback: value, fbStatus: value ? t("feedback_saved") : "" });
     } catch {
       update(msg, { fbStatus: t("feedback_failed") });
@@ -240,7 +236,7 @@
     const started = S.sends;
     try {
       const after = Math.max(S.lastId, S.floor);
-      const res = await fetch(`/api/chat/history?session_id=${S.session}&after=${after}`);
+      const res = await fetch(`/api/chat/history?after=${after}`);
       if (!res.ok || S.busy || started !== S.sends) return;  // a send began meanwhile: its replies come with it
       for (const m of (await res.json()).messages) if (!S.msgs.has(m.id)) add(m);
     } catch { /* offline: the next poll tries again */ }
@@ -306,7 +302,7 @@
   }
 
   async function main() {
-    if (!S.session || !/^[A-Za-z0-9_-]{8,64}$/.test(S.session)) { S.session = newSessionId(); write("qdbot.session", S.session); }
+    try { localStorage.removeItem("qdbot.session"); } catch { /* private mode */ }  // from before the cookie
     wire();
     try { await loadUi(S.lang); } catch { showError("Network error / 网络错误"); }
     await poll();

@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.web import WebChannel, create
+from adapters.web.session import public_id
 from bot.engine import Engine
 from bot.llm import make_chat_model
 from bot.settings import Settings, load_settings
@@ -31,6 +32,15 @@ class Web:
         resp = await self.client.post(path, json={"session_id": session, "text": text, **extra})
         assert resp.status == 200, await resp.text()
         return await resp.json()
+
+    def public(self, session: str = SESSION) -> str:
+        """The id the session's conversation is stored under (all that staff see)."""
+        return public_id(self.engine.settings.secret_key(), session)
+
+    async def history(self, session: str = SESSION, **params) -> list[dict]:
+        resp = await self.client.get("/api/chat/history", params=params, headers={"X-Chat-Session": session})
+        assert resp.status == 200, await resp.text()
+        return (await resp.json())["messages"]
 
     async def stream(self, text: str, session: str = SESSION) -> list[tuple[str, dict]]:
         resp = await self.client.post("/api/chat/stream", json={"session_id": session, "text": text})

@@ -29,6 +29,7 @@ async def web_with(settings, tmp_path):
     opened = []
 
     async def make(**overrides):
+        overrides.setdefault("web_trusted_proxies", "127.0.0.1,::1")  # the test client is the proxy
         s = load_settings(qdbot_data_dir=settings.qdbot_data_dir, **overrides)
         store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / f'limit{len(opened)}.db'}")
         w = await serve(make_engine(store, s), s)
@@ -77,7 +78,7 @@ async def test_a_refused_message_is_not_stored_and_never_reaches_the_engine(web_
     stored = await w.engine.store.count_messages()
     assert (await post(w, 99, path=path, text=QUESTION)).status == 429
     assert await w.engine.store.count_messages() == stored
-    assert await w.engine.store.find_conversation("web", "rotating-0099") is None  # the engine never saw it
+    assert await w.engine.store.find_conversation("web", w.public("rotating-0099")) is None  # the engine never saw it
 
 
 async def test_the_window_slides_a_message_is_admitted_once_the_oldest_is_a_minute_old(web_with):
@@ -121,8 +122,8 @@ async def test_feedback_and_history_are_not_counted(web_with):
         fb = await w.client.post("/api/feedback", json={"session_id": "rotating-0000", "value": "up",
                                                         "message_id": answer["message_id"]},
                                  headers={"X-Forwarded-For": A})
-        history = await w.client.get("/api/chat/history", params={"session_id": "rotating-0000"},
-                                     headers={"X-Forwarded-For": A})
+        history = await w.client.get("/api/chat/history", headers={"X-Forwarded-For": A,
+                                                                   "X-Chat-Session": "rotating-0000"})
         assert (fb.status, history.status) == (200, 200)
     assert [(await post(w, n)).status for n in (1, 2)] == [200, 429]
 
