@@ -36,6 +36,9 @@ _KINDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
         (r"能不能|可不可以|行不行|可以吗|是否|是不是|必须|要不要|允许|can |may |must|allowed|required|whether",
          r"不得|禁止|应当|可以|必须|不应|不准|有权|须"),
         (r"哪些|有什么|包括|列举|what are|which", r"[：:]|、.*、|包括|以下|下列"),
+        (r"叫什么|什么名字|名称|称为|叫做|called|name", r"设立|设置|称为|简称|名为|叫做|“"),
+        (r"够不够|够吗|够格|达到|满足|条件|门槛|资格|qualif|eligib|requirement",
+         r"以上|以下|不低于|不少于|不得低于|达到|具备|应当具有|条件"),
     ))
 
 
