@@ -17,7 +17,7 @@ from bot.types import Role, Turn
 MAX_FOLLOWUP = 24  # characters: longer questions usually carry their own subject
 _POINTS_BACK = re.compile(r"^(那|那么|还有|另外|此外|那如果|如果是|and |what about |how about )|这个|那个|这项|该|它|其|上述|此项|这些|那些"
                           r"|\b(it|this|that|these|those|they)\b", re.IGNORECASE)
-_SUBJECT_WEIGHT = 0.8  # nouns, figures and verbal nouns (see bot.text)
+_SUBJECT_WEIGHT = 0.5  # nouns, figures, verbal nouns and verbs (see bot.text)
 
 
 def is_followup(question: str) -> bool:

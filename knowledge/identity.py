@@ -88,10 +88,10 @@ def _is_title_line(line: str) -> bool:
 
 
 def _issuer_above_title(lines: list[str], i: int) -> bool:
-    """An authority's name on its own line right above the title line."""
-    nxt = lines[i + 1] if i + 1 < len(lines) else ""
-    return bool(_ISSUER_LINE.match(lines[i].lstrip("#").strip())) and _is_title_line(nxt) \
-        and nxt.endswith(_TITLE_WORDS)
+    """An authority's name on its own line right above the title (which may be wrapped)."""
+    after = lines[i + 1:i + 3]
+    return bool(_ISSUER_LINE.match(lines[i].lstrip("#").strip())) and any(
+        _is_title_line(n) and (n.endswith(_TITLE_WORDS) or n.startswith("关于")) for n in after)
 
 
 def find_title(lines: list[str]) -> str:
@@ -121,7 +121,7 @@ def find_issuer(lines: list[str]) -> str:
             return f"{place}人民代表大会" + ("常务委员会" if congress.group(3) else "")
         if "国务院令" in line:
             return "国务院"
-    for line in lines[1:]:
+    for line in lines:
         if _ISSUER_LINE.match(line):
             return line
     return ""
