@@ -87,6 +87,11 @@ class Answerer:
         scope = scope_of(query, self.settings.home_region)
         base = Answer(text="", mode=self.mode, passages=tuple(pool[:self._top_k]), lang=lang, timings=timings,
                       rewritten_query=query if query != question else None, notice=notice)
+        if scope.comparison and self.llm is not None:
+            async for event in self._generate(replace(base, passages=tuple(self._per_place(pool, scope))), query,
+                                              self._per_place(pool, scope), t0):
+                yield event
+            return
         if scope.comparison:
             yield await self._compare(base, query, pool, scope)
             return
@@ -137,6 +142,11 @@ class Answerer:
         return replace(base, text="\n".join(lines), citations=cites, no_answer=True, passages=tuple(others),
                        mode=AnswerMode.EXTRACTIVE, notice=f"only other regions' documents match ({rel.reason})",
                        timings={**base.timings, "top_score": rel.top_score, "coverage": rel.coverage})
+
+    def _per_place(self, pool: Sequence[Passage], scope: Scope) -> list[Passage]:
+        """For a comparison in LLM mode: each place's own passages (their titles name the place)."""
+        per = max(2, self._top_k // len(scope.targets) + 1)
+        return [p for target in scope.targets for p in [q for q in pool if q.region == target][:per]]
 
     async def _compare(self, base: Answer, query: str, pool: Sequence[Passage], scope: Scope) -> Answer:
         """A question about several places: each place answered from its own (and its higher) rules."""

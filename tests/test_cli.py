@@ -23,7 +23,7 @@ def test_ask_json_prints_the_documented_fields_with_a_cited_answer(cli_env, tmp_
     assert set(data) == {"question", "answer", "mode", "sources", "handoff", "no_answer", "latency_ms"}
     assert data["mode"] == "extractive" and not data["handoff"] and not data["no_answer"]
     assert "60家" in data["answer"] and any("60家" in s["text"] for s in data["sources"])
-    assert set(data["sources"][0]) == {"title", "section", "source", "text", "score"}
+    assert set(data["sources"][0]) == {"title", "section", "source", "text", "score", "region"}
 
 
 def test_ask_json_without_a_question_answers_each_stdin_line(cli_env, tmp_path):

@@ -4,6 +4,7 @@ place it is about (the home region when it names none), provincial and national 
 labelled, another place's rule is never presented as the place asked about."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,39 @@ async def test_a_place_the_library_has_nothing_for_is_not_answered_with_another_
     answer = await _answerer(library, kb_settings).answer("天津对科技成果转化完成人的奖励比例是多少？")
     assert answer.no_answer and "百分之六十" not in answer.text.splitlines()[0]
     assert answer.text.splitlines()[0].startswith("天津市的文件中没有找到")
+
+
+async def _llm_answer(library, kb_settings, question: str, reply) -> tuple:
+    from bot.llm import close_chat_model, make_chat_model
+    from tests.fakes.openai_server import FakeOpenAI
+
+    async with FakeOpenAI(api_key="sk-test") as fake:
+        fake.responder = reply
+        settings = make_settings(kb_settings.data_dir, openai_base_url=fake.base_url, openai_api_key="sk-test")
+        llm = make_chat_model(settings)
+        try:
+            answer = await Answerer(library, settings, llm=llm).answer(question)
+        finally:
+            await close_chat_model(llm)
+        return answer, fake.requests
+
+
+async def test_llm_mode_gets_only_the_places_passages_and_labels_a_provincial_rule(library, kb_settings) -> None:
+    answer, requests = await _llm_answer(library, kb_settings, "青岛对首次认定的高新技术企业奖励多少？",
+                                         lambda messages, body: "给予一次性奖励十万元[1]。")
+    prompt = requests[-1].body["messages"][-1]["content"]
+    assert "山东省高新技术企业培育条例" in prompt and "宁波" not in prompt and "北京" not in prompt
+    assert answer.text.splitlines()[0].startswith("青岛市的文件中没有专门的规定；以下是山东省的规定")
+
+
+async def test_llm_mode_compares_places_from_each_places_own_passages(library, kb_settings) -> None:
+    def reply(messages, body) -> str:  # cites the first source of each city, as a faithful model would
+        prompt = messages[-1]["content"]
+        qd, nb = (re.search(rf"\[(\d+)\] 《{city}", prompt).group(1) for city in ("青岛市", "宁波市"))
+        return f"青岛：不低于百分之六十[{qd}]；宁波：不低于百分之八十[{nb}]。"
+
+    answer, requests = await _llm_answer(library, kb_settings, "青岛和宁波对科技成果转化完成人的奖励比例分别是多少？", reply)
+    prompt = requests[-1].body["messages"][-1]["content"]
+    assert "青岛市科技成果转化促进条例" in prompt and "宁波市科技成果转化促进条例" in prompt
+    assert "百分之六十" in prompt and "百分之八十" in prompt
+    assert {c.region for c in answer.citations} == {"青岛市", "宁波市"}
