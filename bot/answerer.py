@@ -18,6 +18,7 @@ from bot import extractive, followup, llm as llm_ops
 from bot.curated import CuratedAnswers
 from bot.errors import LLMError
 from bot.intent import Intent, classify_rules, parse_llm_label
+from bot.policy import policy_notes
 from bot.ports import Embedder, Retriever
 from bot.relevance import Relevance, judge
 from bot.scope import Scope, applicable, compare_heading, elsewhere, not_here_line, place_name, region_line, scope_of
@@ -38,6 +39,8 @@ class Delta:
 
 
 class Answerer:
+    policy = None  # bot.policy.PolicyDesk (issue 16): calendar questions and the policy status line
+
     def __init__(self, retriever: Retriever, settings: Settings, llm: Runnable | None = None,
                  embedder: Embedder | None = None, curated: CuratedAnswers | None = None):
         self.retriever = retriever
@@ -72,6 +75,7 @@ class Answerer:
         assert final is not None
         return final
 
+    @policy_notes
     async def stream(self, question: str, history: Sequence[Turn] = (),
                      lang: str | None = None) -> AsyncIterator[Delta | Answer]:
         """Deltas while an LLM answer is generated, then the final `Answer` (always last)."""

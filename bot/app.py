@@ -18,17 +18,21 @@ from aiohttp import web
 from langchain_core.runnables import Runnable
 
 from bot.answerer import Answerer
+from bot.clock import Clock, SystemClock
 from bot.curated import CuratedAnswers
 from bot.engine import Engine
 from bot.llm import close_chat_model, make_chat_model
+from bot.policy import PolicyDesk
 from bot.errors import QdbotError
 from bot.ports import Channel
 from bot.settings import Settings
 from bot.store import Store
+from bot.subscriptions import Notices
 from bot.text import query_terms
 from bot.types import utcnow
 from knowledge import KnowledgeBase
 from knowledge.embeddings import cached, make_embedder
+from knowledge.policy_ingest import PolicyIngest
 
 log = structlog.get_logger("qdbot.serve")
 # adapters reach the App as request.app["qdbot"] (a plain key keeps them free of importing this module)
@@ -53,21 +57,26 @@ class App:
         await self.store.close()
 
 
-async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_if_empty: bool = True) -> App:
+async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_if_empty: bool = True,
+                    clock: Clock | None = None) -> App:
     """Open the store and the knowledge base, ingest the bundled documents on first start, wire the engine."""
     settings.ensure_data_dir()
     store = await Store.open(settings.db_url, pool_size=settings.db_pool_size,
                              max_overflow=settings.db_max_overflow)
     embedder = cached(make_embedder(settings), settings)
     kb = KnowledgeBase(settings, store, embedder=embedder)
-    if ingest_if_empty:
-        await kb.ingest_if_empty()
-    await _warm_up(kb)
     owns_llm = llm is None and settings.llm_enabled
     if owns_llm:
         llm = make_chat_model(settings)
+    policy = PolicyDesk(store, clock or SystemClock(settings.calendar_timezone))
+    kb.ingestor.on_document = PolicyIngest(store, llm if settings.calendar_llm_extract else None, policy.forget)
+    if ingest_if_empty:
+        await kb.ingest_if_empty()
+    await _warm_up(kb)
     answerer = Answerer(kb, settings, llm=llm, embedder=embedder, curated=CuratedAnswers(store, embedder))
+    answerer.policy = policy
     engine = Engine(settings, store, answerer)
+    engine.notices = Notices(engine, policy.clock)
     loaded = await engine.desk.load_roster()
     if loaded:
         log.info("roster_loaded", managers=loaded)
@@ -159,6 +168,17 @@ async def _desk_timer(app: App, every: float = 30.0) -> None:
             log.exception("background_tick_failed")
 
 
+async def _notice_timer(app: App) -> None:
+    """Subscribers' notices: new or changed documents and closing windows (issue 16)."""
+    while True:
+        await asyncio.sleep(app.settings.notice_check_seconds)
+        try:
+            if app.engine.notices is not None:
+                await app.engine.notices.tick()
+        except Exception:
+            log.exception("notice_tick_failed")
+
+
 async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
                      started: asyncio.Event | None = None) -> None:
     """Listen, start the channels, wait for `stop`, then shut down in order."""
@@ -168,6 +188,7 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
     site = web.TCPSite(runner, s.qdbot_host, s.qdbot_port, backlog=1024)  # bursts of webhook connections
     await site.start()
     timer = asyncio.create_task(_desk_timer(app))
+    notices = asyncio.create_task(_notice_timer(app))
     try:
         for channel in list(app.channels):
             await _start_channel(app, channel)
@@ -179,6 +200,7 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
         await stop.wait()
     finally:
         timer.cancel()
+        notices.cancel()
         await _shutdown(app, runner)
 
 

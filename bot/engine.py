@@ -46,6 +46,8 @@ class Outcome:
 
 
 class Engine:
+    notices = None  # bot.subscriptions.Notices (issue 16): subscription commands and proactive notices
+
     def __init__(self, settings: Settings, store: Store, answerer: Answerer):
         self.settings = settings
         self.store = store
@@ -194,6 +196,9 @@ class Engine:
             elif ticket is not None:
                 out.status = "handoff"
                 await self.desk.on_user_message(conv, ticket, msg, message_id)
+            elif self.notices is not None and (said := await self.notices.command(conv, msg.text, lang)):
+                out.status = "command"  # issue 16: /subscribe, /unsubscribe, 订阅, 退订
+                await self._reply(conv, out, Reply(said, role=Role.SYSTEM))
             elif msg.text.strip().split(" ")[0].lower() in COMMANDS:
                 await self._command(conv, msg, lang, out)
             elif await self.answerer.wants_human(msg.text, lang):

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     handoff_active_timeout_hours: float = Field(24.0, gt=0)
     handoff_intake_timeout_minutes: float = Field(30.0, gt=0)
 
+    # -- policy status, application calendar, subscriptions (issue 16)
+    calendar_timezone: str = "Asia/Shanghai"  # "today" for policy status, calendar answers and notices
+    calendar_llm_extract: bool = True  # also read application windows with the LLM at ingest (LLM mode only)
+    notice_closing_days: int = Field(7, ge=0, le=365)  # subscribers hear of windows closing within this many days
+    notice_digest_hours: float = Field(24.0, gt=0)  # at most one notice per subscriber in this period
+    notice_check_seconds: float = Field(60.0, ge=1)  # how often new documents and closing windows are looked for
+
     @field_validator("openai_base_url", "embedding_base_url", "chroma_host", "database_url", "handoff_roster_file",
                      mode="before")
     @classmethod

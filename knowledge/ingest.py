@@ -135,6 +135,8 @@ class _Outage:
 class Ingestor:
     """Brings documents into the registry and the dense index."""
 
+    on_document = None  # knowledge.policy_ingest.PolicyIngest (issue 16), called after a document is written
+
     def __init__(self, settings: Settings, store: Store, embedder: Embedder, vectors: VectorStore):
         self.settings, self.store, self.embedder, self.vectors = settings, store, embedder, vectors
 
@@ -209,6 +211,8 @@ class Ingestor:
         except INDEX_FAILURES as exc:
             await self._mark_failed(f, data, sha, f"not indexed: {exc}")
             raise
+        if self.on_document is not None:
+            await self.on_document(doc, chunks, existing is not None and existing.status == "ok")
 
     def _parse(self, f: SourceFile, data: bytes, sha: str, meta: dict[str, str],
                override: dict[str, str]) -> tuple[DocumentRecord, list[ChunkRecord]]:

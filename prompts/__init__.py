@@ -33,3 +33,15 @@ def text(lang: str | None, key: str, **fields: object) -> str:
 def template(lang: str | None, name: str) -> str:
     path = HERE / _lang(lang) / f"{name}.txt"
     return path.read_text(encoding="utf-8").strip()
+
+
+@lru_cache(maxsize=None)
+def _table(lang: str, name: str) -> dict[str, str]:
+    with (HERE / lang / f"{name}.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def text_from(name: str, lang: str | None, key: str, **fields: object) -> str:
+    """One sentence of the data file `<lang>/<name>.toml` (e.g. "calendar"), Chinese as fallback."""
+    raw = _table(_lang(lang), name).get(key) or _table("zh", name)[key]
+    return raw.format(**fields) if fields else raw

@@ -28,7 +28,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 NAV = [("dashboard", "/console/dashboard", STAFF), ("conversations", "/console/conversations", STAFF),
-       ("tickets", "/console/tickets", (*STAFF, MANAGER)), ("kb", "/console/kb", STAFF),
+       ("tickets", "/console/tickets", (*STAFF, MANAGER)), ("kb", "/console/kb", STAFF), ("calendar", "/console/calendar", STAFF),
        ("gaps", "/console/gaps", STAFF), ("curated", "/console/curated", STAFF),
        ("accounts", "/console/accounts", (ADMIN,)), ("audit", "/console/audit", (ADMIN,))]
 

@@ -9,6 +9,7 @@ from adapters.console.api_kb import IDENTITY_FIELDS, try_answer
 from adapters.console.auth import Ctx, Refused, endpoint
 from adapters.console.html import badge, e, field, form, page, table, when
 from adapters.console.i18n import t
+from adapters.console.pages_calendar import kb_states, status_cell
 from bot.accounts import STAFF
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ def _file_input(required: bool = True) -> str:
     return f'<input type="file" name="file" accept="{ACCEPT}"{" required" if required else ""}>'
 
 
-def _doc_row(console: "ConsoleChannel", ctx: Ctx, d: Any) -> list[str]:
+def _doc_row(console: "ConsoleChannel", ctx: Ctx, d: Any, policy: tuple[dict, dict] = ({}, {})) -> list[str]:
     lang = ctx.lang
     status = badge(t(lang, "doc_ok"), "ok") if d.status == "ok" else badge(t(lang, "doc_failed"), "error")
     error = f'<div class="error-text">{e(d.error)}</div>' if d.error else ""
@@ -32,7 +33,8 @@ def _doc_row(console: "ConsoleChannel", ctx: Ctx, d: Any) -> list[str]:
     delete = form(ctx, f"/api/admin/documents/{d.id}/delete", f'<button class="danger">{e(t(lang, "delete"))}</button>',
                   next_="/console/kb", cls="inline", confirm=t(lang, "confirm_delete", title=d.title))
     return [e(d.title) + _identity(ctx, d), str(d.chunk_count), f'<code>{e(d.source)}</code>',
-            e(when(d.ingested_at, console.tz)), status + error, replace + reingest + delete]
+            e(when(d.ingested_at, console.tz)), status + error,
+            status_cell(ctx, d.id, policy[0].get(d.id), policy[1].get(d.id, {})), replace + reingest + delete]
 
 
 def _identity(ctx: Ctx, d: Any) -> str:
@@ -78,13 +80,14 @@ async def kb_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> 
         result = await try_answer(request, question) if question else None
     except Refused:
         result = None
-    rows = [_doc_row(console, ctx, d) for d in docs]
+    policy = await kb_states(console)  # issue 16: policy status column
+    rows = [_doc_row(console, ctx, d, policy) for d in docs]
     upload = form(ctx, "/api/admin/documents", field(t(lang, "upload_file"), _file_input())
                   + f'<button class="primary">{e(t(lang, "upload"))}</button>'
                   + f'<p class="muted">{e(t(lang, "upload_hint", mb=int(console.config.console_max_upload_mb)))}</p>',
                   next_="/console/kb", multipart=True, cls="stack upload")
     body = (f'<section><h2>{e(t(lang, "documents"))}</h2>'
-            + table([t(lang, k) for k in ("doc_title", "chunks", "source", "ingested_at", "status", "actions")], rows,
+            + table([t(lang, k) for k in ("doc_title", "chunks", "source", "ingested_at", "status", "policy_status", "actions")], rows,
                     empty=t(lang, "no_documents"))
             + f'</section><div class="two"><section><h2>{e(t(lang, "upload"))}</h2>{upload}</section>'
             f'<section id="try"><h2>{e(t(lang, "try_title"))}</h2>{_try_box(ctx, question, result)}</section></div>')

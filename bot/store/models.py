@@ -112,6 +112,8 @@ class DocumentRow(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     identity: Mapped[dict | None] = mapped_column(JSON)  # read from the text at ingest
     identity_override: Mapped[dict | None] = mapped_column(JSON)  # an operator's corrections
+    policy: Mapped[dict | None] = mapped_column(JSON)  # read at ingest: {"repeals": [titles]}
+    policy_override: Mapped[dict | None] = mapped_column(JSON)  # an operator's {"status", "successor"}
 
 
 class ChunkRow(Base):
