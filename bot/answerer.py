@@ -127,7 +127,7 @@ class Answerer:
 
     def _judge(self, query: str, passages: Sequence[Passage]) -> Relevance:
         return judge(query, passages, self.settings.retrieval_min_score, getattr(self.retriever, "mentions", None),
-                     self._expand(query))
+                     self._expand(query), getattr(self.retriever, "rarity", None))
 
     def _expand(self, query: str) -> str | None:
         expand = getattr(self.retriever, "expand_query", None)

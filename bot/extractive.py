@@ -31,7 +31,7 @@ _KINDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
         (r"罚|处罚|penalt|fine", r"罚款|处以|处罚|没收|吊销"),
         (r"谁|哪个部门|哪些部门|由谁|负责|承担|审批|主管|who|which (department|authority)",
          r"部门|机关|委员会|负责|承担|由.{1,12}(审批|批准|负责|承担)|政府"),
-        (r"多久|多长|期限|几年|几个月|几天|how long|period|within",
+        (r"多久|多长|期限|几年|几个月|几天|几日|多少天|多少日|多少年|多少个月|多少个工作日|how long|how many (days|months|years|working days)|period|within",
          r"\d+\s*(年|个月|日|天|小时)|[一二三四五六七八九十]+(年|个月|日|天|小时)|期限|日内|以内"),
         (r"能不能|可不可以|行不行|可以吗|是否|是不是|必须|要不要|允许|can |may |must|allowed|required|whether",
          r"不得|禁止|应当|可以|必须|不应|不准|有权|须"),
@@ -153,7 +153,19 @@ def select_sentences(question: str, passages: Sequence[Passage], embedder: Embed
         return []
     best = ranked[0].score
     chosen = [c for c in ranked[:MAX_SENTENCES] if c.score >= best - KEEP_MARGIN]
+    chosen += _continuation(question, ranked[0], candidates)
     return sorted(_with_followers(chosen, candidates), key=lambda c: (c.passage_index, c.order))
+
+
+def _continuation(question: str, best: Candidate, candidates: list[Candidate]) -> list[Candidate]:
+    """The sentence after the best one, when the question asks for a form (a date, an amount, a
+    duration …) that the best sentence lacks and the next sentence has: the answer is often in the
+    sentence that continues the clause ("…予以确认债权债务关系。付款方应当自…起三十日内予以确认。")."""
+    kinds = [answer for asked, answer in _KINDS if asked.search(question)]
+    nxt = next((c for c in candidates if (c.passage_index, c.order) == (best.passage_index, best.order + 1)), None)
+    if nxt is None or not kinds or any(k.search(best.sentence) for k in kinds):
+        return []
+    return [nxt] if any(k.search(nxt.sentence) for k in kinds) else []
 
 
 def citation_for(p: Passage, snippet: str | None = None) -> Citation:

@@ -28,6 +28,7 @@ STRONG_SEMANTIC = 0.85
 SITUATION_WEIGHT = 0.3  # numbers and counted things of a user's situation ("72岁", "一栋", "90天")
 _SITUATION = re.compile(r"^(\d+(\.\d+)?[%％]?|[一二三四五六七八九十两几多\d]*[个位家栋所层天年岁件项名辆台间次月日号]|对方|本人|自己)$")
 _QUOTED = re.compile(r"[“\"「『‘]([^”\"」』’]{2,24})[”\"」』’]")
+COMMON_FLOOR = 0.4  # weight kept by a word every chunk has (rarity 0); a word no chunk has keeps all
 LEFTOVER_ENGLISH = 0.25  # weight of an English word the glossary left untranslated
 _SHORT = {"日本": "日", "俄罗斯": "俄", "新加坡": "新", "以色列": "以", "澳大利亚": "澳", "欧洲": "欧",
           "香港": "港", "澳门": "澳", "台湾": "台", "非洲": "非", "东盟": "东盟"}
@@ -83,11 +84,15 @@ def quoted_unknown(question: str, known: Callable[[str], bool] | None) -> list[s
 
 
 def coverage(question: str, passages: Sequence[Passage],
-             known: Callable[[str], bool] | None = None) -> tuple[float, list[str]]:
+             known: Callable[[str], bool] | None = None,
+             rarity: Callable[[str], float] | None = None) -> tuple[float, list[str]]:
     """Weighted share of content words present in the passages (an everyday word counts when the
     formal word it stands for is there: `bot.synonyms`), and the place names that are not regions
     and that neither the passages nor (when `known` is given) the rest of the knowledge base mention."""
     terms = content_terms(question)
+    if rarity is not None:  # a word every document uses (企业, 规定) says little about the topic
+        terms = [Term(t.word, t.weight * (COMMON_FLOOR + (1 - COMMON_FLOOR) * rarity(t.word)), t.entity)
+                 for t in terms]
     total = sum(t.weight for t in terms)
     if not total:
         return 0.0, []
@@ -105,25 +110,27 @@ def coverage(question: str, passages: Sequence[Passage],
 
 
 def best_document_coverage(question: str, passages: Sequence[Passage],
-                           known: Callable[[str], bool] | None = None) -> tuple[float, list[str]]:
+                           known: Callable[[str], bool] | None = None,
+                           rarity: Callable[[str], float] | None = None) -> tuple[float, list[str]]:
     """Coverage by the passages of one document (the best one): words found scattered over
     several documents ("科技型" in one law, "申请" in another) do not make an answer."""
     by_doc: dict[str, list[Passage]] = {}
     for p in passages:
         by_doc.setdefault(p.doc_id, []).append(p)
-    best = max((coverage(question, group, known)[0], doc) for doc, group in by_doc.items())
+    best = max((coverage(question, group, known, rarity)[0], doc) for doc, group in by_doc.items())
     _, missing = coverage(question, passages, known)
     return best[0], missing
 
 
 def judge(question: str, passages: Sequence[Passage], min_score: float,
-          known: Callable[[str], bool] | None = None, expanded: str | None = None) -> Relevance:
+          known: Callable[[str], bool] | None = None, expanded: str | None = None,
+          rarity: Callable[[str], float] | None = None) -> Relevance:
     if not passages:
         return Relevance(False, 0.0, 0.0, "nothing retrieved")
     top = max(p.score for p in passages)
     if detect_lang(question) == "en":
         question = expanded or question
-    cov, missing = best_document_coverage(question, passages[:3], known)
+    cov, missing = best_document_coverage(question, passages[:3], known, rarity)
     missing += quoted_unknown(question, known)
     semantic = max(p.semantic for p in passages)
     if missing:

@@ -62,6 +62,10 @@ class KnowledgeBase:
 
         return prepare_query(query)
 
+    def rarity(self, word: str) -> float:
+        """How rare a word is in the knowledge base, 0..1 (for weighting the relevance gate)."""
+        return self.retriever.lexical.rarity(word)
+
     def mentions(self, word: str) -> bool:
         """Does any chunk of the knowledge base mention `word`? (for the relevance gate)"""
         return self.retriever.lexical.mentions(word)

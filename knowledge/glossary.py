@@ -116,6 +116,10 @@ GLOSSARY: dict[str, str] = {
     "patent right": "专利权", "patent authority": "专利行政部门", "patent office": "专利行政部门",
     "protected": "保护期限", "term": "期限", "filing date": "申请日", "market": "市场", "commodity": "商品",
     "public institution": "事业单位", "state organ": "机关", "government agency": "机关",
+    "objection": "异议", "objections": "异议", "object": "异议", "objects": "异议", "appeal": "申诉",
+    "credit record": "信用信息", "credit records": "信用信息", "credit information": "信用信息",
+    "working day": "工作日", "working days": "工作日", "business days": "工作日", "review": "审核",
+    "reviewed": "审核", "verify": "核查", "verification": "核查", "provider": "提供单位",
     "contract period": "付款期限", "payment term": "付款期限", "delivery": "交付",
     # measures
     "growth": "增长", "increase": "增长", "annual": "年均", "annually": "每年", "every year": "每年",

@@ -114,6 +114,16 @@ class LexicalIndex:
         n_docs = max(len(self.ids), 1)
         return {t: idf(self._df.get(t, 0), n_docs) for t in set(tokenize(query))}
 
+    def rarity(self, word: str) -> float:
+        """How rare a word is in the indexed chunks, 0..1 (its tokens' mean IDF over the largest
+        possible IDF; a word no chunk has is 1.0). Common words (企业, 规定) weigh little."""
+        tokens = tokenize(word)
+        n_docs = max(len(self.ids), 1)
+        top = idf(0, n_docs)
+        if not tokens or not top:
+            return 1.0
+        return sum(idf(self._df.get(t, 0), n_docs) for t in tokens) / len(tokens) / top
+
     def mentions(self, word: str) -> bool:
         """True when every content token of `word` occurs in some indexed chunk."""
         tokens = tokenize(word)
