@@ -72,3 +72,33 @@ def test_a_broken_setting_is_reported_in_one_line_without_a_traceback(cli_env, t
     env = {**cli_env, "RETRIEVAL_TOP_K": "many"}
     res = run(["ask", "hi"], env, tmp_path)
     assert res.returncode == 2 and "qdbot: invalid settings" in res.stderr and "Traceback" not in res.stderr
+
+
+LOOKALIKES = ["qingdao_vocational_education_regulation_2015.txt",
+              "ningbo_vocational_education_school_enterprise_cooperation_regulation_2020.txt",
+              "chongqing_professional_technical_personnel_continuing_education_regulation_2010.txt",
+              "qingdao_price_regulation_2018.txt", "zhejiang_price_regulation_2013.txt",
+              "qingdao_building_energy_saving_regulation_2022.txt", "shandong_building_energy_saving_regulation_2020.txt"]
+
+
+def test_eval_on_real_lookalike_regulations_cites_each_questions_own_city(cli_env, tmp_path):
+    """Seven real regulations of four places stating similar rules with different figures: every
+    development question about them is answered from, and cites, its own place's document."""
+    corpus = SHARED / "eval" / "corpus"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in LOOKALIKES:
+        (docs / name).write_bytes((corpus / "docs" / name).read_bytes())
+    items = [line for line in (corpus / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+             if line.strip() and json.loads(line).get("doc") in LOOKALIKES]
+    questions = tmp_path / "lookalikes.jsonl"
+    questions.write_text("\n".join(items) + "\n", encoding="utf-8")
+    env = {**cli_env, "QDBOT_DATA_DIR": str(tmp_path / "data")}
+    ingest = run(["ingest", "--quiet", "--verbose", str(docs)], env, tmp_path, timeout=600)
+    assert ingest.returncode == 0 and "7 added" in ingest.stdout, ingest.stderr
+    assert "地区 宁波市" in ingest.stdout and "地区 山东省" in ingest.stdout
+    res = run(["eval", str(questions), "--json"], env, tmp_path)
+    rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == len(items) >= 10
+    wrong = [(r["id"], r["cited"]) for r in rows if not r["doc_ok"]]
+    assert len(wrong) <= len(rows) // 10, wrong  # at least 90% cite their own document
