@@ -42,8 +42,7 @@ async def test_a_web_chat_subscriber_finds_exactly_one_notice_on_the_next_visit(
         await ingest(store, "p2", "青岛市人才公寓管理办法（虚构）", "人才公寓的租金标准。")  # another topic
         assert await notices.tick() == 1
         assert await notices.tick() == 0  # nothing new: nothing sent again
-        resp = await web.client.get("/api/chat/history", params={"session_id": "sess-0001-abcd"})
-        texts = [m["text"] for m in (await resp.json())["messages"]]
+        texts = [m["text"] for m in await web.history()]
         pushed = [t for t in texts if t.startswith("📬")]
         assert len(pushed) == 1 and "新发布：《青岛市概念验证平台建设方案（虚构）》" in pushed[0]
         assert "人才公寓" not in pushed[0]
