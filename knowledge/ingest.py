@@ -36,8 +36,8 @@ from knowledge.loaders import is_supported, parse_document
 from knowledge.vectorstore import VectorStore
 
 # Bumped whenever what is indexed for a document changes (v2: title and region in every chunk's
-# indexed text): an unchanged file is then parsed and indexed again once.
-INDEX_VERSION = "2"
+# indexed text; v3: an article holds its （一） items): an unchanged file is then indexed again once.
+INDEX_VERSION = "3"
 BUNDLED_LABEL = "bundled"
 UPLOADS_LABEL = "uploads"
 INDEX_FAILURES = (EmbeddingError, IndexUnavailableError)

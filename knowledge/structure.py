@@ -6,13 +6,14 @@ Heading kinds, from outermost to innermost (a smaller rank is an outer level)::
     第X编 / 第X章    part / chapter                                                    9, 10
     第X节            section                                                           11
     一、             numbered heading                                                  12
+    第X条            article                                                           12.5
     （一）           bracketed numbered heading                                        13
-    第X条            article                                                           14
     1. / 1、         arabic item                                                       15
     （1）            bracketed arabic item                                             16
     一是 / 二是      enumeration inside a paragraph (starts at a sentence)             17
 
-A heading replaces every open heading of the same or an inner rank. A new paragraph closes
+A heading replaces every open heading of the same or an inner rank: a new article (第X条) closes
+the （一）（二） items of the one before, so an article's items are always its own. A new paragraph closes
 an open enumeration (一是 ...), since enumerations never span paragraphs.
 """
 from __future__ import annotations
@@ -23,13 +24,14 @@ from dataclasses import dataclass
 
 _CN = "一二三四五六七八九十百零〇两"
 ENUMERATION_RANK = 17
-_RULES: tuple[tuple[int, re.Pattern[str]], ...] = (
+ARTICLE_RANK = 12.5
+_RULES: tuple[tuple[float, re.Pattern[str]], ...] = (
     (9, re.compile(rf"^第[{_CN}\d]+编")),
     (10, re.compile(rf"^第[{_CN}\d]+章")),
     (11, re.compile(rf"^第[{_CN}\d]+节")),
     (12, re.compile(rf"^[{_CN}]+、")),
     (13, re.compile(rf"^[（(][{_CN}]+[）)]")),
-    (14, re.compile(rf"^第[{_CN}\d]+条")),
+    (12.5, re.compile(rf"^第[{_CN}\d]+条")),  # an article holds its （一）（二） items
     (15, re.compile(r"^\d{1,2}[.、．](?!\d)")),
     (16, re.compile(r"^[（(]\d{1,2}[）)]")),
 )
@@ -45,7 +47,7 @@ _CLAUSE_END = re.compile(r"[，,：:；;]")
 class Heading:
     """A recognised heading: its rank, its label, and whether the line holds nothing else."""
 
-    rank: int
+    rank: float
     label: str
     heading_only: bool
 
@@ -96,11 +98,11 @@ def match_heading(line: str) -> Heading | None:
     return None
 
 
-def _numbered_heading(rank: int, line: str, marker: str) -> Heading:
+def _numbered_heading(rank: float, line: str, marker: str) -> Heading:
     first = _first_sentence(line)
     heading_only = first == line and len(line) <= _LABEL_MAX and not line.endswith(("。", "；"))
-    if rank == 14 and not heading_only:  # an article's text is body, its label is its number
-        return Heading(rank, marker, False)
+    if rank == ARTICLE_RANK:  # an article's text is body (also "…下列条件："), its label is its number
+        return Heading(rank, marker, line.strip() == marker)
     return Heading(rank, _label(first), heading_only)
 
 
@@ -127,9 +129,9 @@ class _Path:
     """The open headings, outermost first."""
 
     def __init__(self) -> None:
-        self._open: list[tuple[int, str]] = []
+        self._open: list[tuple[float, str]] = []
 
-    def enter(self, rank: int, label: str) -> None:
+    def enter(self, rank: float, label: str) -> None:
         self._open = [(r, lab) for r, lab in self._open if r < rank]
         self._open.append((rank, label))
 
@@ -140,6 +142,12 @@ class _Path:
     def labels(self) -> tuple[str, ...]:
         return tuple(label for _, label in self._open)
 
+    def item_of_article(self, heading: Heading) -> bool:
+        """A （一）/1. item with text of its own inside an open article is part of the article's body
+        (款/项 of a regulation), not a heading: the article stays one section."""
+        return (not heading.heading_only and heading.rank > ARTICLE_RANK
+                and bool(self._open) and self._open[-1][0] == ARTICLE_RANK)
+
 
 def walk(text: str) -> Iterator[Sentence]:
     """Yield the body sentences of a cleaned text with their section paths, in reading order."""
@@ -149,7 +157,7 @@ def walk(text: str) -> Iterator[Sentence]:
             continue
         path.close_enumeration()
         heading = match_heading(line)
-        if heading:
+        if heading and not path.item_of_article(heading):
             path.enter(heading.rank, heading.label)
             if heading.heading_only:
                 continue

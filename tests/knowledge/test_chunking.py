@@ -76,11 +76,14 @@ def test_indexed_text_starts_with_the_short_section_heading(seed_chunks) -> None
     assert index_text(chunk.section, chunk.text).startswith("二、提升科技成果转化效能… > 二是优化市场服务\n")
 
 
-def test_articles_chapters_and_bracketed_headings_nest() -> None:
-    """第X章 > （一） > 第X条 build a path; a new chapter closes the inner levels."""
-    text = "第一章 总则\n（一）适用范围\n第一条 本办法适用于全市。\n第二章 支持措施\n第五条 给予奖励。"
+def test_an_articles_items_stay_in_the_article_and_chapters_nest_articles() -> None:
+    """第X章 > 第X条 build a path; an article's （一）（二） items (with text of their own) are its body,
+    not headings, so the article stays one section; a new chapter closes the inner levels."""
+    text = ("第一章 总则\n第一条 本办法适用于下列企业：\n（一）高新技术企业；\n（二）科技型中小企业。\n"
+            "第二条 本办法适用于全市。\n第二章 支持措施\n第五条 给予奖励。")
     chunks = chunk_document("d", "t", "s", text, 200)
-    assert [c.section for c in chunks] == ["第一章 总则 > （一）适用范围 > 第一条", "第二章 支持措施 > 第五条"]
+    assert [c.section for c in chunks] == ["第一章 总则 > 第一条", "第一章 总则 > 第二条", "第二章 支持措施 > 第五条"]
+    assert chunks[0].text == "第一条 本办法适用于下列企业：\n（一）高新技术企业；\n（二）科技型中小企业。"
 
 
 def test_markdown_headings_set_the_section_path() -> None:
