@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     conversation_lease_seconds: float = Field(30.0, ge=3)  # a killed worker's hold on a conversation ends after
     inbox_lease_seconds: float = Field(60.0, ge=1)  # a stored callback a dead worker was handling is taken again after
 
+    # -- knowledge-base ingest: parse limit (issue 12, finding 5)
+    kb_parse_timeout_seconds: float = Field(60.0, gt=0, le=3600)  # a document's parse is ended after this
+
     # -- web chat
     web_rate_limit_per_ip: int = Field(60, ge=0)  # chat messages per client address per minute, per worker (0: no limit)
     web_trusted_proxies: str = ""  # reverse proxies whose X-Forwarded-For the web chat believes (none by default)

@@ -212,7 +212,7 @@ class Ingestor:
 
     def _parse(self, f: SourceFile, data: bytes, sha: str, meta: dict[str, str],
                override: dict[str, str]) -> tuple[DocumentRecord, list[ChunkRecord]]:
-        loaded = parse_document(str(f.path), data)
+        loaded = parse_document(str(f.path), data, timeout=self.settings.kb_parse_timeout_seconds)
         found = extract(loaded.text, loaded.title_hint, f.path.stem)
         sidecar = {k: v for k, v in meta.items() if k in DocumentIdentity.__dataclass_fields__}
         identity = found.merged(sidecar).merged(override)
