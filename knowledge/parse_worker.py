@@ -10,6 +10,9 @@ so nothing is stored.
 Workers are reused (starting one imports the parsers, about a second): a finished worker goes back
 to a small idle pool, a killed one is replaced by a fresh one on the next parse. The time limit
 counts from the moment a ready worker has the job, so start-up is not charged to the document.
+As with any ``spawn`` worker, a script that ingests must keep its top level under
+``if __name__ == "__main__":`` (the worker imports the main module; ``qdbot`` and ``python -m bot``
+are safe).
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from adapters.console.api_kb import IDENTITY_FIELDS, try_answer
 from adapters.console.auth import Ctx, Refused, endpoint
 from adapters.console.html import badge, e, field, form, page, table, when
 from adapters.console.i18n import t
+from adapters.console.kb_review import review_html
 from bot.accounts import STAFF
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def _doc_row(console: "ConsoleChannel", ctx: Ctx, d: Any) -> list[str]:
     delete = form(ctx, f"/api/admin/documents/{d.id}/delete", f'<button class="danger">{e(t(lang, "delete"))}</button>',
                   next_="/console/kb", cls="inline", confirm=t(lang, "confirm_delete", title=d.title))
     return [e(d.title) + _identity(ctx, d), str(d.chunk_count), f'<code>{e(d.source)}</code>',
-            e(when(d.ingested_at, console.tz)), status + error, replace + reingest + delete]
+            e(when(d.ingested_at, console.tz)), status + error + review_html(lang, d), replace + reingest + delete]
 
 
 def _identity(ctx: Ctx, d: Any) -> str:

@@ -112,6 +112,8 @@ class DocumentRow(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     identity: Mapped[dict | None] = mapped_column(JSON)  # read from the text at ingest
     identity_override: Mapped[dict | None] = mapped_column(JSON)  # an operator's corrections
+    text_sha256: Mapped[str | None] = mapped_column(String(64), index=True)  # of the extracted text (duplicates)
+    review: Mapped[list | None] = mapped_column(JSON)  # what screening flagged, for operators
 
 
 class ChunkRow(Base):
@@ -124,6 +126,7 @@ class ChunkRow(Base):
     section: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(1024))
     text: Mapped[str] = mapped_column(Text)
+    flags: Mapped[list | None] = mapped_column(JSON)  # flagged sentences, never quoted as policy
 
 
 class KbStateRow(Base):
