@@ -23,6 +23,8 @@ async def ingest(args: argparse.Namespace, settings: Settings) -> int:
         await app.close()
     for path, reason in report.failures:
         print(f"failed: {path}: {reason}", file=sys.stderr)
+    for path, reason in report.duplicates:
+        print(f"not indexed: {path}: {reason}", file=sys.stderr)
     if args.verbose:
         for source, identity in report.identities:
             print(_identity_line(source, identity))

@@ -80,7 +80,7 @@ def _candidates(question: str, passages: Sequence[Passage], embedder: Embedder |
     `lexical_query` is the question as the lexical index sees it (e.g. English terms translated)."""
     items = [(i, j, s) for i, p in enumerate(passages[:PASSAGES_CONSIDERED])
              for j, s in enumerate(units(p.text)) if len(s) >= 6]
-    items = [(i, j, s) for i, j, s in items if not _is_header(s, passages[i])]
+    items = [(i, j, s) for i, j, s in items if not _is_header(s, passages[i]) and not _flagged(s, passages[i])]
     dense = _normalised(_dense(question, [s for _, _, s in items], embedder))
     words = lexical_query or question
     kinds = [answer for asked, answer in _KINDS if asked.search(question)]
@@ -118,6 +118,12 @@ def _form_bonus(kinds: list[re.Pattern[str]], sentence: str) -> float:
 
 
 _HEAD_LINE = re.compile(r"^(\d{4}\s*年.{0,80}(通过|批准|公布|修正|修订|施行)|第[一二三四五六七八九十百]+[章节编]\s*\S{0,12})$")
+
+
+def _flagged(unit: str, passage: Passage) -> bool:
+    """Does the unit hold a sentence flagged at ingest (instruction-like text, a link not allowed)?
+    Such a unit is never quoted as policy; operators review it on the knowledge-base page."""
+    return any(f in unit or unit in f for f in passage.flagged)
 
 
 def _is_header(sentence: str, passage: Passage) -> bool:

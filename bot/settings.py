@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     conversation_lease_seconds: float = Field(30.0, ge=3)  # a killed worker's hold on a conversation ends after
     inbox_lease_seconds: float = Field(60.0, ge=1)  # a stored callback a dead worker was handling is taken again after
 
+    # -- knowledge-base ingest: parse limit and screening (issue 12, findings 5 and 16)
+    kb_parse_timeout_seconds: float = Field(60.0, gt=0, le=3600)  # a document's parse is ended after this
+    kb_allowed_link_hosts: str = "gov.cn"  # comma-separated hosts (and their subdomains) passages may link to
+
     # -- web chat
     web_rate_limit_per_ip: int = Field(60, ge=0)  # chat messages per client address per minute, per worker (0: no limit)
     web_trusted_proxies: str = ""  # reverse proxies whose X-Forwarded-For the web chat believes (none by default)

@@ -60,6 +60,7 @@ class Passage:
     position: int = 0
     region: str = ""  # the region its document governs (bot.regions), "" when unknown
     semantic: float = 1.0  # calibrated dense relevance 0..1 (1.0 when there is no dense side)
+    flagged: tuple[str, ...] = ()  # sentences flagged at ingest (knowledge.screening): never quoted as policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from bot.errors import DocumentError
+import structlog
+
+from bot.errors import DocumentError, StorageError
 from bot.ports import Embedder
 from bot.settings import Settings
 from bot.store import DocumentRecord, Store
@@ -19,6 +21,8 @@ from knowledge.ingest import IngestReport, Ingestor, bundled_documents_dir
 from knowledge.loaders import is_supported
 from knowledge.retriever import HybridRetriever
 from knowledge.vectorstore import VectorStore
+
+log = structlog.get_logger("qdbot.kb")
 
 
 class KnowledgeBase:
@@ -78,6 +82,8 @@ class KnowledgeBase:
             report = await self.ingestor.run(paths or [bundled_documents_dir()], prune, progress)
             if report.changed:
                 await self._reindex()
+            if report.removed:
+                await self._maintain()
         return report
 
     async def ingest_if_empty(self) -> IngestReport | None:
@@ -88,7 +94,9 @@ class KnowledgeBase:
 
     async def ingest_bytes(self, filename: str, data: bytes) -> IngestReport:
         """Keep an uploaded file under data_dir/uploads and ingest it; a file that fails (or crashes the
-        ingest) is not left behind: a new one is deleted, a replaced one gets its earlier bytes back."""
+        ingest) is not left behind: a new one is deleted, a replaced one gets its earlier bytes back.
+        A file whose text is already in the knowledge base under another document is refused the same
+        way: DocumentError naming that document."""
         name = Path(filename).name
         if not name or not is_supported(Path(name)):
             raise DocumentError(filename or "(no name)", "unsupported file type")
@@ -102,6 +110,9 @@ class KnowledgeBase:
         except BaseException:
             await asyncio.to_thread(_restore, path, earlier)
             raise
+        if report.duplicates:
+            await asyncio.to_thread(_restore, path, earlier)
+            raise DocumentError(name, report.duplicates[0][1])
         if report.failed and not (report.added or report.updated or report.unchanged):
             await asyncio.to_thread(_restore, path, earlier)
         return report
@@ -127,7 +138,15 @@ class KnowledgeBase:
             removed = await self.ingestor.remove(doc_id)
             if removed:
                 await self._reindex()
+                await self._maintain()
         return removed
+
+    async def _maintain(self) -> None:
+        """Database upkeep after deletes (bot.store.kb.maintain); a failure only logs."""
+        try:
+            await self.store.kb_maintain()
+        except StorageError as exc:
+            log.warning("kb_maintenance_failed", error=str(exc))
 
     async def _reindex(self) -> None:
         await self.retriever.rebuild(await self.store.kb_generation())

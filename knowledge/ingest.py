@@ -5,6 +5,13 @@ label is the folder's name; ``bundled`` for the documents shipped in `knowledge/
 ``uploads`` for uploaded files), and ``doc_id = sha256(source)[:16]``: the same file path always
 maps to the same document. A file whose content hash is unchanged is skipped unread.
 
+Duplicates: a file whose extracted text (whitespace aside) is the same as an indexed document's is
+not indexed again, so the same text is never cited twice. In a folder ingest it is recorded with
+status ``duplicate`` naming the other document (the first by source order is kept) and listed in
+``IngestReport.duplicates``; an upload (``uploads/``) is refused instead and nothing of it is kept
+(``KnowledgeBase.ingest_bytes``). Screening (``knowledge.screening``) flags instruction-like
+sentences and links to hosts not allowed, per chunk, for review.
+
 Write order, so that a crash never leaves the registry pointing at missing vectors:
 embed (cached) -> upsert vectors -> replace the document and its chunks in SQL (one
 transaction) -> delete the stale vectors. Readers trust only chunk ids present in SQL.
@@ -32,12 +39,14 @@ from bot.store import ChunkRecord, DocumentRecord, Store
 from bot.types import utcnow
 from knowledge.chunking import chunk_document, rechunk_with_title, record_index_text
 from knowledge.identity import DocumentIdentity, extract, header
+from knowledge import screening
 from knowledge.loaders import is_supported, parse_document
 from knowledge.vectorstore import VectorStore
 
 # Bumped whenever what is indexed for a document changes (v2: title and region in every chunk's
-# indexed text; v3: an article holds its （一） items): an unchanged file is then indexed again once.
-INDEX_VERSION = "3"
+# indexed text; v3: an article holds its （一） items; v4: the text hash for duplicates and the
+# screening flags): an unchanged file is then parsed and indexed again once.
+INDEX_VERSION = "4"
 BUNDLED_LABEL = "bundled"
 UPLOADS_LABEL = "uploads"
 INDEX_FAILURES = (EmbeddingError, IndexUnavailableError)
@@ -67,6 +76,7 @@ class IngestReport:
     embedded: int = 0  # chunks that got a vector in this run (the cache serves text seen before)
     seconds: float = 0.0
     identities: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # parsed: source, identity
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # path, reason (names the document kept)
 
     @property
     def changed(self) -> bool:
@@ -78,7 +88,8 @@ class IngestReport:
 
     def summary(self) -> str:
         return (f"documents: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.removed} removed, {self.failed} failed; {self.chunks} chunks "
+                f"{self.removed} removed, {self.failed} failed"
+                f"{f', {len(self.duplicates)} duplicates' if self.duplicates else ''}; {self.chunks} chunks "
                 f"({self.embedded} embedded) in {self.seconds:.1f} s")
 
 
@@ -205,6 +216,10 @@ class Ingestor:
             await self._mark_failed(f, data, sha, exc.reason)
             report.fail(str(f.path), exc.reason)
             return
+        original = await self.store.kb_find_same_text(doc.text_sha256 or "", f.doc_id)
+        if original is not None:
+            await self._duplicate(f, doc, original, report)
+            return
         report.identities.append((f.source, doc.effective_identity))
         try:
             await self._write(doc, chunks, report)
@@ -216,7 +231,7 @@ class Ingestor:
 
     def _parse(self, f: SourceFile, data: bytes, sha: str, meta: dict[str, str],
                override: dict[str, str]) -> tuple[DocumentRecord, list[ChunkRecord]]:
-        loaded = parse_document(str(f.path), data)
+        loaded = parse_document(str(f.path), data, timeout=self.settings.kb_parse_timeout_seconds)
         found = extract(loaded.text, loaded.title_hint, f.path.stem)
         sidecar = {k: v for k, v in meta.items() if k in DocumentIdentity.__dataclass_fields__}
         identity = found.merged(sidecar).merged(override)
@@ -224,10 +239,27 @@ class Ingestor:
         chunks = chunk_document(f.doc_id, header(identity), cited_source, loaded.text, self.settings.chunk_max_chars)
         if not chunks:
             raise DocumentError(str(f.path), "contains no text to index")
+        chunks, review = screening.screen(chunks, screening.allowed_hosts(self.settings))
         doc = DocumentRecord(id=f.doc_id, title=identity.title, source=f.source, sha256=sha,
                              chunk_count=len(chunks), status="ok", size_bytes=len(data),
-                             identity=found.merged(sidecar).as_dict(), identity_override=dict(override))
+                             identity=found.merged(sidecar).as_dict(), identity_override=dict(override),
+                             text_sha256=text_hash(loaded.text), review=review)
         return doc, chunks
+
+    async def _duplicate(self, f: SourceFile, doc: DocumentRecord, original: DocumentRecord,
+                         report: IngestReport) -> None:
+        """Same text as `original`: reported; in a folder ingest recorded as a duplicate (its earlier
+        chunks, if any, removed); an upload is left to `ingest_bytes` to refuse."""
+        reason = f"duplicate: same text as 《{original.title}》 ({original.source}), not indexed again"
+        report.duplicates.append((str(f.path), reason))
+        if f.source.startswith(UPLOADS_LABEL + "/"):
+            return
+        old_ids = await self.store.kb_chunk_ids(f.doc_id)
+        await self.store.kb_replace_document(replace(doc, status="duplicate", error=reason, chunk_count=0,
+                                                     review=[]), [])
+        if old_ids:
+            await asyncio.to_thread(self.vectors.delete, old_ids)
+            report.removed += 1
 
     async def reindex_document(self, doc: DocumentRecord) -> None:
         """Index a document's chunks again under its current identity (after an operator's
@@ -286,6 +318,11 @@ class Ingestor:
         for doc in await self.store.kb_list_documents():
             if doc.id not in seen and doc.source.startswith(tuple(roots)):
                 report.removed += await self.remove(doc.id)
+
+
+def text_hash(text: str) -> str:
+    """The hash duplicates are found by: the extracted text, whitespace aside."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
 
 
 def _sidecar(path: Path) -> dict[str, str]:

@@ -9,6 +9,11 @@ Limits, checked before a parser does the expensive work (a zip bomb is refused f
 in milliseconds): a DOCX at most `MAX_ZIP_ENTRIES` entries and `MAX_UNZIPPED_BYTES` uncompressed
 (the sizes the zip declares bound what zipfile will inflate); a PDF at most `MAX_PDF_PAGES` pages;
 any document at most `MAX_TEXT_CHARS` characters of text.
+
+Every format is parsed in a worker process (`knowledge.parse_worker`) within a time limit
+(`MAX_PARSE_SECONDS`, or the caller's `timeout`; ingest passes `KB_PARSE_TIMEOUT_SECONDS`): a PDF
+stream bomb or a pathological DOCX/HTML ends as "took longer than N s to parse", and the server
+(its event loop, its memory) never runs the parser itself.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ MAX_ZIP_ENTRIES = 2000
 MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
 MAX_PDF_PAGES = 2000
 MAX_TEXT_CHARS = 2_000_000
+MAX_PARSE_SECONDS = 60.0
 _DROP_TAGS = ("script", "style", "nav", "noscript", "template", "iframe", "svg")
 _BLOCK_TAGS = ("p", "div", "li", "tr", "table", "section", "article", "blockquote", "pre",
                "ul", "ol", "dl", "dt", "dd", "header", "footer", "main", "aside", "form")
@@ -171,25 +177,58 @@ _LOADERS: dict[str, Callable[[bytes], tuple[str | None, str]]] = {
 }
 
 
-def parse_document(name: str, data: bytes) -> LoadedDocument:
-    """Parse the bytes of a file called `name`; raises DocumentError naming it on any failure."""
-    loader = _LOADERS.get(Path(name).suffix.lower())
-    if loader is None:
+def parse_document(name: str, data: bytes, *, timeout: float | None = None) -> LoadedDocument:
+    """Parse the bytes of a file called `name` in a worker process, within `timeout` seconds
+    (default `MAX_PARSE_SECONDS`); raises DocumentError naming it on any failure."""
+    from knowledge import parse_worker
+
+    suffix = Path(name).suffix.lower()
+    if suffix not in _LOADERS:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise DocumentError(name, f"unsupported file type (supported: {supported})")
+    limit = timeout if timeout is not None else MAX_PARSE_SECONDS
     try:
-        title, text = loader(data)
-    except LimitError as exc:
-        raise DocumentError(name, f"refused: {exc}") from exc
-    except Exception as exc:  # each parser library has its own error types
-        raise DocumentError(name, f"cannot be read: {type(exc).__name__}: {exc}") from exc
-    if len(text) > MAX_TEXT_CHARS:
-        raise DocumentError(name, f"refused: over {MAX_TEXT_CHARS:,} characters of text")
+        outcome, *found = parse_worker.run((suffix, data, _limits()), limit)
+    except parse_worker.ParseTimeout as exc:
+        raise DocumentError(name, f"refused: took longer than {limit:g} s to parse") from exc
+    except parse_worker.ParseCrashed as exc:
+        raise DocumentError(name, f"cannot be read: {exc}") from exc
+    if outcome == "limit":
+        raise DocumentError(name, f"refused: {found[0]}")
+    if outcome == "error":
+        raise DocumentError(name, f"cannot be read: {found[0]}")
+    title, text = found
     if not text.strip():
         raise DocumentError(name, "contains no extractable text (a scanned PDF needs OCR first)")
     hint = (title or "").strip() or None
     title = hint or first_short_line(text) or Path(name).stem
     return LoadedDocument(title=title, text=text, title_hint=hint)
+
+
+def _limits() -> tuple[int, int, int, int]:
+    return MAX_ZIP_ENTRIES, MAX_UNZIPPED_BYTES, MAX_PDF_PAGES, MAX_TEXT_CHARS
+
+
+def parse_in_worker(suffix: str, data: bytes, limits: tuple[int, int, int, int]) -> tuple[str, ...]:
+    """Run in the parse worker: ("ok", title, text), ("limit", why) or ("error", why)."""
+    global MAX_ZIP_ENTRIES, MAX_UNZIPPED_BYTES, MAX_PDF_PAGES, MAX_TEXT_CHARS
+    MAX_ZIP_ENTRIES, MAX_UNZIPPED_BYTES, MAX_PDF_PAGES, MAX_TEXT_CHARS = limits  # the caller's, as set there
+    try:
+        title, text = _LOADERS[suffix](data)
+    except LimitError as exc:
+        return "limit", str(exc)
+    except Exception as exc:  # each parser library has its own error types
+        return "error", f"{type(exc).__name__}: {exc}"
+    if len(text) > MAX_TEXT_CHARS:
+        return "limit", f"over {MAX_TEXT_CHARS:,} characters of text"
+    return "ok", title or "", text
+
+
+def preload_parsers() -> None:
+    """Import the parser libraries (in a new worker, before its first time-limited parse)."""
+    import bs4  # noqa: F401
+    import docx  # noqa: F401
+    import pypdf  # noqa: F401
 
 
 def load_document(path: Path) -> LoadedDocument:

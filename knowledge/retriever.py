@@ -276,4 +276,5 @@ class HybridRetriever:
         return Passage(chunk_id=record.id, text=record.text, title=record.title, section=record.section,
                        source=record.source, doc_id=record.doc_id, score=round(score, 4),
                        dense_score=cosine, lexical_score=round(coverage, 4), position=record.position,
-                       region=self._regions.get(record.doc_id, ""), semantic=round(semantic, 4))
+                       region=self._regions.get(record.doc_id, ""), semantic=round(semantic, 4),
+                       flagged=record.flags)

@@ -10,6 +10,7 @@ from adapters.console.auth import Ctx, Refused, endpoint
 from adapters.console.html import badge, e, field, form, page, table, when
 from adapters.console.i18n import t
 from adapters.console.pages_calendar import kb_states, status_cell
+from adapters.console.kb_review import review_html
 from bot.accounts import STAFF
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def _doc_row(console: "ConsoleChannel", ctx: Ctx, d: Any, policy: tuple[dict, di
     delete = form(ctx, f"/api/admin/documents/{d.id}/delete", f'<button class="danger">{e(t(lang, "delete"))}</button>',
                   next_="/console/kb", cls="inline", confirm=t(lang, "confirm_delete", title=d.title))
     return [e(d.title) + _identity(ctx, d), str(d.chunk_count), f'<code>{e(d.source)}</code>',
-            e(when(d.ingested_at, console.tz)), status + error,
+            e(when(d.ingested_at, console.tz)), status + error + review_html(lang, d),
             status_cell(ctx, d.id, policy[0].get(d.id), policy[1].get(d.id, {})), replace + reingest + delete]
 
 

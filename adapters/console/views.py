@@ -80,7 +80,7 @@ def document_json(d: DocumentRecord) -> dict[str, Any]:
     return {"id": d.id, "title": d.title, "source": d.source, "chunks": d.chunk_count, "status": d.status,
             "error": d.error, "size_bytes": d.size_bytes, "ingested_at": iso(d.ingested_at),
             "updated_at": iso(d.updated_at), "identity": d.effective_identity, "extracted": d.identity,
-            "corrections": d.identity_override}
+            "corrections": d.identity_override, "review": d.review}
 
 
 def curated_json(c: CuratedRecord) -> dict[str, Any]:

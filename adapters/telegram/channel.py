@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 import structlog
 from aiohttp import web
@@ -30,9 +29,9 @@ from adapters.telegram.limits import AnswersFirst
 from adapters.telegram.ordering import StaffTopicsInOrder
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.staff import StaffRoom
-from adapters.telegram.webhook import WebhookReceiver
+from adapters.telegram.webhook import WebhookReceiver, parse_update
 from bot.engine import Engine
-from bot.errors import ChannelError, ConfigError
+from bot.errors import BadRequestError, ChannelError, ConfigError
 from bot.handoff import StaffEvent
 from bot.inbox import Inbox
 from bot.ports import InboundHandler
@@ -153,7 +152,11 @@ class TelegramChannel:
     async def _process_stored(self, payload: str, recovered: bool) -> None:
         """One update from the inbox, through PTB's handlers (and its concurrency rules)."""
         app = self.application
-        update = Update.de_json(json.loads(payload), app.bot)
+        try:
+            update = parse_update(payload, app.bot)
+        except BadRequestError as exc:  # stored before the webhook refused such payloads: done, not retried
+            log.warning("telegram_inbox_payload_refused", error=str(exc)[:200])
+            return
         await app.update_processor.process_update(update, app.process_update(update))
         if recovered and update.message is not None:  # stored by a worker that died, perhaps unanswered
             await self.engine.resume(self.name, f"{update.message.chat.id}:{update.message.message_id}")

@@ -1,7 +1,8 @@
 """POST /telegram/webhook on the shared aiohttp server: verify the secret, store the update, 200.
 
 Telegram sends the secret registered with setWebhook in ``X-Telegram-Bot-Api-Secret-Token``:
-missing -> 401, wrong -> 403 (constant-time comparison), body not an Update -> 400, channel not
+missing -> 401, wrong -> 403 (constant-time comparison), body not an Update (or JSON nested deeper
+than ``MAX_JSON_DEPTH``, checked before any recursive parser sees it) -> 400, channel not
 running or the update not storable -> 503 (Telegram retries non-2xx later). An accepted update is
 stored in the channel's durable inbox (idempotent on update_id; one commit shared by concurrent
 requests) before the 200; answering happens in the background, so Telegram never waits for the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -23,6 +25,9 @@ from bot.errors import BadRequestError, SignatureError, StorageError
 log = structlog.get_logger("qdbot.telegram")
 PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_JSON_DEPTH = 32  # a real Update nests about 8 levels (update > message > reply_to_message > entities > user)
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]")
 
 
 class WebhookReceiver:
@@ -66,10 +71,32 @@ class WebhookReceiver:
 
     def parse(self, body: bytes) -> Update:
         """The Update in body; BadRequestError for anything else."""
-        try:
-            data = json.loads(body)
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                raise ValueError("not a Telegram Update")
-            return Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise BadRequestError(f"bad update: {exc}") from exc
+        return parse_update(body, self.application.bot)
+
+
+def parse_update(body: bytes | str, bot) -> Update:
+    """The Update in a webhook body (or a stored one); BadRequestError for anything else, including
+    JSON nested deeper than MAX_JSON_DEPTH (refused before json and PTB recurse into it)."""
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    depth = json_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise BadRequestError(f"bad update: JSON nested {depth} levels deep (limit {MAX_JSON_DEPTH})")
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            raise ValueError("not a Telegram Update")
+        return Update.de_json(data, bot)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise BadRequestError(f"bad update: {exc}") from exc
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects in a JSON text (strings skipped), without recursion."""
+    depth = deepest = 0
+    for bracket in _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw)):
+        if bracket in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest

@@ -1,7 +1,9 @@
 """The callback URL both WeCom channels share: URL verification (GET) and checked POST bodies.
 
 A POST is size-capped, signature-checked (constant time), decrypted (the ReceiveId must be our
-CorpID), freshness-checked and parsed with the hardened parser before anything else happens.
+CorpID), freshness-checked and parsed with the hardened parser before anything else happens. The
+URL verification (GET echostr) is signature-checked and freshness-checked alike: a recorded
+verification request cannot be replayed after ``max_age`` seconds.
 What fails is answered 400 (malformed), 403 (signature, corp id, stale) or 413 (oversized) and
 logged; nothing is processed.
 """
@@ -32,11 +34,14 @@ def _params(request: web.Request, names: tuple[str, ...]) -> list[str]:
     return values
 
 
-def verify_url(request: web.Request, crypto: WeComCrypto) -> web.Response:
-    """GET: the decrypted echostr as the raw body (no quotes, no newline)."""
+def verify_url(request: web.Request, crypto: WeComCrypto, max_age: int = 0) -> web.Response:
+    """GET: the decrypted echostr as the raw body (no quotes, no newline); a timestamp more than
+    ``max_age`` seconds off (when > 0) is refused like a stale POST."""
     try:
         signature, timestamp, nonce, echostr = _params(request, (*_QUERY, "echostr"))
         echo = crypto.verify_url(signature, timestamp, nonce, echostr)
+        if max_age > 0:
+            ensure_fresh(timestamp, max_age)
     except (BadRequestError, SignatureError) as exc:
         return rejected(request, exc)
     return web.Response(body=echo.encode("utf-8"), content_type="text/plain")
@@ -90,7 +95,7 @@ class CallbackEndpoint:
         return [web.get(path, self._get), web.post(path, self._post)]
 
     async def _get(self, request: web.Request) -> web.Response:
-        return verify_url(request, self.crypto)
+        return verify_url(request, self.crypto, self.max_age)
 
     async def _post(self, request: web.Request) -> web.Response:
         if not self._ready():

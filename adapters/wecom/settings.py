@@ -33,7 +33,7 @@ class WeComSettings(BaseSettings):
     wecom_kf_secret: SecretStr = SecretStr("")  # optional; the app secret is used when empty
     wecom_callback_path: str = DEFAULT_PATH
     wecom_kf_callback_path: str = DEFAULT_PATH  # the same URL by default: routed by MsgType/Event
-    wecom_callback_max_age: int = 3600  # seconds a POST timestamp may be off (0: no check)
+    wecom_callback_max_age: int = 3600  # seconds a callback timestamp (POST and URL check) may be off (0: none)
     wecom_request_timeout: float = 10.0
     wecom_workers: int = Field(16, ge=1, le=1000)  # app callbacks handled at once (the rest queue)
 

@@ -17,6 +17,7 @@ from defusedxml import DefusedXmlException
 from bot.errors import BadRequestError
 
 MAX_XML_BYTES = 64 * 1024
+MAX_XML_DEPTH = 16  # WeCom's deepest documented field: SendPicsInfo > PicList > item > PicMd5Sum (4)
 _TAG = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 # Characters XML 1.0 cannot carry, even inside CDATA.
 _INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -27,7 +28,8 @@ def parse_xml(data: bytes | str, *, max_bytes: int = MAX_XML_BYTES) -> dict[str,
 
     Nested elements are flattened to dotted keys (``ScanCodeInfo.ScanResult``); when a tag
     repeats, the first occurrence wins. Raises ``BadRequestError`` for an oversized, malformed
-    or dangerous document, or one whose root is not ``<xml>``.
+    or dangerous document, one nested deeper than ``MAX_XML_DEPTH``, or one whose root is not
+    ``<xml>``.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if len(raw) > max_bytes:
@@ -47,11 +49,13 @@ def _parse_root(raw: bytes) -> Element:
         raise BadRequestError(f"malformed or forbidden XML: {exc}") from exc
 
 
-def _flatten(element: Element, prefix: str, fields: dict[str, str]) -> None:
+def _flatten(element: Element, prefix: str, fields: dict[str, str], depth: int = 1) -> None:
     for child in element:
         key = f"{prefix}{child.tag}"
         if len(child):
-            _flatten(child, f"{key}.", fields)
+            if depth >= MAX_XML_DEPTH:
+                raise BadRequestError(f"XML nested deeper than {MAX_XML_DEPTH} levels")
+            _flatten(child, f"{key}.", fields, depth + 1)
         else:
             fields.setdefault(key, child.text or "")
 

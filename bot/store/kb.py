@@ -1,8 +1,14 @@
-"""Knowledge-base registry tables: documents, chunks and the generation counter readers watch."""
+"""Knowledge-base registry tables: documents, chunks and the generation counter readers watch.
+
+Upkeep after deletes (`maintain`), kept cheap: SQLite runs ``PRAGMA optimize`` and rewrites the file
+(``VACUUM``) only when at least `VACUUM_FREE_SHARE` of its pages (and `VACUUM_MIN_FREE_PAGES`) are
+free and it is at most `VACUUM_MAX_BYTES`; PostgreSQL runs ``ANALYZE`` on the two tables (its
+autovacuum reclaims the space).
+"""
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.store.models import ChunkRow, DocumentRow, KbStateRow
 from bot.store.records import ChunkRecord, DocumentRecord
@@ -14,13 +20,14 @@ def doc_record(row: DocumentRow) -> DocumentRecord:
         id=row.id, title=row.title, source=row.source, sha256=row.sha256, chunk_count=row.chunk_count,
         status=row.status, error=row.error, size_bytes=row.size_bytes, ingested_at=row.ingested_at,
         updated_at=row.updated_at, identity=dict(row.identity or {}),
-        identity_override=dict(row.identity_override or {}),
+        identity_override=dict(row.identity_override or {}), text_sha256=row.text_sha256,
+        review=list(row.review or []),
     )
 
 
 def chunk_record(row: ChunkRow) -> ChunkRecord:
     return ChunkRecord(id=row.id, doc_id=row.doc_id, position=row.position, title=row.title,
-                       section=row.section, source=row.source, text=row.text)
+                       section=row.section, source=row.source, text=row.text, flags=tuple(row.flags or ()))
 
 
 async def bump_generation(session: AsyncSession) -> int:
@@ -43,6 +50,7 @@ async def upsert_document(session: AsyncSession, doc: DocumentRecord) -> None:
     row.title, row.source, row.sha256 = doc.title, doc.source, doc.sha256
     row.chunk_count, row.status, row.error = doc.chunk_count, doc.status, doc.error
     row.size_bytes = doc.size_bytes
+    row.text_sha256, row.review = doc.text_sha256, list(doc.review) or None
     row.identity = dict(doc.identity) or row.identity  # the override is the operator's: kept
     row.ingested_at = doc.ingested_at or row.ingested_at or now
     row.updated_at = now
@@ -52,9 +60,16 @@ async def replace_chunks(session: AsyncSession, doc_id: str, chunks: list[ChunkR
     await session.execute(delete(ChunkRow).where(ChunkRow.doc_id == doc_id))
     session.add_all(
         ChunkRow(id=c.id, doc_id=doc_id, position=c.position, title=c.title, section=c.section,
-                 source=c.source, text=c.text)
+                 source=c.source, text=c.text, flags=list(c.flags) or None)
         for c in chunks
     )
+
+
+async def find_same_text(session: AsyncSession, text_sha256: str, other_than: str) -> DocumentRow | None:
+    """An indexed document (status ok) other than `other_than` whose extracted text has this hash."""
+    stmt = (select(DocumentRow).where(DocumentRow.text_sha256 == text_sha256, DocumentRow.id != other_than,
+                                      DocumentRow.status == "ok").order_by(DocumentRow.source).limit(1))
+    return (await session.scalars(stmt)).first()
 
 
 async def chunk_ids(session: AsyncSession, doc_id: str) -> list[str]:
@@ -80,3 +95,26 @@ async def set_identity_override(session: AsyncSession, doc_id: str, override: di
     row.identity_override = {k: v for k, v in override.items() if v} or None
     row.updated_at = utcnow()
     return True
+
+
+VACUUM_FREE_SHARE = 0.25
+VACUUM_MIN_FREE_PAGES = 256  # 1 MB of 4 KB pages: less is not worth rewriting the file
+VACUUM_MAX_BYTES = 512 * 1024 * 1024  # beyond this a VACUUM holds writers too long: left to the operator
+
+
+async def maintain(engine: AsyncEngine) -> str:
+    """Upkeep after documents were deleted; returns what was done ("vacuum+optimize", "optimize", "analyze")."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if engine.dialect.name != "sqlite":
+            await conn.execute(text("ANALYZE kb_documents, kb_chunks"))
+            return "analyze"
+        pages = int((await conn.execute(text("PRAGMA page_count"))).scalar() or 0)
+        free = int((await conn.execute(text("PRAGMA freelist_count"))).scalar() or 0)
+        size = pages * int((await conn.execute(text("PRAGMA page_size"))).scalar() or 4096)
+        done = "optimize"
+        if free >= VACUUM_MIN_FREE_PAGES and free >= pages * VACUUM_FREE_SHARE and size <= VACUUM_MAX_BYTES:
+            await conn.execute(text("VACUUM"))
+            done = "vacuum+optimize"
+        await conn.execute(text("PRAGMA optimize"))
+        return done

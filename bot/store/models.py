@@ -114,6 +114,8 @@ class DocumentRow(Base):
     identity_override: Mapped[dict | None] = mapped_column(JSON)  # an operator's corrections
     policy: Mapped[dict | None] = mapped_column(JSON)  # read at ingest: {"repeals": [titles]}
     policy_override: Mapped[dict | None] = mapped_column(JSON)  # an operator's {"status", "successor"}
+    text_sha256: Mapped[str | None] = mapped_column(String(64), index=True)  # of the extracted text (duplicates)
+    review: Mapped[list | None] = mapped_column(JSON)  # what screening flagged, for operators
 
 
 class ChunkRow(Base):
@@ -126,6 +128,7 @@ class ChunkRow(Base):
     section: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(1024))
     text: Mapped[str] = mapped_column(Text)
+    flags: Mapped[list | None] = mapped_column(JSON)  # flagged sentences, never quoted as policy
 
 
 class KbStateRow(Base):

@@ -13,13 +13,15 @@ class DocumentRecord:
     source: str
     sha256: str
     chunk_count: int = 0
-    status: str = "ok"  # "ok" | "failed"
+    status: str = "ok"  # "ok" | "failed" | "duplicate" (same text as another document: not indexed)
     error: str | None = None
     size_bytes: int = 0
     ingested_at: datetime | None = None
     updated_at: datetime | None = None
     identity: dict[str, str] = field(default_factory=dict)  # read at ingest (knowledge.identity)
     identity_override: dict[str, str] = field(default_factory=dict)  # an operator's corrections
+    text_sha256: str | None = None  # of the extracted text: a second file with the same text is a duplicate
+    review: list[dict[str, str]] = field(default_factory=list)  # flagged passages (knowledge.screening)
 
     @property
     def effective_identity(self) -> dict[str, str]:
@@ -36,6 +38,7 @@ class ChunkRecord:
     section: str
     source: str
     text: str
+    flags: tuple[str, ...] = ()  # sentences screening flagged (knowledge.screening): never quoted as policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -433,6 +433,18 @@ class Store:
             return ids
 
     @_translated
+    async def kb_find_same_text(self, text_sha256: str, other_than: str) -> DocumentRecord | None:
+        """The indexed document, other than `other_than`, whose extracted text has this hash (a duplicate's original)."""
+        async with self._session() as s:
+            row = await kb.find_same_text(s, text_sha256, other_than)
+            return kb.doc_record(row) if row else None
+
+    @_translated
+    async def kb_maintain(self) -> str:
+        """Cheap upkeep after documents were deleted (see `bot.store.kb.maintain`); what was done."""
+        return await kb.maintain(self.engine)
+
+    @_translated
     async def kb_all_chunks(self) -> list[ChunkRecord]:
         async with self._session() as s:
             rows = await s.scalars(select(ChunkRow).order_by(ChunkRow.doc_id, ChunkRow.position))

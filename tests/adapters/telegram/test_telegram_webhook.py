@@ -75,3 +75,33 @@ async def test_an_update_that_cannot_be_stored_is_not_acknowledged(webhook_chann
         await conn.execute(text("DROP TABLE inbox"))
     assert await fake.deliver_webhook(fake.user_message(USER, USER, QUESTION)) == 503  # Telegram retries
     assert await store.count_messages() == 0
+
+
+def _deeply_nested_update(update_id: int, depth: int = 5000) -> bytes:
+    return (f'{{"update_id": {update_id}, "message": ' + '{"reply_to_message": ' * depth + "{}"
+            + "}" * depth + "}").encode()
+
+
+@SQLITE_ONLY
+async def test_deeply_nested_json_is_a_400_and_never_stored(webhook_channel, fake, store):
+    """Finding 9: JSON nested thousands of levels deep was a RecursionError (500); now a 400, before the inbox."""
+    headers = {"X-Telegram-Bot-Api-Secret-Token": fake.webhook_secret}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(fake.webhook_url, data=_deeply_nested_update(77), headers=headers) as response:
+            assert response.status == 400
+            assert "nested" in (await response.json())["error"]
+    assert await store.inbox.rows("telegram") == [] and await store.count_messages() == 0
+
+
+@SQLITE_ONLY
+async def test_a_poison_update_already_in_the_inbox_is_set_aside_and_the_next_is_answered(webhook_channel, fake, store):
+    """A nested payload stored before the webhook refused such bodies is marked done, not retried, and
+    the inbox workers keep answering."""
+    assert await webhook_channel.inbox.accept("78", _deeply_nested_update(78).decode())
+    update = fake.user_message(USER, USER, QUESTION)
+    assert await fake.deliver_webhook(update) == 200
+    [answer] = await fake.wait_for("sendMessage")
+    assert "60家左右" in answer.params["text"]
+    assert await webhook_channel.inbox.join(10)
+    rows = {r["key"]: r["status"] for r in await store.inbox.rows("telegram")}
+    assert rows == {"78": "done", str(update["update_id"]): "done"}

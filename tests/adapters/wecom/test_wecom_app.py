@@ -12,7 +12,7 @@ import pytest
 from adapters.wecom.crypto import WeComCrypto
 from bot import links
 from bot.types import Citation, Reply, Role
-from tests.fakes.wecom_server import callback_request
+from tests.fakes.wecom_server import callback_request, verification_request
 
 from tests.adapters.wecom.harness import AES_KEY, PATH, QUESTION, TOKEN, deployment, text_xml
 
@@ -23,10 +23,20 @@ V1 = json.loads((SHARED / "wecom" / "vectors.json").read_text(encoding="utf-8"))
 
 async def test_url_verification_answers_the_official_vectors_echostr_as_the_raw_body(fake, lite_store, settings):
     async with deployment(fake, lite_store, settings, wecom_token=V1["token"], wecom_corp_id=V1["corp_id"],
-                          wecom_encoding_aes_key=V1["encoding_aes_key"]) as dep:
-        response = await dep.client.get(f"{PATH}?{V1['verify_url']['query_string']}")
+                          wecom_encoding_aes_key=V1["encoding_aes_key"], wecom_callback_max_age=0) as dep:
+        response = await dep.client.get(f"{PATH}?{V1['verify_url']['query_string']}")  # a 2014 timestamp
         assert response.status == 200
         assert await response.read() == V1["verify_url"]["expected_body"].encode()
+
+
+async def test_url_verification_with_a_stale_timestamp_is_refused_and_a_fresh_one_answered(wecom):
+    """Finding 15: a recorded URL check (validly signed) cannot be replayed after the callback window."""
+    stale = verification_request(wecom.crypto, "5927782489442352469", timestamp=str(int(time.time()) - 7200))
+    response = await wecom.client.get(PATH, params=stale)
+    assert response.status == 403 and await response.read() == b""
+    fresh = verification_request(wecom.crypto, "5927782489442352469")
+    response = await wecom.client.get(PATH, params=fresh)
+    assert response.status == 200 and await response.read() == b"5927782489442352469"
 
 
 async def test_url_verification_with_another_nonce_is_refused(wecom):
@@ -79,7 +89,7 @@ def _wrong_corp() -> WeComCrypto:
 
 @pytest.mark.parametrize(("case", "status"), [
     ("bad_signature", 403), ("wrong_corp_id", 403), ("malformed_xml", 400), ("oversized", 413),
-    ("missing_signature", 400), ("stale_timestamp", 403),
+    ("missing_signature", 400), ("stale_timestamp", 403), ("deeply_nested_xml", 400),
 ])
 async def test_a_suspicious_or_broken_callback_is_rejected_and_nothing_is_processed(wecom, case, status):
     inner = text_xml(wecom.fake, QUESTION, "7003")
@@ -94,6 +104,8 @@ async def test_a_suspicious_or_broken_callback_is_rejected_and_nothing_is_proces
         query, body = callback_request(wecom.crypto, text_xml(wecom.fake, "长" * 30000, "7004"))
     elif case == "missing_signature":
         del query["msg_signature"]
+    elif case == "deeply_nested_xml":  # finding 9: was a RecursionError (500) in the flattener
+        query, body = callback_request(wecom.crypto, "<xml>" + "<a>" * 3000 + "x" + "</a>" * 3000 + "</xml>")
     else:
         query, body = callback_request(wecom.crypto, inner, timestamp=str(int(time.time()) - 7200))
     response = await wecom.client.post(PATH, params=query, data=body)
