@@ -132,7 +132,7 @@ class EligibilityDesk:
             text = await self._summary(result, text, lang)
         log.info("eligibility_match", channel=conv.channel, eligible=len(result.eligible),
                  near_miss=len(result.near_miss), unknown=len(result.unknown))
-        return self._reply(text, tuple(m.item.citation() for m in result.all()))
+        return Reply(text, citations=tuple(m.item.citation() for m in result.all()), role=Role.ASSISTANT)
 
     async def _summary(self, result: MatchResult, listed: str, lang: str) -> str:
         """The model's summary of the matched items, followed by the list; the list alone when the

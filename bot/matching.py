@@ -1,7 +1,8 @@
 """The match (issue 17): which published support items a company profile qualifies for.
 
     eligible    every condition is met
-    near_miss   exactly one condition fails ("还差：研发费用占营业收入比例需≥3%"), none is unknown
+    near_miss   exactly one condition fails ("还差：研发费用占营业收入比例需≥3%"); the fields that are
+                still unknown are listed with it
     unknown     none fails, some the profile does not answer yet (the fields the user could give)
 
 Never offered: an item whose region does not cover the company (`bot.regions.applies`; a district's
@@ -102,8 +103,8 @@ def match(profile: Mapping[str, Any], items: Iterable[SupportItem], today: date,
         failed, missing = found
         if not failed and not missing:
             result.eligible.append(Matched(item, ELIGIBLE, window=window))
-        elif len(failed) == 1 and not missing:
-            result.near_miss.append(Matched(item, NEAR_MISS, tuple(failed), window=window))
+        elif len(failed) == 1:
+            result.near_miss.append(Matched(item, NEAR_MISS, tuple(failed), tuple(missing), window=window))
         elif not failed:
             result.unknown.append(Matched(item, UNKNOWN, missing=tuple(missing), window=window))
     return result

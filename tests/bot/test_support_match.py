@@ -70,7 +70,9 @@ async def test_a_partial_shinan_profile_gets_near_misses_and_the_question_it_cou
     profile = {"district": "市南区", "certifications": ["科技型中小企业"], "rd_ratio": 2.0}
     result = await desk.match(profile)
     assert result.eligible == []
-    assert names(result.near_miss) == {"高新技术企业奖励", "研发费用后补助"}
+    assert names(result.near_miss) == {"高新技术企业奖励", "研发费用后补助", "专精特新培育"}
+    sme = next(m for m in result.near_miss if m.item.what == "专精特新培育")
+    assert [c.value for c in sme.failed] == ["专精特新"] and set(sme.missing) == {"employees", "ip_count"}
     assert names(result.unknown) == {"初创科技企业"} and result.unknown[0].missing == ("founded_year",)
     text = render(result, profile, TODAY.date(), "zh")
     assert "还差：研发费用占营业收入比例需≥3%（您的资料：2%）" in text
@@ -90,3 +92,44 @@ async def test_a_company_of_another_district_is_never_offered_a_district_only_it
     unknown = await desk.match({})  # no district yet: the item is an unknown that asks for it
     laoshan = next(m for m in unknown.unknown if m.item.doc_id == "laoshan")
     assert laoshan.missing == ("district",)
+
+
+async def test_only_the_fields_that_could_make_an_item_eligible_are_asked(desk):
+    from bot.matching import needed_fields
+    from bot.profile import ASK_ORDER
+
+    items = await desk.store.eligibility.items(state="published")
+    today = TODAY.date()
+    assert needed_fields({}, items, today, "青岛市", ASK_ORDER)[0] == "district"
+    known = {"district": "市南区", "certifications": ["科技型中小企业"], "rd_ratio": 2.0}
+    assert needed_fields(known, items, today, "青岛市", ASK_ORDER) == ["founded_year"]  # not 专精特新's employees
+
+
+def test_facts_are_read_from_free_text_and_from_bare_answers_to_the_question_asked():
+    from bot.profile import parse
+
+    today = TODAY.date()
+    assert parse("2019年成立，在崂山区，营收5000万，80人，研发投入占4%，有3件发明专利，是高新技术企业", None, today) == {
+        "certifications": ["高新技术企业"], "district": "崂山区", "founded_year": 2019, "revenue": 5000.0,
+        "rd_ratio": 4.0, "ip_count": 3, "employees": 80}
+    assert parse("1.2亿", "revenue", today) == {"revenue": 12000.0}
+    assert parse("80", "employees", today) == {"employees": 80}
+    assert parse("没有", "certifications", today) == {"certifications": []}
+    assert parse("成立3年", "founded_year", today) == {"founded_year": 2024}
+    assert parse("我们在济南", "district", today) == {"district": "济南市"}
+    assert parse("研发费用300万", None, today) == {"rd_spend": 300.0}
+
+
+def test_a_model_item_is_kept_only_when_its_clause_is_verbatim_and_holds_every_figure():
+    from knowledge.support_llm import checked
+
+    text = "对首次认定的高新技术企业，给予20万元奖励。对研发费用占比不低于3%的企业，按研发费用的10%给予补助，最高50万元。"
+    where = dict(doc_id="d", title="t（虚构）", source="s", region="青岛市")
+    good = {"what": "研发补助", "ratio": 10, "cap": 50, "clause": "对研发费用占比不低于3%的企业，按研发费用的10%给予补助，最高50万元。",
+            "conditions": [{"field": "rd_ratio", "op": ">=", "value": 3}]}
+    invented_cap = {**good, "cap": 80}
+    invented_threshold = {**good, "conditions": [{"field": "rd_ratio", "op": ">=", "value": 5}]}
+    paraphrased = {**good, "clause": "研发费用占比3%以上的企业按10%补助，最高50万元。"}
+    unknown_field = {**good, "conditions": [{"field": "tax", "op": ">=", "value": 3}]}
+    kept = checked([good, invented_cap, invented_threshold, paraphrased, unknown_field, "junk"], text, {}, **where)
+    assert [(i.what, i.ratio, i.cap, i.origin) for i in kept] == [("研发补助", 10, 50, "llm")]
