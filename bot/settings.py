@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     notice_check_seconds: float = Field(60.0, ge=1)  # how often new documents and closing windows are looked for
     # -- eligibility self-check (issue 17)
     support_items_auto_publish: bool = False  # match items read at ingest without an operator publishing them
-    support_items_llm_extract: bool = True  # also read support items with the LLM at ingest (LLM mode only)
+    support_items_llm_extract: bool = False  # also read support items with the LLM at ingest (LLM mode only; opt-in)
 
     @field_validator("openai_base_url", "embedding_base_url", "chroma_host", "database_url", "handoff_roster_file",
                      mode="before")
