@@ -20,6 +20,7 @@ from langchain_core.runnables import Runnable
 from bot.answerer import Answerer
 from bot.clock import Clock, SystemClock
 from bot.curated import CuratedAnswers
+from bot.eligibility import EligibilityDesk
 from bot.engine import Engine
 from bot.llm import close_chat_model, make_chat_model
 from bot.policy import PolicyDesk
@@ -33,6 +34,7 @@ from bot.types import utcnow
 from knowledge import KnowledgeBase
 from knowledge.embeddings import cached, make_embedder
 from knowledge.policy_ingest import PolicyIngest
+from knowledge.support_ingest import SupportIngest, chain
 
 log = structlog.get_logger("qdbot.serve")
 # adapters reach the App as request.app["qdbot"] (a plain key keeps them free of importing this module)
@@ -69,7 +71,9 @@ async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_i
     if owns_llm:
         llm = make_chat_model(settings)
     policy = PolicyDesk(store, clock or SystemClock(settings.calendar_timezone))
-    kb.ingestor.on_document = PolicyIngest(store, llm if settings.calendar_llm_extract else None, policy.forget)
+    kb.ingestor.on_document = chain(
+        PolicyIngest(store, llm if settings.calendar_llm_extract else None, policy.forget),
+        SupportIngest(store, llm if settings.support_items_llm_extract else None, settings.support_items_auto_publish))
     if ingest_if_empty:
         await kb.ingest_if_empty()
     await _warm_up(kb)
@@ -77,6 +81,7 @@ async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_i
     answerer.policy = policy
     engine = Engine(settings, store, answerer)
     engine.notices = Notices(engine, policy.clock)
+    engine.eligibility = EligibilityDesk(engine, policy.clock, llm)
     loaded = await engine.desk.load_roster()
     if loaded:
         log.info("roster_loaded", managers=loaded)

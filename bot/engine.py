@@ -47,6 +47,7 @@ class Outcome:
 
 class Engine:
     notices = None  # bot.subscriptions.Notices (issue 16): subscription commands and proactive notices
+    eligibility = None  # bot.eligibility.EligibilityDesk (issue 17): company profile and the self-check
 
     def __init__(self, settings: Settings, store: Store, answerer: Answerer):
         self.settings = settings
@@ -196,6 +197,9 @@ class Engine:
             elif ticket is not None:
                 out.status = "handoff"
                 await self.desk.on_user_message(conv, ticket, msg, message_id)
+            elif self.eligibility is not None and (done := await self.eligibility.handle(conv, msg, lang)):
+                out.status = "profile"  # issue 17: profile answers and results, hidden in logs and exports
+                await self._send(conv, done, reply_to_id=out.message_id, author=self.eligibility.author)
             elif self.notices is not None and (said := await self.notices.command(conv, msg.text, lang)):
                 out.status = "command"  # issue 16: /subscribe, /unsubscribe, 订阅, 退订
                 await self._reply(conv, out, Reply(said, role=Role.SYSTEM))
@@ -309,7 +313,7 @@ class Engine:
         a = out.answer
         log.info("message", channel=msg.channel, conversation=out.conversation_id, outcome=out.status,
                  retrieval_degraded=getattr(self.answerer.retriever, "degraded", False) or None,
-                 text=mask(msg.text[:80]), mode=a.mode.value if a else None,
+                 text="[profile]" if out.status == "profile" else mask(msg.text[:80]), mode=a.mode.value if a else None,
                  top_score=round(a.timings.get("top_score", a.passages[0].dense_score or 0), 3) if a and a.passages else None,
                  retrieval_ms=a.timings.get("retrieval_ms") if a else None,
                  total_ms=round((time.perf_counter() - t0) * 1000, 1))

@@ -16,11 +16,13 @@ from typing import Any
 
 from bot.privacy import mask
 from bot.store import StoredMessage, Store, TicketRecord
+from bot.store.eligibility import ELIGIBILITY_AUTHOR
 from bot.store.console_search import ConversationFilter, ConversationSummary
 
 CSV_FIELDS = ["conversation_id", "channel", "user", "message_id", "created_at", "role", "author", "text", "mode",
               "no_answer", "feedback", "latency_ms", "sources", "ticket_id", "ticket_state", "ticket_outcome",
               "ticket_rating"]
+PROFILE_HIDDEN = "［企业资料，不导出］"
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 Batch = tuple[ConversationSummary, list[StoredMessage], list[TicketRecord]]
 
@@ -56,9 +58,14 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _text(m: StoredMessage) -> str:
+    """Masked; a company-profile answer or an eligibility reply (issue 17) is not exported at all."""
+    return PROFILE_HIDDEN if m.author == ELIGIBILITY_AUTHOR or m.meta.get("outcome") == "profile" else mask(m.text)
+
+
 def _message_json(m: StoredMessage) -> dict[str, Any]:
     return {"id": m.id, "created_at": _iso(m.created_at), "role": m.role, "author": mask(m.author),
-            "text": mask(m.text), "mode": m.mode, "no_answer": m.no_answer, "handoff": m.handoff,
+            "text": _text(m), "mode": m.mode, "no_answer": m.no_answer, "handoff": m.handoff,
             "feedback": m.feedback, "latency_ms": m.latency_ms, "sources": _sources(m),
             "rewritten_query": mask(m.meta.get("rewritten_query")) or None}
 
@@ -80,7 +87,7 @@ def csv_rows(c: ConversationSummary, messages: list[StoredMessage], tickets: lis
     t = tickets[-1] if tickets else None
     ticket = [t.id, t.state, t.outcome, t.rating] if t else [None] * 4
     return [[_cell(v) for v in (c.id, c.channel, mask(c.user_name or c.user_id), m.id, _iso(m.created_at), m.role,
-                                 mask(m.author), mask(m.text), m.mode, m.no_answer, m.feedback, m.latency_ms,
+                                 mask(m.author), _text(m), m.mode, m.no_answer, m.feedback, m.latency_ms,
                                  "; ".join(filter(None, (s["title"] for s in _sources(m)))), *ticket)]
             for m in messages]
 

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     notice_closing_days: int = Field(7, ge=0, le=365)  # subscribers hear of windows closing within this many days
     notice_digest_hours: float = Field(24.0, gt=0)  # at most one notice per subscriber in this period
     notice_check_seconds: float = Field(60.0, ge=1)  # how often new documents and closing windows are looked for
+    # -- eligibility self-check (issue 17)
+    support_items_auto_publish: bool = False  # match items read at ingest without an operator publishing them
+    support_items_llm_extract: bool = False  # also read support items with the LLM at ingest (LLM mode only; opt-in)
 
     @field_validator("openai_base_url", "embedding_base_url", "chroma_host", "database_url", "handoff_roster_file",
                      mode="before")

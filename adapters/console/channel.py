@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from adapters.console import (
-    api_admin, api_calendar, api_conversations, api_gaps, api_kb, api_tickets, pages_admin, pages_calendar,
-    pages_conversations, pages_gaps, pages_kb, pages_tickets, static,
+    api_admin, api_calendar, api_conversations, api_gaps, api_kb, api_support, api_tickets, pages_admin,
+    pages_calendar, pages_conversations, pages_gaps, pages_kb, pages_support, pages_tickets, static,
 )
 from adapters.console.settings import ConsoleSettings
 from bot.accounts import Accounts
@@ -56,6 +56,8 @@ ROUTES = [
     ("POST", f"{API}/documents/{{id}}/status", api_calendar.set_status),
     ("POST", f"{API}/calendar/{{id}}", api_calendar.update_entry),
     ("POST", f"{API}/notices/pause", api_calendar.pause_notices),
+    ("POST", f"{API}/support/{{id}}", api_support.update_item),
+    ("POST", f"{API}/support/{{id}}/state", api_support.set_state),
     ("GET", f"{API}/gaps", api_gaps.gaps),
     ("GET", f"{API}/curated", api_gaps.list_curated),
     ("POST", f"{API}/curated", api_gaps.create_curated),
@@ -72,6 +74,7 @@ ROUTES = [
     ("GET", "/console/tickets/{id}", pages_tickets.ticket_page),
     ("GET", "/console/kb", pages_kb.kb_page),
     ("GET", "/console/calendar", pages_calendar.calendar_page),
+    ("GET", "/console/support", pages_support.support_page),
     ("GET", "/console/gaps", pages_gaps.gaps_page),
     ("GET", "/console/curated", pages_gaps.curated_page),
     ("GET", "/console/static/{name}", static.asset),

@@ -29,6 +29,7 @@ SECURITY_HEADERS = {
 }
 NAV = [("dashboard", "/console/dashboard", STAFF), ("conversations", "/console/conversations", STAFF),
        ("tickets", "/console/tickets", (*STAFF, MANAGER)), ("kb", "/console/kb", STAFF), ("calendar", "/console/calendar", STAFF),
+       ("support", "/console/support", STAFF),
        ("gaps", "/console/gaps", STAFF), ("curated", "/console/curated", STAFF),
        ("accounts", "/console/accounts", (ADMIN,)), ("audit", "/console/audit", (ADMIN,))]
 

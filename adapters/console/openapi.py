@@ -129,6 +129,12 @@ PATHS: dict[str, dict[str, Any]] = {
                                             STAFF, params=[ID], body=_obj(what="string", who="string", opens="string",
                                                                           closes="string", recurrence="string",
                                                                           hidden="boolean"))},
+    "/api/admin/support/{id}": {"post": op(
+        "Correct a support item (conditions: one `field op value` per line); it is then kept across re-ingests",
+        STAFF, params=[ID], body=_obj(what="string", amount="number", ratio="number", cap="number",
+                                      district="string", conditions="string", state="string"))},
+    "/api/admin/support/{id}/state": {"post": op("Publish (published), withdraw (draft) or hide (hidden) a support item",
+                                                 STAFF, params=[ID], body=_obj(state="string"))},
     "/api/admin/notices/pause": {"post": op("Pause (paused=1) or resume (paused=0) the subscribers' notices", STAFF,
                                             body=_obj(paused="boolean"))},
     "/api/admin/try": {"post": op("What the assistant would answer, with its passages (nothing stored)", STAFF,

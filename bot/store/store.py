@@ -23,6 +23,7 @@ from bot.store.models import (
 from bot.store.records import ChunkRecord, DocumentRecord, StoredMessage
 from bot.store.broadcast import Broadcast
 from bot.store.calendar import CalendarStore
+from bot.store.eligibility import EligibilityStore
 from bot.store.inbox import InboxStore
 from bot.store.locks import Locks, lock_key
 from bot.store.tickets import TicketStore
@@ -75,6 +76,7 @@ class Store:
         self.inbox = InboxStore(self._session, self.dialect)
         self.broadcast = Broadcast(engine)
         self.calendar = CalendarStore(self._session)  # issue 16: calendar, policy status, subscriptions
+        self.eligibility = EligibilityStore(self._session)  # issue 17: support items, profiles, match statistics
 
     @classmethod
     async def open(cls, url: str, *, migrate_schema: bool = True, pool_size: int = 10,
