@@ -87,3 +87,37 @@ async def test_profile_answers_are_hidden_in_exports_and_logs(web, store):
     assert "8000" not in exported and PROFILE_HIDDEN in exported
     lines = [e for e in logs if e["event"] == "message"]
     assert len(lines) == 3 and {e["text"] for e in lines} == {"[profile]"} and "8000" not in repr(logs)
+
+
+async def _llm_result(store, settings, reply):
+    from bot.llm import close_chat_model, make_chat_model
+    from bot.settings import load_settings
+    from tests.fakes.openai_server import FakeOpenAI
+
+    await ingest(store)
+    async with FakeOpenAI(api_key="sk-test") as fake:
+        fake.responder = reply
+        llm = make_chat_model(load_settings(openai_base_url=fake.base_url, openai_api_key="sk-test", llm_max_retries=0))
+        engine = make_engine(store, settings)
+        engine.eligibility = EligibilityDesk(engine, FixedClock(TODAY), llm=llm)
+        w = await serve(engine, settings)
+        try:
+            for text in (START, "同意", "崂山区，2024年成立，是高新技术企业和科技型中小企业"):
+                await w.chat(text)
+            out = (await w.chat("跳过"))["answer"]
+        finally:
+            await w.client.close()
+            await close_chat_model(llm)
+        return out, [r.body["messages"] for r in fake.requests if r.path.endswith("/chat/completions")]
+
+
+async def test_in_llm_mode_the_model_summarises_only_the_matched_items(store, settings):
+    out, calls = await _llm_result(store, settings, lambda messages, body: "贵公司可申请3项支持，其中最高100万元。")
+    assert out.startswith("贵公司可申请3项支持，其中最高100万元。") and "✅ 符合条件（3项）" in out
+    given = calls[-1][-1]["content"]
+    assert "✅ 符合条件（3项）" in given and "济南市" not in given  # the model sees the matched list, nothing else
+
+
+async def test_a_summary_with_a_figure_the_items_do_not_have_is_dropped(store, settings):
+    out, _ = await _llm_result(store, settings, lambda messages, body: "贵公司可获得999万元补助。")
+    assert "999万元" not in out and out.startswith("根据知识库中已发布的政策条目")
