@@ -39,7 +39,7 @@ from bot.types import IncomingMessage, Reply
 
 log = structlog.get_logger("qdbot.telegram")
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
-COMMANDS = ("start", "help", "new", "human")
+COMMANDS = ("start", "help", "new", "human", "subscribe", "subscriptions", "unsubscribe")
 
 
 def build_application(config: TelegramSettings) -> Application:

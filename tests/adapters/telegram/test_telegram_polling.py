@@ -96,8 +96,8 @@ async def test_start_is_answered_in_english_for_an_english_speaking_user(channel
     assert welcome.params["text"] == prompts.text("en", "welcome")
     calls = await fake.wait_for("setMyCommands", count=3)
     by_lang = {c.params.get("language_code"): [cmd["command"] for cmd in c.params["commands"]] for c in calls}
-    assert by_lang == {None: ["start", "help", "new", "human"], "zh": ["start", "help", "new", "human"],
-                       "en": ["start", "help", "new", "human"]}
+    menu = ["start", "help", "new", "human", "subscribe", "subscriptions", "unsubscribe"]
+    assert by_lang == {None: menu, "zh": menu, "en": menu}
 
 
 @SQLITE_ONLY
