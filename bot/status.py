@@ -103,8 +103,9 @@ def status_line(citations: Iterable[Citation], by_title: Mapping[str, PolicyStat
 def describe(state: PolicyState, lang: str) -> str:
     key = f"status_{state.status.value}" + ("_successor" if state.successor and state.status in (
         Status.SUPERSEDED, Status.EXPIRED) else "")
-    return prompts.text_from("calendar", lang, key, title=state.title, since=state.since or "?",
-                             successor=state.successor)
+    if not state.since and state.status in (Status.EXPIRED, Status.NOT_YET_EFFECTIVE):
+        key += "_undated"  # an operator's setting without a date: never "已于?失效"
+    return prompts.text_from("calendar", lang, key, title=state.title, since=state.since, successor=state.successor)
 
 
 def _find(by_title: Mapping[str, PolicyState], title: str) -> PolicyState | None:

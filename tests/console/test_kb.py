@@ -154,3 +154,35 @@ async def test_a_duplicate_upload_is_refused_naming_the_document_and_flagged_tex
     await c.login("reviewer")
     page = await (await c.client.get("/console/kb")).text()
     assert "1 处待审核" in page and "subsidy-qd.example.com" in page
+
+
+CALENDAR_DOC = ("# 青岛市研发费用后补助实施办法（虚构测试数据）\n\n## 三、申报时间\n\n"
+                "研发费用后补助每年6月1日至6月30日集中受理。\n\n## 四、补助标准\n\n按研发费用的10%给予补助，最高50万元。\n")
+
+
+async def test_operators_correct_a_calendar_entry_set_a_policy_status_and_pause_notices(kb_console):
+    """The three write routes of the calendar page: each changes what answers and notices use, is
+    audited, and refuses what it cannot take."""
+    c = kb_console
+    up = await c.api("POST", "/api/admin/documents", role="operator", data=_file("后补助.md", CALENDAR_DOC.encode()))
+    doc_id = up["document"]["id"]
+    [entry] = [x for x in await c.store.calendar.entries() if x.doc_id == doc_id]
+    assert (entry.opens, entry.closes, entry.recurrence) == ("06-01", "06-30", "yearly")
+    await c.api("POST", f"/api/admin/calendar/{entry.id}", role="operator", json={"closes": "07-15"})
+    [fixed] = [x for x in await c.store.calendar.entries() if x.id == entry.id]
+    assert fixed.closes == "07-15" and fixed.origin == "operator"
+    await c.api("POST", f"/api/admin/calendar/{entry.id}", role="operator", json={"closes": "七月"}, expect=400)
+    await c.api("POST", "/api/admin/calendar/999999", role="operator", json={"closes": "07-15"}, expect=404)
+
+    await c.api("POST", f"/api/admin/documents/{doc_id}/status", role="operator",
+                json={"status": "expired", "successor": "青岛市研发费用后补助实施办法（2027年版）"})
+    tried = await _try(c, "研发费用后补助按什么比例给？")
+    assert tried["citations"] and "已失效" in tried["text"].splitlines()[0]
+    await c.api("POST", f"/api/admin/documents/{doc_id}/status", role="operator", json={"status": "gone"}, expect=400)
+
+    assert (await c.api("POST", "/api/admin/notices/pause", role="operator", json={"paused": True}))["paused"]
+    assert await c.store.get_state("notices_paused") == "1"
+    await c.api("POST", "/api/admin/notices/pause", role="operator", json={"paused": False})
+    assert await c.store.get_state("notices_paused") == "0"
+    actions = [a.action for a in await c.store.console.audit_log()]
+    assert {"calendar_update", "kb_status", "notices_pause", "notices_resume"} <= set(actions)
