@@ -72,3 +72,16 @@ def test_a_broken_setting_is_reported_in_one_line_without_a_traceback(cli_env, t
     env = {**cli_env, "RETRIEVAL_TOP_K": "many"}
     res = run(["ask", "hi"], env, tmp_path)
     assert res.returncode == 2 and "qdbot: invalid settings" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_admin_create_manager_explains_the_roster_step_or_adds_the_entry_with_manager_name(cli_env, tmp_path):
+    refused = run(["admin", "create", "--username", "zhang", "--role", "manager", "--manager-id", "zhang",
+                   "--password-stdin"], cli_env, tmp_path, stdin="Str0ng-passw0rd!\n")
+    assert refused.returncode == 2 and "HANDOFF_ROSTER_FILE" in refused.stderr and "--manager-name" in refused.stderr
+    made = run(["admin", "create", "--username", "zhang", "--role", "manager", "--manager-id", "zhang",
+                "--manager-name", "张工", "--working-hours", "mon-fri 09:00-17:30", "--password-stdin"],
+               cli_env, tmp_path, stdin="Str0ng-passw0rd!\n")
+    assert made.returncode == 0, made.stderr
+    assert "roster entry zhang (张工) saved" in made.stdout and "created manager zhang" in made.stdout
+    listed = run(["admin", "list"], cli_env, tmp_path)
+    assert "zhang\tmanager\tzhang\tactive" in listed.stdout

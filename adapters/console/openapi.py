@@ -63,6 +63,7 @@ TICKET_ACTIONS = {
     "transfer": ("Transfer the ticket to another manager", _obj(to="string")),
     "resolve": ("Resolve with an outcome; the assistant answers again", _obj(outcome="string")),
     "hand_back": ("Hand the conversation back to the assistant", _obj()),
+    "cancel": ("Cancel the ticket (the user is told; no rating asked)", _obj()),
 }
 CURATED_BODY = _obj(question="string", answer="string", examples={"type": "array", "items": {"type": "string"}},
                     lang={"enum": ["zh", "en"]}, status={"enum": ["active", "retired"]})
@@ -101,7 +102,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/admin/tickets/events": {"get": op("Server-sent events: a ticket changed", ALL,
                                             response={"type": "string", "description": "text/event-stream"})},
     "/api/admin/tickets/{id}": {"get": op("A ticket with its card, history and transcript", ALL, params=[ID])},
-    **{f"/api/admin/tickets/{{id}}/{name}": {"post": op(summary, [MANAGER], params=[ID], body=body)}
+    **{f"/api/admin/tickets/{{id}}/{name}": {"post": op(summary, ALL, params=[ID], body=body)}
        for name, (summary, body) in TICKET_ACTIONS.items()},
     "/api/admin/managers": {"get": op("The roster of technology managers", ALL)},
     "/api/admin/documents": {"get": op("Knowledge-base documents", STAFF),
