@@ -5,6 +5,7 @@
     POST /api/chat               one message -> the answer as JSON
     POST /api/chat/stream        the same as server-sent events: delta*, reply*, done
     POST /api/feedback           👍/👎 on an answer     GET /api/chat/history?session_id=&after=
+    POST /api/button             a rating button (rate:<ticket>:<stars>); other buttons send their text
 
 A chat message (either POST /api/chat*) from a client address over WEB_RATE_LIMIT_PER_IP a minute is
 refused at the door with 429 and Retry-After: not stored, never seen by the engine.
@@ -34,6 +35,7 @@ from bot.text import detect_lang
 from bot.types import IncomingMessage, Reply, Role
 
 log = structlog.get_logger("qdbot.web")
+HISTORY_PAGE = 500  # messages per history answer; the page asks again while `more`
 Handler = Callable[["WebChannel", web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -101,6 +103,7 @@ class WebChannel:
             web.post("/api/chat", self.chat),
             web.post("/api/chat/stream", self.chat_stream),
             web.post("/api/feedback", self.feedback),
+            web.post("/api/button", self.button),
             web.get("/api/chat/history", self.history),
             web.get("/answer/{token}", self.answer_page),
         ]
@@ -180,13 +183,28 @@ class WebChannel:
         return web.json_response({"ok": True})
 
     @_api
+    async def button(self, request: web.Request) -> web.StreamResponse:
+        """A rating button; what the engine says back (thanks) arrives with the next history poll."""
+        lang = translate.lang_of(request.query.get("lang"))
+        pressed = translate.parse_button(await translate.read_body(request), lang)
+        if not await self.engine.button(CHANNEL, pressed.session_id, pressed.session_id, pressed.action):
+            return _error("error_not_found", 404, lang)
+        return web.json_response({"ok": True})
+
+    @_api
     async def history(self, request: web.Request) -> web.StreamResponse:
-        """The session's stored messages after `after` (page reload, and polled for messages pushed later)."""
+        """The session's stored messages after `after`, oldest first, and `cursor`: the id to ask after next
+        time (the last one looked at, shown or withheld). Ids of a conversation are given in commit order
+        (`Store._touch`), so a page that always asks after the cursor it was given sees every message once,
+        whatever it sent meanwhile and whichever worker answers. Also the open ticket, for the banner."""
         q = translate.parse_history(request.query)
-        conv = await self.engine.store.find_conversation(CHANNEL, q.session_id)
-        stored = await self.engine.store.messages(conv.id, limit=100_000) if conv else []
-        shown = [render.message_json(m) for m in stored if m.id > q.after and m.status != "suppressed"]
-        return web.json_response({"messages": shown})
+        store = self.engine.store
+        conv = await store.find_conversation(CHANNEL, q.session_id)
+        stored = await store.messages(conv.id, after_id=q.after, limit=HISTORY_PAGE) if conv else []
+        shown = [render.message_json(m) for m in stored if m.status != "suppressed"]
+        ticket = await store.tickets.open_for(conv.id) if conv else None
+        return web.json_response({"messages": shown, "cursor": stored[-1].id if stored else q.after,
+                                  "more": len(stored) == HISTORY_PAGE, "ticket": render.ticket_json(ticket)})
 
     async def ui(self, request: web.Request) -> web.Response:
         lang = translate.lang_of(request.query.get("lang"))

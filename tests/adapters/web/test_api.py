@@ -106,7 +106,7 @@ async def test_history_lists_the_sessions_messages_with_sources_and_only_newer_o
 
 async def test_history_of_an_unknown_session_is_empty(webchat):
     resp = await webchat.client.get("/api/chat/history", params={"session_id": "never-seen-1"})
-    assert (resp.status, await resp.json()) == (200, {"messages": []})
+    assert (resp.status, await resp.json()) == (200, {"messages": [], "cursor": 0, "more": False, "ticket": None})
 
 
 async def test_send_outside_a_request_publishes_to_the_open_stream_of_the_session_and_returns_the_id(webchat):
@@ -202,3 +202,38 @@ async def test_history_leaves_out_answers_the_engine_withheld_while_a_human_owne
     await store.set_message_status(withheld, "suppressed")
     resp = await webchat.client.get("/api/chat/history", params={"session_id": SESSION})
     assert withheld not in [m["id"] for m in (await resp.json())["messages"]]
+
+
+async def test_history_gives_a_cursor_the_open_ticket_and_the_quick_reply_buttons_of_each_message(webchat):
+    await webchat.chat("/human")
+    resp = await webchat.client.get("/api/chat/history", params={"session_id": SESSION})
+    data = await resp.json()
+    ids = [m["id"] for m in data["messages"]]
+    assert data["cursor"] == ids[-1] and data["more"] is False
+    assert data["ticket"]["state"] == "intake" and data["ticket"]["id"] > 0
+    kind_question = data["messages"][-1]
+    assert [b["action"] for b in kind_question["buttons"]][-2:] == ["say:跳过", "say:/cancel"]
+    later = await webchat.client.get("/api/chat/history", params={"session_id": SESSION, "after": data["cursor"]})
+    assert (await later.json())["messages"] == []
+    await webchat.chat("/cancel")
+    after_cancel = await (await webchat.client.get("/api/chat/history", params={"session_id": SESSION,
+                                                                             "after": data["cursor"]})).json()
+    assert [m["role"] for m in after_cancel["messages"]] == ["user", "system"] and after_cancel["ticket"] is None
+
+
+async def test_a_rating_button_rates_the_resolved_ticket_and_anything_else_is_refused(webchat):
+    from bot.store import ManagerRecord
+    await webchat.engine.store.tickets.upsert_manager(ManagerRecord("alice", "张工"))
+    await webchat.chat("/human")
+    for answer in ("2", "跳过", "跳过", "跳过", "跳过", "跳过"):
+        await webchat.chat(answer)
+    [ticket] = await webchat.engine.store.tickets.list(("waiting",))
+    await webchat.engine.desk.claim(ticket.id, "alice")
+    await webchat.engine.desk.resolve(ticket.id, "alice")
+    for bad in ("rate:1:9", "handoff", "say:hi", f"rate:{ticket.id}:0"):
+        resp = await webchat.client.post("/api/button", json={"session_id": SESSION, "action": bad})
+        assert resp.status == 400 and (await resp.json())["code"] == "action"
+    resp = await webchat.client.post("/api/button", json={"session_id": "sess-other-0001", "action": f"rate:{ticket.id}:4"})
+    assert resp.status == 404
+    resp = await webchat.client.post("/api/button", json={"session_id": SESSION, "action": f"rate:{ticket.id}:4"})
+    assert resp.status == 200 and (await webchat.engine.store.tickets.get(ticket.id)).rating == 4
