@@ -105,14 +105,14 @@ class HandoffDesk:
         return True
 
     def _cancel_button(self, lang: str) -> tuple[Button, ...]:
-        return (Button(prompts.text(lang, "button_cancel_ticket"), "say:/cancel"),)
+        return (Button(prompts.text(lang, "button_cancel_ticket"), "say:" + prompts.text(lang, "cancel_word")),)
 
     def _step_buttons(self, lang: str, step: str) -> tuple[Button, ...]:
         """Quick replies for an intake question: the kinds (1-7), skip, cancel; typed answers work too."""
         kinds = tuple(Button(f"{n} {prompts.text(lang, 'kind_' + k)}", f"say:{n}")
                       for n, k in enumerate(intake.KINDS, 1)) if step == "kind" else ()
         return kinds + (Button(prompts.text(lang, "button_skip"), "say:" + prompts.text(lang, "skip_word")),
-                        Button(prompts.text(lang, "button_cancel"), "say:/cancel"))
+                        Button(prompts.text(lang, "button_cancel"), "say:" + prompts.text(lang, "cancel_word")))
 
     async def _intake_answer(self, conv: Conversation, ticket: TicketRecord, text: str, message_id: int) -> str:
         step = ticket.intake_step or intake.next_step(ticket.fields)

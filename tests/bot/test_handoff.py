@@ -105,7 +105,7 @@ async def test_while_waiting_a_note_reaches_the_managers_and_the_user_is_reminde
     assert out.status == "handoff" and out.answer is None
     assert desk.staff.events[-1].kind == "user_message" and "ZL2024" in desk.staff.events[-1].text
     assert desk.texts()[-1] == prompts.text("zh", "waiting_reminder", ticket=ticket.id)
-    assert [b.action for b in desk.channel.sent[-1][1].buttons] == ["say:/cancel"]
+    assert [b.action for b in desk.channel.sent[-1][1].buttons] == ["say:取消"]
 
 
 async def test_a_policy_question_while_waiting_is_answered_after_a_one_line_reminder_and_reaches_the_managers(desk):
@@ -140,8 +140,8 @@ async def test_the_cancel_button_works_at_every_intake_step(desk):
         for answer in ("2", "海洋生物", "青岛某某科技有限公司", "王先生", "13812345678")[:step]:
             await desk.say(answer, chat=chat)
         sent = desk.channel.sent[-1][1]
-        assert "say:/cancel" in [b.action for b in sent.buttons]
-        assert await desk.engine.button("web", chat, chat, "say:/cancel") is True
+        assert "say:取消" in [b.action for b in sent.buttons]
+        assert await desk.engine.button("web", chat, chat, "say:取消") is True
         assert desk.texts()[-1] == prompts.text("zh", "intake_cancelled")
         conv = await desk.store.find_conversation("web", chat)
         assert (await desk.store.tickets.latest_for(conv.id)).state == "cancelled"
@@ -150,7 +150,7 @@ async def test_the_cancel_button_works_at_every_intake_step(desk):
 async def test_the_kind_question_offers_seven_choices_skip_and_cancel_and_a_pressed_choice_is_the_answer(desk):
     await desk.say("/human")
     buttons = desk.channel.sent[-1][1].buttons
-    assert [b.action for b in buttons] == [f"say:{n}" for n in range(1, 8)] + ["say:跳过", "say:/cancel"]
+    assert [b.action for b in buttons] == [f"say:{n}" for n in range(1, 8)] + ["say:跳过", "say:取消"]
     assert buttons[1].label == "2 " + prompts.text("zh", "kind_licence")
     await desk.engine.button("web", "u1", "u1", buttons[1].action)
     assert (await desk.ticket()).fields["kind"] == "licence"

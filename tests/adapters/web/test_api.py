@@ -212,7 +212,7 @@ async def test_history_gives_a_cursor_the_open_ticket_and_the_quick_reply_button
     assert data["cursor"] == ids[-1] and data["more"] is False
     assert data["ticket"]["state"] == "intake" and data["ticket"]["id"] > 0
     kind_question = data["messages"][-1]
-    assert [b["action"] for b in kind_question["buttons"]][-2:] == ["say:跳过", "say:/cancel"]
+    assert [b["action"] for b in kind_question["buttons"]][-2:] == ["say:跳过", "say:取消"]
     later = await webchat.client.get("/api/chat/history", params={"session_id": SESSION, "after": data["cursor"]})
     assert (await later.json())["messages"] == []
     await webchat.chat("/cancel")
