@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import structlog
 
 import prompts
+from bot import smalltalk
 from bot.answerer import Answerer, Delta
 from bot.extractive import render_sources
 from bot.handoff import HandoffDesk
@@ -31,7 +32,10 @@ log = structlog.get_logger("qdbot.engine")
 OnDelta = Callable[[str], Awaitable[None]]
 COMMANDS = ("/start", "/help", "/new", "/human", "/cancel")
 _RATING = re.compile(r"^\s*(?:([1-5])\s*(?:分|星|stars?)?|(★{1,5}))\s*[。.!！]?\s*$", re.I)
-RATING_WINDOW = timedelta(hours=24)  # a bare "5" is a rating this long after a ticket was resolved
+RATING_WINDOW = timedelta(hours=24)
+# `qdbot ask`/`chat` and `qdbot eval` talk on these channels: a handoff is recognised (and reported) there,
+# but no ticket is opened, so no manager is ever asked to serve a terminal or a test run
+OFFLINE_CHANNELS = ("cli", "eval")  # a bare "5" is a rating this long after a ticket was resolved
 _OUTCOME: ContextVar["Outcome | None"] = ContextVar("qdbot_outcome", default=None)
 
 
@@ -39,7 +43,7 @@ _OUTCOME: ContextVar["Outcome | None"] = ContextVar("qdbot_outcome", default=Non
 class Outcome:
     """What happened to one inbound message (for adapters, the CLI and the log line)."""
 
-    status: str  # answered | no_answer | handoff | duplicate | rejected | rate_limited | command | error
+    status: str  # answered | no_answer | handoff | duplicate | rejected | rate_limited | command | smalltalk | error
     conversation_id: int | None = None
     message_id: int | None = None
     answer: Answer | None = None
@@ -198,6 +202,9 @@ class Engine:
                     await self._answer_while_waiting(conv, msg, lang, out, on_delta, ticket.id, ticket.lang)
             elif msg.text.strip().split(" ")[0].lower() in COMMANDS:
                 await self._command(conv, msg, lang, out)
+            elif (talk := smalltalk.kind(msg.text, COMMANDS + ("/manager",))) is not None:
+                out.status = "smalltalk"  # a friendly line with examples; not a question, so not a gap
+                await self._reply(conv, out, Reply(prompts.text(lang, f"smalltalk_{talk}"), role=Role.SYSTEM))
             elif await self._typed_rating(conv, msg.text):
                 out.status = "command"
             elif await self.answerer.wants_human(msg.text, lang):
@@ -237,6 +244,9 @@ class Engine:
     async def _handoff(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome) -> None:
         """A transfer-service request or /human: the handoff desk opens a ticket and starts the intake."""
         out.status = "handoff"
+        if conv.channel in OFFLINE_CHANNELS:
+            await self._reply(conv, out, Reply(prompts.text(lang, "handoff_offline"), role=Role.SYSTEM), handoff=True)
+            return
         await self.desk.start(conv, msg.text, lang, reply_to_id=out.message_id)
 
     async def _answer_while_waiting(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome,

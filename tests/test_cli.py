@@ -85,3 +85,11 @@ def test_admin_create_manager_explains_the_roster_step_or_adds_the_entry_with_ma
     assert "roster entry zhang (张工) saved" in made.stdout and "created manager zhang" in made.stdout
     listed = run(["admin", "list"], cli_env, tmp_path)
     assert "zhang\tmanager\tzhang\tactive" in listed.stdout
+
+
+def test_chat_prints_no_log_lines_and_offers_the_handoff_in_words(cli_env, tmp_path):
+    res = run(["chat"], cli_env, tmp_path, stdin="深圳的人工智能企业补贴标准是多少？\n你好\n")
+    assert res.returncode == 0, res.stderr
+    assert "输入“转人工”或 /human" in res.stdout and "点击" not in res.stdout
+    assert "可以这样问" in res.stdout  # the greeting's examples
+    assert "message" not in res.stderr and "[info" not in res.stderr
