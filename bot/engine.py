@@ -26,16 +26,15 @@ from bot.privacy import mask
 from bot.settings import Settings
 from bot.store import Store, StoredMessage
 from bot.text import detect_lang
-from bot.types import Answer, Button, Conversation, IncomingMessage, Reply, Role, utcnow
+from bot.types import TEST_CHANNELS, Answer, Button, Conversation, IncomingMessage, Reply, Role, utcnow
 
 log = structlog.get_logger("qdbot.engine")
 OnDelta = Callable[[str], Awaitable[None]]
 COMMANDS = ("/start", "/help", "/new", "/human", "/cancel")
 _RATING = re.compile(r"^\s*(?:([1-5])\s*(?:分|星|stars?)?|(★{1,5}))\s*[。.!！]?\s*$", re.I)
 RATING_WINDOW = timedelta(hours=24)
-# `qdbot ask`/`chat` and `qdbot eval` talk on these channels: a handoff is recognised (and reported) there,
-# but no ticket is opened, so no manager is ever asked to serve a terminal or a test run
-OFFLINE_CHANNELS = ("cli", "eval")  # a bare "5" is a rating this long after a ticket was resolved
+# on TEST_CHANNELS (`qdbot ask`/`chat`/`eval`) a handoff is recognised and reported but opens no ticket, so no
+# manager is ever asked to serve a terminal or a test run, and a question without an answer is not a gap  # a bare "5" is a rating this long after a ticket was resolved
 _OUTCOME: ContextVar["Outcome | None"] = ContextVar("qdbot_outcome", default=None)
 
 
@@ -244,7 +243,7 @@ class Engine:
     async def _handoff(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome) -> None:
         """A transfer-service request or /human: the handoff desk opens a ticket and starts the intake."""
         out.status = "handoff"
-        if conv.channel in OFFLINE_CHANNELS:
+        if conv.channel in TEST_CHANNELS:
             await self._reply(conv, out, Reply(prompts.text(lang, "handoff_offline"), role=Role.SYSTEM), handoff=True)
             return
         await self.desk.start(conv, msg.text, lang, reply_to_id=out.message_id)
@@ -281,7 +280,7 @@ class Engine:
             await self._reply(conv, out, reminder)
         out.answer = answer
         out.status = "no_answer" if answer.no_answer else "answered"
-        if answer.no_answer:
+        if answer.no_answer and conv.channel not in TEST_CHANNELS:
             await self.store.record_gap(msg.text, "no_answer", message_id=out.message_id,
                                         conversation_id=conv.id, top_score=answer.timings.get("top_score"))
         await self._reply(conv, out, self._answer_reply(answer), answer=answer)

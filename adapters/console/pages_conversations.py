@@ -12,6 +12,7 @@ from adapters.console.filters import number, query_string
 from adapters.console.html import badge, e, field, page, select, table, when
 from adapters.console.i18n import t
 from bot.accounts import STAFF
+from bot.types import TEST_CHANNELS
 
 if TYPE_CHECKING:
     from adapters.console.channel import ConsoleChannel
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 def _filters(console: "ConsoleChannel", ctx: Ctx, q: Any) -> str:
     lang = ctx.lang
-    channels = sorted({*console.engine.channels, "web", "telegram", "wecom"} - {"console"})
+    channels = sorted({*console.engine.channels, "web", "telegram", "wecom"} - {"console"}) + list(TEST_CHANNELS)
     any_ = ("", t(lang, "any"))
     controls = [
         field(t(lang, "channel"), select("channel", [any_, *((c, c) for c in channels)], q.get("channel", ""))),

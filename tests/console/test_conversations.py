@@ -128,3 +128,16 @@ async def test_an_llm_answer_shows_the_rewritten_follow_up_question(store, setti
         assert last["timings"]["total_ms"] >= 0 and last["sources"]
     finally:
         await c.client.close()
+
+
+async def test_command_line_and_eval_conversations_are_left_out_unless_their_channel_is_picked(console):
+    from bot.types import IncomingMessage
+    for channel in ("cli", "eval"):
+        await console.app.engine.handle(IncomingMessage(channel, f"{channel}-1", f"{channel}-1", "青岛计划建设多少家概念验证平台？"))
+    await console.chat("青岛计划建设多少家概念验证平台？", "sess-conv-visible1")
+    listed = await console.api("GET", "/api/admin/conversations", role="operator")
+    assert {c["channel"] for c in listed["conversations"]} == {"web"}
+    only_eval = await console.api("GET", "/api/admin/conversations?channel=eval", role="operator")
+    assert [c["channel"] for c in only_eval["conversations"]] == ["eval"]
+    dashboard = await console.api("GET", "/api/admin/dashboard", role="operator")
+    assert set(dashboard["per_day"]) == {"web"} and dashboard["messages"] == 1
