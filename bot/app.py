@@ -60,8 +60,12 @@ async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_i
                              max_overflow=settings.db_max_overflow)
     embedder = cached(make_embedder(settings), settings)
     kb = KnowledgeBase(settings, store, embedder=embedder)
-    if ingest_if_empty:
-        await kb.ingest_if_empty()
+    if ingest_if_empty and not await store.kb_list_documents():
+        log.info("ingesting bundled documents… (first start)")
+        report = await kb.ingest_if_empty()
+        if report is not None:
+            log.info(f"ingesting bundled documents… {report.chunks} chunks in {report.seconds:.1f} s",
+                     documents=report.added, failed=report.failed)
     await _warm_up(kb)
     owns_llm = llm is None and settings.llm_enabled
     if owns_llm:

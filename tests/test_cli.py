@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,20 @@ def test_chat_prints_no_log_lines_and_offers_the_handoff_in_words(cli_env, tmp_p
     assert "输入“转人工”或 /human" in res.stdout and "点击" not in res.stdout
     assert "可以这样问" in res.stdout  # the greeting's examples
     assert "message" not in res.stderr and "[info" not in res.stderr
+
+
+async def test_the_first_start_says_it_ingests_the_bundled_documents_and_prints_no_library_debug_lines(tmp_path):
+    import asyncio
+    import os
+
+    from tests.conftest import _clean_env
+    from tests.test_process_faults import free_port, start_server
+
+    env = _clean_env(dict(os.environ), tmp_path / "fresh")
+    port = free_port()
+    proc = await start_server(env, port, tmp_path)
+    proc.send_signal(2)
+    await asyncio.wait_for(proc.wait(), 30)
+    log = (tmp_path / f"serve-{port}.log").read_text(encoding="utf-8")
+    assert re.search(r"ingesting bundled documents… \d+ chunks in \d+\.\d s", log), log
+    assert "DEBUG" not in log and "bm25s" not in log
