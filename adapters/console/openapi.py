@@ -33,7 +33,9 @@ def _q(name: str, description: str, schema: dict | None = None) -> dict[str, Any
 
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 FILTERS = [
-    _q("channel", "web, telegram, wecom, wecom_kf ..."), _q("from", "first local day, YYYY-MM-DD"),
+    _q("channel", "web, telegram, wecom, wecom_kf ...; cli and eval only when named"),
+    _q("from", "first local day, YYYY-MM-DD"),
+    _q("period", "today: since local midnight; 24h: the last 24 hours (replaces from)", {"enum": ["today", "24h"]}),
     _q("to", "last local day (included), YYYY-MM-DD"), _q("q", "keyword found in any message"),
     _q("handoff", "yes: handed to a technology manager; no: never", {"enum": ["yes", "no"]}),
     _q("feedback", "an answer was rated", {"enum": ["up", "down"]}),

@@ -38,7 +38,10 @@ def _filters(console: "ConsoleChannel", ctx: Ctx, q: Any) -> str:
     ]
     return (f'<form method="get" class="filters" role="search">{"".join(controls)}'
             f'<button class="primary">{e(t(lang, "apply"))}</button>'
-            f'<a class="button" href="/console/conversations">{e(t(lang, "reset"))}</a></form>')
+            f'<a class="button" href="/console/conversations">{e(t(lang, "reset"))}</a>'
+            + "".join(f'<a class="button{" active" if q.get("period") == p else ""}" href="/console/conversations?'
+                      f'{e(query_string(q, period=p, **{"from": None}, cursor=None))}">{e(t(lang, "period_" + p))}</a>'
+                      for p in ("today", "24h")) + '</form>')
 
 
 def _flags(ctx: Ctx, c: dict[str, Any]) -> str:
