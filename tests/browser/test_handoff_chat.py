@@ -179,6 +179,9 @@ def test_an_answer_is_rendered_as_markdown_and_html_in_it_never_runs(page, deskt
     assert answer.locator("script, img").count() == 0
     assert page.evaluate("window.__pwned") is None
     shot(shots, page, "phone-answer")
+    page.emulate_media(color_scheme="dark")  # follows the system setting
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgb(244, 246, 249)"
+    shot(shots, page, "phone-answer-dark")
     wide = desktop(page)
     wide.goto("/")
     expect(wide.locator(".msg.assistant strong").last).to_have_text("概念验证平台")
