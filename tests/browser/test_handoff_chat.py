@@ -178,6 +178,8 @@ def test_an_answer_is_rendered_as_markdown_and_html_in_it_never_runs(page, deskt
     expect(answer).to_contain_text("<script>window.__pwned = 1</script>")  # shown as text
     assert answer.locator("script, img").count() == 0
     assert page.evaluate("window.__pwned") is None
+    follow = answer.locator(".follow-ups .quick-reply")
+    expect(follow.first).to_contain_text("还有哪些具体规定")  # from the cited section
     shot(shots, page, "phone-answer")
     page.emulate_media(color_scheme="dark")  # follows the system setting
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgb(244, 246, 249)"

@@ -144,6 +144,19 @@
       el("span", { class: "fb-status", "aria-live": "polite" }, msg.fbStatus || ""));
   }
 
+  // Follow-up questions from the sections the answer cites (at most three, the newest answer only).
+  function followUps(msg) {
+    const seen = new Set();
+    for (const s of msg.sources || []) {
+      const tail = String(s.section || "").split(">").pop().trim().replace(/^[一二三四五六七八九十]+[、是]\s*|^（[一二三四五六七八九十]+）\s*/, "");
+      if (tail && tail.length <= 40) seen.add(tail);
+    }
+    const asks = [...seen].slice(0, 3).map((topic) => t("follow_up_question", { topic }));
+    if (!asks.length) return null;
+    return el("div", { class: "quick follow-ups" }, el("span", { class: "follow-label" }, t("follow_ups")),
+      ...asks.map((q) => el("button", { type: "button", class: "quick-reply", onclick: () => send(q) }, q)));
+  }
+
   async function copy(msg) {
     try { await navigator.clipboard.writeText(msg.text); update(msg, { fbStatus: t("copied") }); }
     catch { /* no clipboard permission: nothing to do */ }
@@ -175,6 +188,7 @@
       msg.pending && !msg.text ? el("div", { class: "text thinking" }, t("thinking")) : answerText(msg),
       isAnswer && !msg.pending ? sourcesList(msg) : null,
       isAnswer && !msg.pending && !msg.no_answer && msg.id ? feedbackBar(msg) : null,
+      isAnswer && !msg.pending && !msg.no_answer ? followUps(msg) : null,
       isAnswer && msg.no_answer ? el("button", { type: "button", class: "secondary", onclick: () => send("/human") }, t("human")) : null,
       quickReplies(msg));
   }
