@@ -254,7 +254,9 @@
   }
 
   function banner(ticket) {
+    const shown = !$("ticket-banner").hidden;
     $("ticket-banner").hidden = !ticket;
+    if (shown !== Boolean(ticket)) scrollDown();  // the banner took or gave back room: keep the newest in view
     $("human").hidden = Boolean(ticket);  // already asked for: the banner offers to cancel instead
     if (!ticket) return;
     const key = ticket.state === "waiting" && ticket.unstaffed ? "ticket_banner_waiting_unstaffed" : `ticket_banner_${ticket.state}`;
