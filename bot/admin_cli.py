@@ -1,6 +1,7 @@
 """`qdbot admin`: console accounts and API tokens from the command line.
 
     qdbot admin create --username U --role admin [--manager-id M] [--password-stdin]
+    qdbot admin create --username U --role manager --manager-id M [--manager-name N] [--working-hours H]
     qdbot admin token --username U [--name PURPOSE] [--scope full|read] [--days N]
     qdbot admin tokens [--username U]
     qdbot admin revoke-token ID
@@ -20,7 +21,8 @@ import sys
 from bot.accounts import ROLES, TOKEN_SCOPES, Accounts
 from bot.errors import BadRequestError, ConfigError
 from bot.settings import Settings
-from bot.store import Store
+from bot.handoff.roster import parse_hours
+from bot.store import ManagerRecord, Store
 from bot.types import utcnow
 
 
@@ -31,6 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--username", required=True)
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--manager-id", default=None, help="roster id of the technology manager (role manager)")
+    create.add_argument("--manager-name", default=None,
+                        help="role manager: also add the roster entry (id --manager-id) with this display name")
+    create.add_argument("--working-hours", default="",
+                        help='with --manager-name: e.g. "mon-fri 09:00-17:30" (empty: always on duty)')
     create.add_argument("--password-stdin", action="store_true", help="read the password from the first stdin line")
     token = actions.add_parser("token", help="issue an API token (printed once; only its hash is stored)")
     token.add_argument("--username", required=True)
@@ -64,11 +70,37 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         accounts = Accounts(store, settings.secret_key())
         return await _dispatch(args, store, accounts)
-    except BadRequestError as exc:
+    except (BadRequestError, ConfigError) as exc:
         print(f"qdbot admin: {exc}", file=sys.stderr)
         return 2
     finally:
         await store.close()
+
+
+NO_ROSTER_ENTRY = """a manager account acts as a technology manager of the roster, and {id!r} is not on it.
+Either add it to the roster file and restart (or run this again after a start):
+  1. put this in a YAML file, e.g. /etc/qdbot/roster.yaml:
+       - id: {id}
+         name: 张工
+         working_hours: mon-fri 09:00-12:00,13:30-17:30
+  2. set HANDOFF_ROSTER_FILE=/etc/qdbot/roster.yaml (in .env) and restart `qdbot serve` (it reads the roster
+     at every start), then run this command again
+or let this command add the entry: add --manager-name 张工 [--working-hours "mon-fri 09:00-17:30"]"""
+
+
+async def _roster_entry(args: argparse.Namespace, store: Store) -> None:
+    """Role manager: the roster entry must exist; --manager-name creates (or renames) it."""
+    if args.role != "manager":
+        return
+    if not args.manager_id:
+        raise BadRequestError("a manager account needs --manager-id (its id on the roster of technology managers)")
+    if args.manager_name:
+        parse_hours(args.working_hours)
+        await store.tickets.upsert_manager(ManagerRecord(args.manager_id, args.manager_name,
+                                                         working_hours=args.working_hours))
+        print(f"roster entry {args.manager_id} ({args.manager_name}) saved")
+    elif await store.tickets.manager(args.manager_id) is None:
+        raise BadRequestError(NO_ROSTER_ENTRY.format(id=args.manager_id))
 
 
 async def _dispatch(args: argparse.Namespace, store: Store, accounts: Accounts) -> int:
@@ -80,6 +112,7 @@ async def _dispatch(args: argparse.Namespace, store: Store, accounts: Accounts) 
     if command in ("tokens", "revoke-token"):
         return await _tokens(args, store)
     if command == "create":
+        await _roster_entry(args, store)
         account = await accounts.create(args.username, args.role, _password(args.password_stdin), args.manager_id)
         await store.console.audit(None, "account_create", f"account:{account.id}", "cli", username=account.username,
                                   role=account.role)

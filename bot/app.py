@@ -74,8 +74,12 @@ async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_i
     kb.ingestor.on_document = chain(
         PolicyIngest(store, llm if settings.calendar_llm_extract else None, policy.forget),
         SupportIngest(store, llm if settings.support_items_llm_extract else None, settings.support_items_auto_publish))
-    if ingest_if_empty:
-        await kb.ingest_if_empty()
+    if ingest_if_empty and not await store.kb_list_documents():
+        log.info("ingesting bundled documents… (first start)")
+        report = await kb.ingest_if_empty()
+        if report is not None:
+            log.info(f"ingesting bundled documents… {report.chunks} chunks in {report.seconds:.1f} s",
+                     documents=report.added, failed=report.failed)
     await _warm_up(kb)
     answerer = Answerer(kb, settings, llm=llm, embedder=embedder, curated=CuratedAnswers(store, embedder))
     answerer.policy = policy

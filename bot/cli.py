@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         from bot.logs import configure
 
-        configure(settings.qdbot_log_level, settings.qdbot_log_format)
+        level = settings.qdbot_log_level
+        if args.command == "chat" and level.upper() in ("DEBUG", "INFO"):
+            level = "WARNING"  # an interactive session: answers, not a log line before each of them
+        configure(level, settings.qdbot_log_format)
         return asyncio.run(_run(args, settings))
     except QdbotError as exc:
         print(f"qdbot: {exc}", file=sys.stderr)

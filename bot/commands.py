@@ -80,9 +80,10 @@ async def ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _human(out: Outcome) -> str:
-    parts = []
+    """The replies as terminal text; "click 联系技术经理人" becomes how to ask for one in words."""
+    parts, lang = [], out.answer.lang if out.answer else "zh"
     for r in out.replies:
-        parts.append(r.text)
+        parts.append(r.text.replace(prompts.text(lang, "offer_human"), prompts.text(lang, "chat_offer_human")))
         sources = render_sources(r.citations, out.answer.lang if out.answer else "zh")
         if sources:
             parts.append(sources)

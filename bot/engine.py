@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import time
 import weakref
 from contextvars import ContextVar
@@ -18,6 +19,7 @@ import structlog
 
 import prompts
 from bot import inputs
+from bot import smalltalk
 from bot.answerer import Answerer, Delta
 from bot.extractive import render_sources
 from bot.handoff import HandoffDesk
@@ -26,11 +28,15 @@ from bot.privacy import mask
 from bot.settings import Settings
 from bot.store import Store, StoredMessage
 from bot.text import detect_lang
-from bot.types import Answer, Button, Conversation, IncomingMessage, Reply, Role, utcnow
+from bot.types import TEST_CHANNELS, Answer, Button, Conversation, IncomingMessage, Reply, Role, utcnow
 
 log = structlog.get_logger("qdbot.engine")
 OnDelta = Callable[[str], Awaitable[None]]
-COMMANDS = ("/start", "/help", "/new", "/human")
+COMMANDS = ("/start", "/help", "/new", "/human", "/cancel")
+_RATING = re.compile(r"^\s*(?:([1-5])\s*(?:分|星|stars?)?|(★{1,5}))\s*[。.!！]?\s*$", re.I)
+RATING_WINDOW = timedelta(hours=24)
+# on TEST_CHANNELS (`qdbot ask`/`chat`/`eval`) a handoff is recognised and reported but opens no ticket, so no
+# manager is ever asked to serve a terminal or a test run, and a question without an answer is not a gap  # a bare "5" is a rating this long after a ticket was resolved
 _OUTCOME: ContextVar["Outcome | None"] = ContextVar("qdbot_outcome", default=None)
 
 
@@ -38,11 +44,12 @@ _OUTCOME: ContextVar["Outcome | None"] = ContextVar("qdbot_outcome", default=Non
 class Outcome:
     """What happened to one inbound message (for adapters, the CLI and the log line)."""
 
-    status: str  # answered | no_answer | handoff | duplicate | rejected | rate_limited | command | error
+    status: str  # answered | no_answer | handoff | duplicate | rejected | rate_limited | command | smalltalk | error
     conversation_id: int | None = None
     message_id: int | None = None
     answer: Answer | None = None
     replies: list[Reply] = field(default_factory=list)
+    while_waiting: bool = False  # answering a policy question while the user's ticket waits for a manager
 
 
 class Engine:
@@ -196,7 +203,8 @@ class Engine:
                 await self._reply(conv, out, Reply(prompts.text(lang, rejection, limit=self.settings.max_message_chars), role=Role.SYSTEM))
             elif ticket is not None:
                 out.status = "handoff"
-                await self.desk.on_user_message(conv, ticket, msg, message_id)
+                if await self.desk.on_user_message(conv, ticket, msg, message_id) == "answer":
+                    await self._answer_while_waiting(conv, msg, lang, out, on_delta, ticket.id, ticket.lang)
             elif self.eligibility is not None and (done := await self.eligibility.handle(conv, msg, lang)):
                 out.status = "profile"  # issue 17: profile answers and results, hidden in logs and exports
                 await self._send(conv, done, reply_to_id=out.message_id, author=self.eligibility.author)
@@ -205,6 +213,11 @@ class Engine:
                 await self._reply(conv, out, Reply(said, role=Role.SYSTEM))
             elif msg.text.strip().split(" ")[0].lower() in COMMANDS:
                 await self._command(conv, msg, lang, out)
+            elif (talk := smalltalk.kind(msg.text, COMMANDS + ("/manager",))) is not None:
+                out.status = "smalltalk"  # a friendly line with examples; not a question, so not a gap
+                await self._reply(conv, out, Reply(prompts.text(lang, f"smalltalk_{talk}"), role=Role.SYSTEM))
+            elif await self._typed_rating(conv, msg.text):
+                out.status = "command"
             elif await self.answerer.wants_human(msg.text, lang):
                 await self._handoff(conv, msg, lang, out)
             else:
@@ -236,26 +249,54 @@ class Engine:
             return
         if cmd == "/new":
             await self.store.reset_context(conv.id)
-        key = {"/start": "welcome", "/help": "help", "/new": "context_reset"}[cmd]
+        key = {"/start": "welcome", "/help": "help", "/new": "context_reset", "/cancel": "nothing_to_cancel"}[cmd]
         await self._reply(conv, out, Reply(prompts.text(lang, key), role=Role.SYSTEM))
 
     async def _handoff(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome) -> None:
         """A transfer-service request or /human: the handoff desk opens a ticket and starts the intake."""
         out.status = "handoff"
+        if conv.channel in TEST_CHANNELS:
+            await self._reply(conv, out, Reply(prompts.text(lang, "handoff_offline"), role=Role.SYSTEM), handoff=True)
+            return
         await self.desk.start(conv, msg.text, lang, reply_to_id=out.message_id)
 
+    async def _answer_while_waiting(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome,
+                                    on_delta: OnDelta | None, ticket_id: int, ticket_lang: str) -> None:
+        """A policy question while the ticket waits: a one-line reminder, then the answer as usual (withheld
+        if a manager claims the ticket meanwhile). Nothing in the knowledge base: the usual waiting reminder."""
+        out.while_waiting = True
+        reminder = Reply(prompts.text(ticket_lang, "waiting_question_reminder", ticket=ticket_id), role=Role.SYSTEM)
+        if not await self._answer(conv, msg, lang, out, on_delta, reminder):
+            await self.desk.remind_waiting(conv, ticket_id, ticket_lang, out.message_id)
+
+    async def _typed_rating(self, conv: Conversation, text: str) -> bool:
+        """"5", "4分" or "★★★" soon after a ticket was resolved rates it (the buttons do the same)."""
+        m = _RATING.match(text)
+        ticket = await self.store.tickets.latest_for(conv.id) if m else None
+        if m is None or ticket is None or ticket.state != "resolved" or ticket.rating is not None:
+            return False
+        if ticket.resolved_at is None or utcnow() - ticket.resolved_at > RATING_WINDOW:
+            return False
+        return await self.desk.rate(conv, ticket.id, int(m.group(1)) if m.group(1) else len(m.group(2)))
+
     async def _answer(self, conv: Conversation, msg: IncomingMessage, lang: str, out: Outcome,
-                      on_delta: OnDelta | None) -> None:
+                      on_delta: OnDelta | None, reminder: Reply | None = None) -> bool:
+        """Answer and send (after `reminder`, when given; with a reminder a no-answer is not sent: False)."""
         history = await self.store.recent_turns(conv.id, self.settings.history_turns + 1)
         fresh = utcnow() - timedelta(minutes=self.settings.history_max_age_minutes)
         history = [t for t in history if t.id != out.message_id and t.created_at >= fresh][-self.settings.history_turns:]
         answer = await self._run_answer(msg.text, history, lang, on_delta)
+        if reminder is not None:
+            if answer.no_answer:
+                return False
+            await self._reply(conv, out, reminder)
         out.answer = answer
         out.status = "no_answer" if answer.no_answer else "answered"
-        if answer.no_answer:
+        if answer.no_answer and conv.channel not in TEST_CHANNELS:
             await self.store.record_gap(msg.text, "no_answer", message_id=out.message_id,
                                         conversation_id=conv.id, top_score=answer.timings.get("top_score"))
         await self._reply(conv, out, self._answer_reply(answer), answer=answer)
+        return True
 
     async def _run_answer(self, text: str, history: list, lang: str, on_delta: OnDelta | None) -> Answer:
         streamed = ""
@@ -285,6 +326,8 @@ class Engine:
                     answer: Answer | None = None, handoff: bool = False, author: str | None = None) -> Reply:
         """Store, then deliver: the one outbound path for assistant, manager and system messages."""
         meta = _answer_meta(answer) if answer else {}
+        if reply.buttons:  # kept so a reloaded page shows them again
+            meta["buttons"] = [{"label": b.label, "action": b.action} for b in reply.buttons]
         mid = await self.store.record_reply(
             conv.id, conv.channel, reply.role, reply.text, reply_to_id=reply_to_id, author=author,
             mode=answer.mode.value if answer else None, no_answer=bool(answer and answer.no_answer),
@@ -294,7 +337,7 @@ class Engine:
         current = _OUTCOME.get()
         if current is not None:
             current.replies.append(reply)
-        if reply.role is Role.ASSISTANT and await self._human_owns(conv):
+        if reply.role is Role.ASSISTANT and await self._human_owns(conv, current is not None and current.while_waiting):
             await self.store.set_message_status(mid, "suppressed")  # never answer over a human
             return reply
         channel = self.channels.get(conv.channel)
@@ -328,14 +371,18 @@ class Engine:
             return None
         return await self._send(conv, reply, reply_to_id=reply_to_id)
 
-    async def _human_owns(self, conv: Conversation) -> bool:
+    async def _human_owns(self, conv: Conversation, waiting_allowed: bool = False) -> bool:
         ticket = await self.store.tickets.open_for(conv.id)
-        return ticket is not None and ticket.state in ("waiting", "active")
+        return ticket is not None and ticket.state in (("active",) if waiting_allowed else ("waiting", "active"))
 
     async def button(self, channel: str, chat_id: str, user_id: str, action: str) -> bool:
         """A button press from any channel: "feedback:up:<id>", "feedback:down:<id>", "handoff",
-        "rate:<ticket>:<stars>". False when the action is unknown or not allowed."""
+        "rate:<ticket>:<stars>", "say:<text>" (a quick reply: as if the user typed the text). False when the
+        action is unknown or not allowed."""
         parts = action.split(":")
+        if parts[0] == "say" and action[4:].strip():
+            await self.handle(IncomingMessage(channel=channel, chat_id=chat_id, user_id=user_id, text=action[4:]))
+            return True
         if parts[0] == "feedback" and len(parts) == 3 and parts[2].isdigit():
             return await self.feedback(channel, chat_id, int(parts[2]), parts[1])
         if parts[0] == "handoff":

@@ -24,6 +24,8 @@ def _scrub(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
 def configure(level: str = "INFO", fmt: str = "console") -> None:
     lvl = getattr(logging, level.upper(), logging.INFO)
     logging.basicConfig(level=lvl, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # a library that sets its own logger to DEBUG (bm25s does,
+        handler.setLevel(lvl)                     # at import) still prints nothing below the level
     for noisy in ("httpx", "chromadb", "jieba", "bm25s", "aiohttp.access", "telegram", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(max(lvl, logging.WARNING))
     renderer = structlog.processors.JSONRenderer(ensure_ascii=False) if fmt == "json" else \

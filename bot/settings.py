@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     handoff_expire_hours: float = Field(72.0, gt=0)
     handoff_active_timeout_hours: float = Field(24.0, gt=0)
     handoff_intake_timeout_minutes: float = Field(30.0, gt=0)
+    handoff_office_hours: str = "mon-fri 09:00-12:00,13:30-17:30"  # told to users when the roster is empty
 
     # -- policy status, application calendar, subscriptions (issue 16)
     calendar_timezone: str = "Asia/Shanghai"  # "today" for policy status, calendar answers and notices

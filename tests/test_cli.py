@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,41 @@ def test_eval_on_real_lookalike_regulations_cites_each_questions_own_city(cli_en
     assert len(rows) == len(items) >= 10
     wrong = [(r["id"], r["cited"]) for r in rows if not r["doc_ok"]]
     assert len(wrong) <= len(rows) // 10, wrong  # at least 90% cite their own document
+
+
+def test_admin_create_manager_explains_the_roster_step_or_adds_the_entry_with_manager_name(cli_env, tmp_path):
+    refused = run(["admin", "create", "--username", "zhang", "--role", "manager", "--manager-id", "zhang",
+                   "--password-stdin"], cli_env, tmp_path, stdin="Str0ng-passw0rd!\n")
+    assert refused.returncode == 2 and "HANDOFF_ROSTER_FILE" in refused.stderr and "--manager-name" in refused.stderr
+    made = run(["admin", "create", "--username", "zhang", "--role", "manager", "--manager-id", "zhang",
+                "--manager-name", "张工", "--working-hours", "mon-fri 09:00-17:30", "--password-stdin"],
+               cli_env, tmp_path, stdin="Str0ng-passw0rd!\n")
+    assert made.returncode == 0, made.stderr
+    assert "roster entry zhang (张工) saved" in made.stdout and "created manager zhang" in made.stdout
+    listed = run(["admin", "list"], cli_env, tmp_path)
+    assert "zhang\tmanager\tzhang\tactive" in listed.stdout
+
+
+def test_chat_prints_no_log_lines_and_offers_the_handoff_in_words(cli_env, tmp_path):
+    res = run(["chat"], cli_env, tmp_path, stdin="深圳的人工智能企业补贴标准是多少？\n你好\n")
+    assert res.returncode == 0, res.stderr
+    assert "输入“转人工”或 /human" in res.stdout and "点击" not in res.stdout
+    assert "可以这样问" in res.stdout  # the greeting's examples
+    assert "message" not in res.stderr and "[info" not in res.stderr
+
+
+async def test_the_first_start_says_it_ingests_the_bundled_documents_and_prints_no_library_debug_lines(tmp_path):
+    import asyncio
+    import os
+
+    from tests.conftest import _clean_env
+    from tests.test_process_faults import free_port, start_server
+
+    env = _clean_env(dict(os.environ), tmp_path / "fresh")
+    port = free_port()
+    proc = await start_server(env, port, tmp_path)
+    proc.send_signal(2)
+    await asyncio.wait_for(proc.wait(), 30)
+    log = (tmp_path / f"serve-{port}.log").read_text(encoding="utf-8")
+    assert re.search(r"ingesting bundled documents… \d+ chunks in \d+\.\d s", log), log
+    assert "DEBUG" not in log and "bm25s" not in log

@@ -1,8 +1,10 @@
 """Tickets: the queue (waiting and active, with intake cards and waiting times), history with SLA figures,
 one ticket with its transcript, live updates (server-sent events), and the managers' actions.
 
-Actions run through the same `HandoffDesk` methods the Telegram staff group uses, as the roster manager
-the account links to; the desk refuses what the ticket's state does not allow (409).
+Actions run through the same `HandoffDesk` methods the Telegram staff group uses: a manager account acts as
+the roster manager it links to; an admin or operator acts as ``console:<username>`` on any ticket (claims
+it, writes on it even when someone else holds it, transfers, closes, cancels). The desk refuses what the
+ticket's state does not allow (409).
 """
 from __future__ import annotations
 
@@ -97,14 +99,24 @@ def _text(ctx: Ctx, key: str, limit: int = 4000) -> str:
     return value[:limit]
 
 
-async def _run(console: "ConsoleChannel", ctx: Ctx, action: str, ticket_id: int) -> Any:
-    desk, me = console.desk, ctx.account.manager_id
-    if not me:
+def actor(ctx: Ctx) -> tuple[str, str | None]:
+    """(who acts, the name the user sees when staff claim): a manager acts as its roster id; an admin or
+    operator as ``console:<username>`` (not on the roster)."""
+    if ctx.role != MANAGER:
+        return f"console:{ctx.account.username}", ctx.account.username
+    if not ctx.account.manager_id:
         raise Refused(403, "error_no_manager")
+    return ctx.account.manager_id, None
+
+
+async def _run(console: "ConsoleChannel", ctx: Ctx, action: str, ticket_id: int) -> Any:
+    desk, (me, staff) = console.desk, actor(ctx)
     if action == "claim":
-        return await desk.claim(ticket_id, me)
+        return await desk.claim(ticket_id, me, staff_name=staff)
     if action == "reply":
-        return await desk.reply(ticket_id, me, _text(ctx, "text"))
+        return await desk.reply(ticket_id, me, _text(ctx, "text"), any_holder=staff is not None)
+    if action == "cancel":
+        return await desk.cancel(ticket_id, me)
     if action == "note":
         return await desk.note(ticket_id, me, _text(ctx, "text"))
     if action == "transfer":
@@ -115,7 +127,7 @@ async def _run(console: "ConsoleChannel", ctx: Ctx, action: str, ticket_id: int)
 
 
 def _action(action: str):
-    @endpoint(MANAGER)
+    @endpoint()
     async def handler(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
         ticket_id = number(request.match_info["id"])
         if await console.store.tickets.get(ticket_id) is None:
@@ -130,7 +142,7 @@ def _action(action: str):
     return handler
 
 
-ACTIONS = {name: _action(name) for name in ("claim", "reply", "note", "transfer", "resolve", "hand_back")}
+ACTIONS = {name: _action(name) for name in ("claim", "reply", "note", "transfer", "resolve", "hand_back", "cancel")}
 
 
 @endpoint()

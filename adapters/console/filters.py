@@ -1,12 +1,13 @@
 """The conversation filters of the list, the API and the export, from and to query strings.
 
     channel=web  from=2026-01-01  to=2026-01-31 (local days, both included)  q=keyword
+    period=today (since local midnight) | 24h (the last 24 hours): shortcuts that replace `from`
     handoff=yes|no  feedback=up|down  unanswered=1  mode=llm|extractive|curated  cursor=...
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -14,8 +15,9 @@ from adapters.console.auth import Refused
 from bot.dashboard import parse_day
 from bot.errors import BadRequestError
 from bot.store.console_search import MODES, ConversationFilter
+from bot.types import utcnow
 
-KEYS = ("channel", "from", "to", "q", "handoff", "feedback", "unanswered", "mode")
+KEYS = ("channel", "from", "to", "q", "handoff", "feedback", "unanswered", "mode", "period")
 MAX_KEYWORD = 100
 
 
@@ -48,6 +50,16 @@ def _choice(query: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str
     return value or None
 
 
+def _since(query: Mapping[str, str], tz: ZoneInfo) -> datetime | None:
+    """`period` (today / 24h) when given, else the `from` day."""
+    period = _choice(query, "period", ("today", "24h"))
+    if period == "24h":
+        return utcnow() - timedelta(hours=24)
+    if period == "today":
+        return utcnow().astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    return _day(query, "from", tz)
+
+
 def parse_filter(query: Mapping[str, str], tz: ZoneInfo) -> ConversationFilter:
     """The filter a query string asks for; BadRequestError on a value that cannot be meant."""
     until = _day(query, "to", tz)
@@ -56,7 +68,7 @@ def parse_filter(query: Mapping[str, str], tz: ZoneInfo) -> ConversationFilter:
     if len(keyword) > MAX_KEYWORD:
         raise BadRequestError(f"q is limited to {MAX_KEYWORD} characters")
     return ConversationFilter(
-        channel=query.get("channel", "").strip()[:32] or None, since=_day(query, "from", tz),
+        channel=query.get("channel", "").strip()[:32] or None, since=_since(query, tz),
         until=until + timedelta(days=1) if until else None, keyword=keyword or None,
         handoff=None if handoff is None else handoff == "yes", feedback=_choice(query, "feedback", ("up", "down")),
         unanswered=query.get("unanswered", "") in ("1", "true", "yes", "on"), mode=_choice(query, "mode", MODES),

@@ -33,7 +33,9 @@ def _q(name: str, description: str, schema: dict | None = None) -> dict[str, Any
 
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 FILTERS = [
-    _q("channel", "web, telegram, wecom, wecom_kf ..."), _q("from", "first local day, YYYY-MM-DD"),
+    _q("channel", "web, telegram, wecom, wecom_kf ...; cli and eval only when named"),
+    _q("from", "first local day, YYYY-MM-DD"),
+    _q("period", "today: since local midnight; 24h: the last 24 hours (replaces from)", {"enum": ["today", "24h"]}),
     _q("to", "last local day (included), YYYY-MM-DD"), _q("q", "keyword found in any message"),
     _q("handoff", "yes: handed to a technology manager; no: never", {"enum": ["yes", "no"]}),
     _q("feedback", "an answer was rated", {"enum": ["up", "down"]}),
@@ -63,6 +65,7 @@ TICKET_ACTIONS = {
     "transfer": ("Transfer the ticket to another manager", _obj(to="string")),
     "resolve": ("Resolve with an outcome; the assistant answers again", _obj(outcome="string")),
     "hand_back": ("Hand the conversation back to the assistant", _obj()),
+    "cancel": ("Cancel the ticket (the user is told; no rating asked)", _obj()),
 }
 CURATED_BODY = _obj(question="string", answer="string", examples={"type": "array", "items": {"type": "string"}},
                     lang={"enum": ["zh", "en"]}, status={"enum": ["active", "retired"]})
@@ -106,7 +109,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/admin/tickets/events": {"get": op("Server-sent events: a ticket changed", ALL,
                                             response={"type": "string", "description": "text/event-stream"})},
     "/api/admin/tickets/{id}": {"get": op("A ticket with its card, history and transcript", ALL, params=[ID])},
-    **{f"/api/admin/tickets/{{id}}/{name}": {"post": op(summary, [MANAGER], params=[ID], body=body)}
+    **{f"/api/admin/tickets/{{id}}/{name}": {"post": op(summary, ALL, params=[ID], body=body)}
        for name, (summary, body) in TICKET_ACTIONS.items()},
     "/api/admin/managers": {"get": op("The roster of technology managers", ALL)},
     "/api/admin/documents": {"get": op("Knowledge-base documents", STAFF),

@@ -12,6 +12,7 @@ from adapters.console.filters import number, query_string
 from adapters.console.html import badge, e, field, page, select, table, when
 from adapters.console.i18n import t
 from bot.accounts import STAFF
+from bot.types import TEST_CHANNELS
 
 if TYPE_CHECKING:
     from adapters.console.channel import ConsoleChannel
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 def _filters(console: "ConsoleChannel", ctx: Ctx, q: Any) -> str:
     lang = ctx.lang
-    channels = sorted({*console.engine.channels, "web", "telegram", "wecom"} - {"console"})
+    channels = sorted({*console.engine.channels, "web", "telegram", "wecom"} - {"console"}) + list(TEST_CHANNELS)
     any_ = ("", t(lang, "any"))
     controls = [
         field(t(lang, "channel"), select("channel", [any_, *((c, c) for c in channels)], q.get("channel", ""))),
@@ -37,7 +38,10 @@ def _filters(console: "ConsoleChannel", ctx: Ctx, q: Any) -> str:
     ]
     return (f'<form method="get" class="filters" role="search">{"".join(controls)}'
             f'<button class="primary">{e(t(lang, "apply"))}</button>'
-            f'<a class="button" href="/console/conversations">{e(t(lang, "reset"))}</a></form>')
+            f'<a class="button" href="/console/conversations">{e(t(lang, "reset"))}</a>'
+            + "".join(f'<a class="button{" active" if q.get("period") == p else ""}" href="/console/conversations?'
+                      f'{e(query_string(q, period=p, **{"from": None}, cursor=None))}">{e(t(lang, "period_" + p))}</a>'
+                      for p in ("today", "24h")) + '</form>')
 
 
 def _flags(ctx: Ctx, c: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.console.api_tickets import history_data, queue_data, ticket_data
+from adapters.console.api_tickets import actor, history_data, queue_data, ticket_data
 from adapters.console.filters import number
 from adapters.console.auth import Ctx, endpoint
 from adapters.console.html import badge, duration, e, form, html_response, page, select, table, when
@@ -28,16 +28,21 @@ def _when(console: "ConsoleChannel", value: str | None) -> str:
 
 
 def _claim(ctx: Ctx, tk: dict[str, Any]) -> str:
-    if ctx.role != MANAGER or tk["state"] != "waiting":
+    if tk["state"] != "waiting" or (ctx.role == MANAGER and not ctx.account.manager_id):
         return ""
     return form(ctx, f"/api/admin/tickets/{tk['id']}/claim", f'<button class="primary">{e(t(ctx.lang, "claim"))}</button>',
                 next_=f"/console/tickets/{tk['id']}", cls="inline")
 
 
+def unstaffed(ctx: Ctx, tk: dict[str, Any]) -> str:
+    """The flag on a ticket nobody could be reached for when it was queued (no roster, nobody on duty)."""
+    return badge(t(ctx.lang, "unstaffed_" + tk["unstaffed"]), "error") if tk.get("unstaffed") else ""
+
+
 def _waiting_row(console: "ConsoleChannel", ctx: Ctx, tk: dict[str, Any]) -> list[str]:
     return [f'<a href="/console/tickets/{tk["id"]}">#{tk["id"]}</a>', e(tk["channel"]),
-            badge(duration(tk["waiting_seconds"], ctx.lang), "amber"), f'<pre class="card-text">{e(tk["card"])}</pre>',
-            _claim(ctx, tk)]
+            badge(duration(tk["waiting_seconds"], ctx.lang), "amber") + unstaffed(ctx, tk),
+            f'<pre class="card-text">{e(tk["card"])}</pre>', _claim(ctx, tk)]
 
 
 def _active_row(console: "ConsoleChannel", ctx: Ctx, tk: dict[str, Any]) -> list[str]:
@@ -85,12 +90,14 @@ async def queue_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) 
 
 
 def _actions(ctx: Ctx, tk: dict[str, Any], managers: list[dict[str, Any]]) -> str:
+    """A manager acts on waiting tickets and the ones it holds; an admin or operator on any open ticket."""
     lang, tid, out = ctx.lang, tk["id"], []
-    if ctx.role != MANAGER or tk["state"] not in ("waiting", "active"):
+    if tk["state"] not in ("waiting", "active") or (ctx.role == MANAGER and not ctx.account.manager_id):
         return ""
     act = lambda name, inner, cls="stack": form(ctx, f"/api/admin/tickets/{tid}/{name}", inner,  # noqa: E731
                                                 next_=f"/console/tickets/{tid}", cls=cls)
-    mine = tk["state"] == "active" and tk["manager_id"] == ctx.account.manager_id
+    me, staff = actor(ctx)
+    mine = tk["state"] == "active" and (tk["manager_id"] == me or staff is not None)
     if tk["state"] == "waiting":
         out.append(_claim(ctx, tk))
     if mine:
@@ -101,9 +108,13 @@ def _actions(ctx: Ctx, tk: dict[str, Any], managers: list[dict[str, Any]]) -> st
         out.append(act("resolve", f'<input name="outcome" placeholder="{e(t(lang, "outcome"))}" maxlength="64">'
                                   f'<button>{e(t(lang, "resolve"))}</button>', "inline"))
         out.append(act("hand_back", f'<button>{e(t(lang, "hand_back"))}</button>', "inline"))
-    others = [(m["id"], m["name"]) for m in managers if m["id"] != ctx.account.manager_id]
+    others = [(m["id"], m["name"]) for m in managers if m["id"] != me and m["id"] != tk["manager_id"]]
     if (mine or tk["state"] == "waiting") and others:
         out.append(act("transfer", select("to", others) + f'<button>{e(t(lang, "transfer"))}</button>', "inline"))
+    if mine or tk["state"] == "waiting":
+        out.append(form(ctx, f"/api/admin/tickets/{tid}/cancel", f'<button class="danger">{e(t(lang, "cancel_ticket"))}'
+                             f'</button>', next_=f"/console/tickets/{tid}", cls="inline",
+                        confirm=t(lang, "cancel_ticket_confirm")))
     return f'<section class="actions"><h2>{e(t(lang, "actions"))}</h2>{"".join(out)}</section>'
 
 
@@ -111,7 +122,7 @@ def _side(console: "ConsoleChannel", ctx: Ctx, data: dict[str, Any]) -> str:
     lang, tk = ctx.lang, data["ticket"]
     events = "".join(f'<li><time>{e(_when(console, ev["at"]))}</time> {e(ev["actor"])} · {e(ev["action"])} '
                      f'{e(ev["detail"])}</li>' for ev in data["events"])
-    return (f'<p class="meta">{badge(t(lang, "state_" + tk["state"]), "amber")} {e(tk["channel"])} · '
+    return (f'<p class="meta">{badge(t(lang, "state_" + tk["state"]), "amber")}{unstaffed(ctx, tk)} {e(tk["channel"])} · '
             f'{e(t(lang, "manager"))}: {e(tk["manager_id"] or "—")} · {e(t(lang, "waited"))} '
             f'{e(duration(tk["waiting_seconds"], lang))}</p><pre class="card-text">{e(tk["card"])}</pre>'
             f'<h2>{e(t(lang, "history"))}</h2><ol class="events">{events}</ol>')

@@ -69,7 +69,8 @@ def ticket_json(t: TicketRecord, account: AccountRecord, *, channel: str = "", c
             "trigger": m(t.trigger), "manager_id": t.manager_id, "lang": t.lang, "card": m(card),
             "created_at": iso(t.created_at), "waiting_since": iso(t.waiting_since), "claimed_at": iso(t.claimed_at),
             "first_response_at": iso(t.first_response_at), "resolved_at": iso(t.resolved_at),
-            "outcome": t.outcome, "rating": t.rating, "waiting_seconds": waiting_seconds(t)}
+            "outcome": t.outcome, "rating": t.rating, "waiting_seconds": waiting_seconds(t),
+            "unstaffed": t.meta.get("unstaffed")}
 
 
 def event_json(e: TicketEvent, m: Masker) -> dict[str, Any]:

@@ -118,11 +118,13 @@ def _button(button: Button, message_id: int | None) -> InlineKeyboardButton | No
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """👍/👎 on one row, the stars of a rating on one row, every other button on a row of its own."""
+    """👍/👎 on one row, the stars of a rating on one row, quick replies (intake choices, skip, cancel) two
+    to a row, every other button on a row of its own."""
     made = [(b, _button(b, reply.message_id)) for b in reply.buttons]
     shared = [[k for b, k in made if k and b.action.startswith(kind)] for kind in ("feedback:", "rate:")]
-    others = [[k] for b, k in made if k and not b.action.startswith(("feedback:", "rate:"))]
-    rows = [row for row in shared if row] + others
+    quick = [k for b, k in made if k and b.action.startswith("say:")]
+    others = [[k] for b, k in made if k and not b.action.startswith(("feedback:", "rate:", "say:"))]
+    rows = [row for row in shared if row] + [quick[i:i + 2] for i in range(0, len(quick), 2)] + others
     return InlineKeyboardMarkup(rows) if rows else None
 
 

@@ -5,6 +5,7 @@
     POST /api/chat               one message -> the answer as JSON
     POST /api/chat/stream        the same as server-sent events: delta*, reply*, done
     POST /api/feedback           👍/👎 on an answer     GET /api/chat/history?after=
+    POST /api/button             a rating button (rate:<ticket>:<stars>); other buttons send their text
 
 The session is a secret the server issues in the HttpOnly `qdbot_chat` cookie (or an API client's own
 `session_id` in the body / `X-Chat-Session` header); conversations are stored under an id derived from
@@ -40,6 +41,7 @@ from bot.text import detect_lang
 from bot.types import IncomingMessage, Reply, Role
 
 log = structlog.get_logger("qdbot.web")
+HISTORY_PAGE = 500  # messages per history answer; the page asks again while `more`
 Handler = Callable[["WebChannel", web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -107,6 +109,7 @@ class WebChannel:
             web.post("/api/chat", self.chat),
             web.post("/api/chat/stream", self.chat_stream),
             web.post("/api/feedback", self.feedback),
+            web.post("/api/button", self.button),
             web.get("/api/chat/history", self.history),
             web.get("/answer/{token}", self.answer_page),
         ]
@@ -207,15 +210,32 @@ class WebChannel:
         return web.json_response({"ok": True})
 
     @_api
+    async def button(self, request: web.Request) -> web.StreamResponse:
+        """A rating button; what the engine says back (thanks) arrives with the next history poll."""
+        lang = translate.lang_of(request.query.get("lang"))
+        pressed = translate.parse_button(await translate.read_body(request), lang)
+        secret, issued = self._credential(request, pressed.session_id, lang)
+        public = session.public_id(self._secret, secret)
+        if issued or not await self.engine.button(CHANNEL, public, public, pressed.action):
+            return _error("error_not_found", 404, lang)
+        return web.json_response({"ok": True})
+
+    @_api
     async def history(self, request: web.Request) -> web.StreamResponse:
-        """The session's stored messages after `after` (page reload, and polled for messages pushed later)."""
+        """The session's stored messages after `after`, oldest first, and `cursor`: the id to ask after next
+        time (the last one looked at, shown or withheld). Ids of a conversation are given in commit order
+        (`Store._touch`), so a page that always asks after the cursor it was given sees every message once,
+        whatever it sent meanwhile and whichever worker answers. Also the open ticket, for the banner."""
         q = translate.parse_history(request.query)
         secret, issued = self._credential(request, session.from_header(request), "zh")
-        conv = None if issued else await self.engine.store.find_conversation(
-            CHANNEL, session.public_id(self._secret, secret))
-        stored = await self.engine.store.messages(conv.id, limit=100_000) if conv else []
-        shown = [render.message_json(m) for m in stored if m.id > q.after and m.status != "suppressed"]
-        resp = web.json_response({"messages": shown}, headers={"Cache-Control": "no-store"})
+        store = self.engine.store
+        conv = None if issued else await store.find_conversation(CHANNEL, session.public_id(self._secret, secret))
+        stored = await store.messages(conv.id, after_id=q.after, limit=HISTORY_PAGE) if conv else []
+        shown = [render.message_json(m) for m in stored if m.status != "suppressed"]
+        ticket = await store.tickets.open_for(conv.id) if conv else None
+        resp = web.json_response({"messages": shown, "cursor": stored[-1].id if stored else q.after,
+                                  "more": len(stored) == HISTORY_PAGE, "ticket": render.ticket_json(ticket)},
+                                 headers={"Cache-Control": "no-store"})
         self._issue(resp, request, secret, issued)
         return resp
 

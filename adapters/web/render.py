@@ -26,10 +26,18 @@ def stored_sources_json(stored: Iterable[dict[str, Any]]) -> list[dict[str, Any]
     return [{"n": n, **{k: s.get(k) for k in SOURCE_KEYS}} for n, s in enumerate(stored, 1)]
 
 
+def buttons_json(buttons: Iterable[Any]) -> list[dict[str, str]]:
+    """Quick replies the page draws as buttons (👍/👎 have their own bar and "联系技术经理人" its own button,
+    so they are left out)."""
+    out = [{"label": b["label"], "action": b["action"]} if isinstance(b, dict) else {"label": b.label, "action": b.action}
+           for b in buttons]
+    return [b for b in out if not b["action"].startswith("feedback:") and b["action"] != "handoff"]
+
+
 def reply_json(reply: Reply) -> dict[str, Any]:
     """One reply the engine sent (the `reply` event of the stream)."""
     return {"message_id": reply.message_id, "role": reply.role.value, "text": reply.text,
-            "sources": sources_json(reply.citations)}
+            "sources": sources_json(reply.citations), "buttons": buttons_json(reply.buttons)}
 
 
 def _mode(out: Outcome, default: str) -> str:
@@ -70,5 +78,11 @@ def message_json(m: StoredMessage) -> dict[str, Any]:
         "feedback": m.feedback,
         "no_answer": m.no_answer,
         "handoff": m.handoff,
+        "buttons": buttons_json(m.meta.get("buttons") or ()),
         "created_at": m.created_at.isoformat(),
     }
+
+
+def ticket_json(t: Any) -> dict[str, Any] | None:
+    """The open ticket the page's banner shows (None: the assistant answers)."""
+    return {"id": t.id, "state": t.state, "unstaffed": t.meta.get("unstaffed")} if t is not None else None

@@ -20,7 +20,8 @@ MAX_BODY = 64 * 1024
 LANGS = ("zh", "en")
 MAX_ID = 2**62  # larger message ids cannot exist (and overflow the database's integers)
 _FIELD_ERRORS = {"session_id": "error_session_id", "text": "error_text", "lang": "error_lang",
-                 "message_id": "error_message_id", "value": "error_feedback_value", "after": "error_after"}
+                 "message_id": "error_message_id", "value": "error_feedback_value", "after": "error_after",
+                 "action": "error_action"}
 
 
 class BadInput(Exception):
@@ -47,6 +48,14 @@ class FeedbackIn(BaseModel):
     session_id: str | None = Field(None, pattern=SESSION_ID)
     message_id: int = Field(gt=0, lt=MAX_ID)
     value: Literal["up", "down"] | None
+
+
+class ButtonIn(BaseModel):
+    """A pressed button the page cannot turn into text (a rating of the technology manager's service)."""
+    model_config = ConfigDict(extra="ignore")
+
+    session_id: str | None = Field(None, pattern=SESSION_ID)  # an API client's own secret; else the cookie
+    action: str = Field(pattern=r"^rate:\d{1,19}:[1-5]$")
 
 
 class HistoryIn(BaseModel):
@@ -105,6 +114,11 @@ def parse_chat(body: bytes, max_chars: int, default_lang: str = "zh") -> ChatIn:
 def parse_feedback(body: bytes, default_lang: str = "zh") -> FeedbackIn:
     data = _json_object(body, default_lang)
     return _validate(FeedbackIn, data, lang_of(data.get("lang", default_lang)))
+
+
+def parse_button(body: bytes, default_lang: str = "zh") -> ButtonIn:
+    data = _json_object(body, default_lang)
+    return _validate(ButtonIn, data, lang_of(data.get("lang", default_lang)))
 
 
 def parse_history(query: dict[str, str]) -> HistoryIn:

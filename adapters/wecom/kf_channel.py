@@ -281,10 +281,11 @@ class WeComKfChannel:
         log.info("wecom_kf_silent", chat=msg.chat_id, service_state=state)
 
     async def _click(self, click: KfClick) -> None:
-        """"handoff" goes the customer-message way (stored, deduped, state-checked); the rest
+        """"handoff" and quick replies ("say:<text>": intake choices, skip, cancel) go the customer-message
+        way (stored, deduped, state-checked); the rest
         (feedback, ratings) to ``Engine.button``."""
-        if click.action == "handoff":
-            await self._customer(replace(click.msg, text="/human"))
+        if click.action == "handoff" or click.action.startswith("say:"):  # as if the customer typed it
+            await self._customer(replace(click.msg, text="/human" if click.action == "handoff" else click.action[4:]))
             return
         msg = click.msg
         with replying_to(msg.channel_message_id or ""):

@@ -21,8 +21,9 @@ import prompts
 from bot import llm as llm_ops
 from bot.errors import HandoffError, LLMError, NotPermittedError
 from bot.handoff import intake, policy
+from bot.handoff.availability import availability, hours_text
 from bot.handoff.events import StaffChannel, StaffEvent
-from bot.handoff.roster import load_roster, matches, next_opening, on_duty
+from bot.handoff.roster import load_roster, matches, on_duty, parse_hours
 from bot.settings import Settings
 from bot.store import ManagerRecord, Store, TicketRecord
 from bot.types import Button, Conversation, IncomingMessage, Reply, Role, utcnow
@@ -36,6 +37,7 @@ class HandoffDesk:
     def __init__(self, settings: Settings, store: Store, send: SendFn, llm: Runnable | None = None):
         self.settings, self.store, self._send, self.llm = settings, store, send, llm
         self.tz = ZoneInfo(settings.handoff_timezone)
+        parse_hours(settings.handoff_office_hours)  # a malformed HANDOFF_OFFICE_HOURS stops the start
         self.staff: list[StaffChannel] = []
 
     def add_staff(self, channel: StaffChannel) -> None:
@@ -66,26 +68,58 @@ class HandoffDesk:
 
     async def on_user_message(self, conv: Conversation, ticket: TicketRecord, msg: IncomingMessage,
                               message_id: int) -> str:
-        """A user message while a ticket is open: the next intake answer, or relayed to the manager."""
+        """A user message while a ticket is open: "cancelled" (cancel words, /cancel), "new_chat" ("新对话",
+        /new: cancelled and the context forgotten), "intake" (the next intake answer), "answer" (a policy
+        question while waiting: the engine answers it), else "relayed" to the manager."""
+        if intake.is_cancel(msg.text) or intake.is_new_chat(msg.text):
+            await self.cancel_by_user(conv, ticket, message_id)
+            if not intake.is_new_chat(msg.text):
+                return "cancelled"
+            await self.store.reset_context(conv.id)
+            await self._say(conv, ticket.lang, "context_reset", message_id)
+            return "new_chat"
         if ticket.state == "intake":
             return await self._intake_answer(conv, ticket, msg.text, message_id)
         await self.store.tickets.transition(ticket.id, ("waiting", "active"))
         await self._emit("user_message", ticket, conv, text=msg.text, actor="user")
+        if ticket.state == "waiting" and intake.looks_like_question(msg.text):
+            return "answer"
         if ticket.state == "waiting":
-            await self._say(conv, ticket.lang, "waiting_reminder", message_id, ticket=ticket.id)
+            await self.remind_waiting(conv, ticket.id, ticket.lang, message_id)
         return "relayed"
 
+    async def remind_waiting(self, conv: Conversation, ticket_id: int, lang: str, reply_to_id: int | None) -> None:
+        await self._say(conv, lang, "waiting_reminder", reply_to_id, self._cancel_button(lang), ticket=ticket_id)
+
+    async def cancel_by_user(self, conv: Conversation, ticket: TicketRecord, message_id: int | None) -> bool:
+        """The user withdraws the request at any step: intake, waiting or with a manager."""
+        done = await self.store.tickets.transition(ticket.id, UNRESOLVED, "cancelled", resolved_at=utcnow(),
+                                                   outcome="cancelled by user")
+        if done is None:
+            return False
+        await self.store.tickets.add_event(ticket.id, "user", "cancelled")
+        key = "intake_cancelled" if ticket.state == "intake" else "ticket_cancelled"
+        await self._say(conv, ticket.lang, key, message_id, ticket=ticket.id)
+        if ticket.state != "intake":
+            await self._emit("cancelled", done, conv, text="cancelled by user", actor="user")
+        return True
+
+    def _cancel_button(self, lang: str) -> tuple[Button, ...]:
+        return (Button(prompts.text(lang, "button_cancel_ticket"), "say:" + prompts.text(lang, "cancel_word")),)
+
+    def _step_buttons(self, lang: str, step: str) -> tuple[Button, ...]:
+        """Quick replies for an intake question: the kinds (1-7), skip, cancel; typed answers work too."""
+        kinds = tuple(Button(f"{n} {prompts.text(lang, 'kind_' + k)}", f"say:{n}")
+                      for n, k in enumerate(intake.KINDS, 1)) if step == "kind" else ()
+        return kinds + (Button(prompts.text(lang, "button_skip"), "say:" + prompts.text(lang, "skip_word")),
+                        Button(prompts.text(lang, "button_cancel"), "say:" + prompts.text(lang, "cancel_word")))
+
     async def _intake_answer(self, conv: Conversation, ticket: TicketRecord, text: str, message_id: int) -> str:
-        if intake.is_cancel(text):
-            await self.store.tickets.transition(ticket.id, ("intake",), "cancelled", resolved_at=utcnow(),
-                                                outcome="cancelled by user")
-            await self.store.tickets.add_event(ticket.id, "user", "cancelled")
-            await self._say(conv, ticket.lang, "intake_cancelled", message_id)
-            return "intake_cancelled"
         step = ticket.intake_step or intake.next_step(ticket.fields)
         ok, value = intake.accept(step, text) if step else (True, None)
         if not ok:
-            await self._say(conv, ticket.lang, "invalid_kind" if step == "kind" else "invalid_contact", message_id)
+            await self._say(conv, ticket.lang, "invalid_kind" if step == "kind" else "invalid_contact", message_id,
+                            self._step_buttons(ticket.lang, step or ""))
             return "intake"
         fields = {**ticket.fields, step: value} if step else ticket.fields
         updated = await self.store.tickets.transition(ticket.id, ("intake",), fields=fields,
@@ -96,7 +130,7 @@ class HandoffDesk:
     async def _advance(self, conv: Conversation, ticket: TicketRecord, reply_to_id: int | None) -> TicketRecord:
         step = intake.next_step(ticket.fields)
         if step is not None:
-            await self._say(conv, ticket.lang, f"ask_{step}", reply_to_id)
+            await self._say(conv, ticket.lang, f"ask_{step}", reply_to_id, self._step_buttons(ticket.lang, step))
             return ticket
         return await self._queue(conv, ticket, reply_to_id)
 
@@ -109,12 +143,16 @@ class HandoffDesk:
         if queued is None:
             return ticket
         managers = await self._recipients(queued)
-        opening = next_opening([m.working_hours for m in await self.store.tickets.managers()], now, self.tz)
-        if opening is None:
-            await self._say(conv, queued.lang, "queued", reply_to_id, ticket=queued.id)
-        else:
-            await self._say(conv, queued.lang, "queued_off_hours", reply_to_id, ticket=queued.id,
-                            when=opening.strftime("%m-%d %H:%M"))
+        avail = availability(await self.store.tickets.managers(), managers, now, self.tz,
+                             self.settings.handoff_office_hours)
+        if avail.status != "staffed":  # flagged for operators: nobody will see it before the next working time
+            await self.store.tickets.set_meta(queued.id, unstaffed=avail.status)
+            queued = await self.store.tickets.get(queued.id) or queued
+        when = avail.opening.astimezone(self.tz).strftime("%m-%d %H:%M") if avail.opening else ""
+        key = {"staffed": "queued", "off_hours": "queued_off_hours",
+               "no_roster": "queued_no_roster" if when else "queued_no_roster_now"}[avail.status]
+        await self._say(conv, queued.lang, key, reply_to_id, self._cancel_button(queued.lang), ticket=queued.id,
+                        when=when, hours=hours_text(avail.hours, queued.lang))
         await self._emit("opened", queued, conv, managers=managers)
         return queued
 
@@ -212,9 +250,10 @@ class HandoffDesk:
             raise (NotPermittedError if refused.ownership else HandoffError)(refused.reason)
         return ticket
 
-    async def claim(self, ticket_id: int, manager_id: str) -> TicketRecord:
-        """The first manager to claim a waiting ticket gets it (atomic across workers)."""
-        manager = await self._manager(manager_id)
+    async def claim(self, ticket_id: int, manager_id: str, staff_name: str | None = None) -> TicketRecord:
+        """The first manager to claim a waiting ticket gets it (atomic across workers). With `staff_name` the
+        claimer is a console admin or operator (`manager_id` is then their actor id, not a roster id)."""
+        manager = await self._manager(manager_id) if staff_name is None else ManagerRecord(manager_id, staff_name)
         await self.authorize("claim", ticket_id, manager.id)
         claimed = await self.store.tickets.transition(ticket_id, ("waiting",), "active", manager_id=manager.id,
                                                       claimed_at=utcnow())
@@ -228,11 +267,12 @@ class HandoffDesk:
         await self._emit("claimed", claimed, conv, actor=manager.id)
         return claimed
 
-    async def reply(self, ticket_id: int, manager_id: str, text: str) -> Reply:
-        """A manager's message to the user, on the user's own channel."""
+    async def reply(self, ticket_id: int, manager_id: str, text: str, any_holder: bool = False) -> Reply:
+        """A manager's message to the user, on the user's own channel (`any_holder`: an admin or operator
+        may write on an active ticket someone else holds)."""
         await self.authorize("reply", ticket_id, manager_id)
         ticket, conv = await self._ticket_conv(ticket_id)
-        if ticket.state != "active" or ticket.manager_id != manager_id:
+        if ticket.state != "active" or (ticket.manager_id != manager_id and not any_holder):
             raise HandoffError(f"ticket #{ticket_id} is not active for {manager_id}")
         values = {} if ticket.first_response_at else {"first_response_at": utcnow()}
         await self.store.tickets.transition(ticket_id, ("active",), **values)
@@ -274,6 +314,19 @@ class HandoffDesk:
         stars = tuple(Button("★" * n, f"rate:{ticket_id}:{n}") for n in range(1, 6))
         await self._say(conv, done.lang, "rate_request", buttons=stars)
         await self._emit(kind, done, conv, text=outcome, actor=manager_id)
+        return done
+
+    async def cancel(self, ticket_id: int, actor: str) -> TicketRecord:
+        """Staff withdraw a ticket (a duplicate, spam, a request handled elsewhere): the user is told, no rating."""
+        await self.authorize("cancel", ticket_id, actor)
+        done = await self.store.tickets.transition(ticket_id, UNRESOLVED, "cancelled", resolved_at=utcnow(),
+                                                   outcome="cancelled by staff")
+        if done is None:
+            raise HandoffError(f"ticket #{ticket_id} is not open")
+        _, conv = await self._ticket_conv(ticket_id)
+        await self.store.tickets.add_event(ticket_id, actor, "cancelled", "cancelled by staff")
+        await self._say(conv, done.lang, "ticket_cancelled_by_staff", ticket=ticket_id)
+        await self._emit("cancelled", done, conv, text="cancelled by staff", actor=actor)
         return done
 
     async def hand_back(self, ticket_id: int, manager_id: str) -> TicketRecord:

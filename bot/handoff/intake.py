@@ -19,7 +19,11 @@ _KIND_WORDS = {
     "transfer": r"转化|转让|转移|技术交易|commerciali|transfer|sell",
 }
 _SKIP = re.compile(r"^\s*(跳过|略过|不填|无|没有|暂无|skip|-|n/?a|none)\s*[。.!！]?\s*$", re.I)
-_CANCEL = re.compile(r"^\s*(/cancel|取消|不用了|算了|不需要了|不要了|cancel|never ?mind|stop)\s*[。.!！]?\s*$", re.I)
+_CANCEL = re.compile(r"^\s*(/cancel|取消|取消工单|撤销|撤销工单|不用了|算了|不需要了|不要了|cancel|never ?mind|stop)"
+                     r"\s*[。.!！]?\s*$", re.I)
+_NEW_CHAT = re.compile(r"^\s*(/new|新对话|重新开始|new chat|start over)\s*[。.!！]?\s*$", re.I)
+_QUESTION = re.compile(r"[?？]\s*$|吗\s*$|什么|多少|如何|怎么|怎样|哪些|哪个|哪里|是否|能否|可以.{0,12}吗|有没有|"
+                       r"\b(what|how|which|when|where|who|is there|are there|can i|do you)\b", re.I)
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -31,6 +35,16 @@ def is_skip(text: str) -> bool:
 
 def is_cancel(text: str) -> bool:
     return bool(_CANCEL.match(text))
+
+
+def is_new_chat(text: str) -> bool:
+    """"新对话" or /new: the user wants to start over."""
+    return bool(_NEW_CHAT.match(text))
+
+
+def looks_like_question(text: str) -> bool:
+    """A question worth answering from the knowledge base (not contact details or a note for the manager)."""
+    return bool(_QUESTION.search(text)) and parse_contact(text) is None and not text.strip().startswith("/")
 
 
 def kind_from_text(text: str) -> str | None:

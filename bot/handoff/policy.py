@@ -9,6 +9,10 @@ A technology manager (an actor on the roster) acts only on tickets they hold or 
     transfer    -                                     yes                    -                         -
     resolve     -                                     yes                    -                         -
     hand_back   -                                     yes                    -                         -
+    cancel      -                                     yes                    -                         -
+
+Console admins and operators are not on the roster: they may act on any open ticket (claim, reply
+on a ticket another holds, transfer, close, cancel), bounded by the state transitions like the platform.
 
 The platform itself ("system" timeouts, a WeChat Customer Service session ended or moved in the WeCom
 client) is not a roster manager: its actions are bounded by the ticket's state transitions alone.
@@ -22,9 +26,9 @@ from dataclasses import dataclass
 
 from bot.store import TicketRecord
 
-ACTIONS = ("claim", "note", "reply", "transfer", "resolve", "hand_back")
+ACTIONS = ("claim", "note", "reply", "transfer", "resolve", "hand_back", "cancel")
 _OFFERED = {"claim", "note"}  # what a manager may do to a waiting ticket nobody holds yet
-_HELD = {"note", "reply", "transfer", "resolve", "hand_back"}  # what the holder may do to an active ticket
+_HELD = {"note", "reply", "transfer", "resolve", "hand_back", "cancel"}  # what the holder may do to an active ticket
 
 
 @dataclass(frozen=True, slots=True)

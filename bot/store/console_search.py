@@ -25,6 +25,7 @@ from bot.privacy import mask
 from bot.store.models import ConversationRow, GapRow, MessageRow, TicketRow
 from bot.store.records import StoredMessage
 from bot.store.tickets import TicketRecord, _ticket
+from bot.types import TEST_CHANNELS
 
 MODES = ("llm", "extractive", "curated")
 
@@ -137,6 +138,8 @@ class ConversationSearch:
         out: list[Any] = []
         if f.channel:
             out.append(c.channel == f.channel)
+        else:  # the command line's and evaluations' conversations only when their channel is picked
+            out.append(c.channel.notin_(TEST_CHANNELS))
         if f.since:
             out.append(c.updated_at >= f.since)
         if f.until:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.store.models import ConversationRow, MessageRow, TicketRow
 from bot.store.tickets import TicketRecord, _ticket
+from bot.types import TEST_CHANNELS
 
 
 class ConsoleStats:
@@ -25,7 +26,8 @@ class ConsoleStats:
         return func.date(MessageRow.created_at, f"{minutes:+d} minutes")
 
     def _window(self, since: datetime, until: datetime) -> list:
-        return [MessageRow.created_at >= since, MessageRow.created_at < until]
+        """Messages of the period, without the command line's and evaluations' (TEST_CHANNELS)."""
+        return [MessageRow.created_at >= since, MessageRow.created_at < until, MessageRow.channel.notin_(TEST_CHANNELS)]
 
     async def messages_per_day(self, since: datetime, until: datetime, tz: str) -> list[tuple[str, str, int]]:
         """(day, channel, user messages) for every day and channel with traffic."""

@@ -175,6 +175,7 @@ class Store:
             if self.dialect == "postgresql" and window is not None:
                 key = f"user:{msg.channel}:{msg.user_id}"
                 await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(key)})
+            await self._touch(s, conversation.id)  # before the insert: ids of a conversation in commit order
             row = MessageRow(conversation_id=conversation.id, channel=msg.channel,
                              channel_message_id=msg.channel_message_id, role=Role.USER.value,
                              author=msg.user_id, text=msg.text, created_at=msg.received_at,
@@ -185,7 +186,6 @@ class Store:
             except IntegrityError:
                 await s.rollback()
                 return None, 0
-            await self._touch(s, conversation.id)
             count = 0
             if window is not None:
                 since = utcnow() - timedelta(seconds=window)
@@ -197,6 +197,9 @@ class Store:
             return row.id, count
 
     async def _touch(self, s: AsyncSession, conversation_id: int) -> None:
+        """Lock the conversation's row until commit (PostgreSQL): called before a message is inserted, so
+        the messages of one conversation get their ids in commit order and a reader polling "after id N"
+        never sees N+1 committed while N is still to come (the web chat's cursor relies on it)."""
         await s.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
                         .values(updated_at=utcnow()))
 
@@ -212,9 +215,9 @@ class Store:
                              reply_to_id=reply_to_id, author=author, mode=mode, no_answer=no_answer,
                              handoff=handoff, top_score=top_score, latency_ms=latency_ms, meta=meta or {},
                              status="pending")
+            await self._touch(s, conversation_id)  # before the insert: ids of a conversation in commit order
             s.add(row)
             await s.flush()
-            await self._touch(s, conversation_id)
             await s.commit()
             return row.id
 

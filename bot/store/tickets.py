@@ -115,6 +115,14 @@ class TicketStore:
             row = (await s.scalars(stmt)).first()
             return _ticket(row) if row else None
 
+    async def latest_for(self, conversation_id: int) -> TicketRecord | None:
+        """The conversation's newest ticket in any state."""
+        async with self._session() as s:
+            stmt = (select(TicketRow).where(TicketRow.conversation_id == conversation_id)
+                    .order_by(TicketRow.id.desc()).limit(1))
+            row = (await s.scalars(stmt)).first()
+            return _ticket(row) if row else None
+
     async def transition(self, ticket_id: int, from_states: tuple[str, ...], to_state: str | None = None,
                          **values: Any) -> TicketRecord | None:
         """Compare-and-set: apply when the ticket is in one of `from_states`; None otherwise."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 import prompts
 from bot.answerer import Answerer
 from bot.engine import Engine
@@ -187,3 +189,27 @@ async def test_per_conversation_locks_do_not_accumulate_after_messages_are_answe
         await engine.handle(msg("青岛计划建设多少家概念验证平台？", mid=f"l{i}", chat=f"chat-{i}"))
     gc.collect()
     assert len(engine._locks) == 0 and len(store.locks._local) == 0
+
+
+@pytest.mark.parametrize("text, key", [("你好", "smalltalk_greeting"), ("您好！", "smalltalk_greeting"),
+                                       ("谢谢", "smalltalk_thanks"), ("好的，谢谢！", "smalltalk_thanks"),
+                                       ("再见", "smalltalk_bye"), ("/foo", "smalltalk_unknown_command")])
+async def test_small_talk_and_unknown_commands_get_a_friendly_line_and_are_not_gaps(store, retriever, text, key):
+    ch = RecordingChannel()
+    out = await make_engine(store, retriever, ch).handle(msg(text))
+    assert out.status == "smalltalk" and out.answer is None
+    assert ch.sent[-1][1].text == prompts.text("zh", key)
+    assert await store.gaps() == []
+
+
+async def test_a_question_that_starts_with_a_greeting_is_answered(store, retriever):
+    out = await make_engine(store, retriever).handle(msg("你好，青岛计划建设多少家概念验证平台？"))
+    assert out.status == "answered" and "60家" in out.answer.text
+
+
+@pytest.mark.parametrize("channel", ["cli", "eval"])
+async def test_a_handoff_from_the_command_line_or_an_eval_is_reported_but_opens_no_ticket(store, retriever, channel):
+    engine = make_engine(store, retriever)
+    out = await engine.handle(IncomingMessage(channel, "t1", "t1", "我们公司有一项发明专利想转化，能帮我联系技术经理人吗？"))
+    assert out.status == "handoff" and out.replies[-1].text == prompts.text("zh", "handoff_offline")
+    assert await store.tickets.list() == []

@@ -97,13 +97,127 @@ async def test_the_user_can_cancel_the_intake_and_the_assistant_answers_again(de
     assert out.status == "answered" and "60家" in desk.texts()[-1]
 
 
-async def test_while_waiting_the_assistant_is_silent_and_messages_reach_the_managers(desk):
+async def test_while_waiting_a_note_reaches_the_managers_and_the_user_is_reminded_of_the_ticket(desk):
     await desk.say("转人工")
     await fill_intake(desk)
-    out = await desk.say("青岛计划建设多少家概念验证平台？")
+    ticket = await desk.ticket()
+    out = await desk.say("专利号是ZL202410000000.1")
     assert out.status == "handoff" and out.answer is None
+    assert desk.staff.events[-1].kind == "user_message" and "ZL2024" in desk.staff.events[-1].text
+    assert desk.texts()[-1] == prompts.text("zh", "waiting_reminder", ticket=ticket.id)
+    assert [b.action for b in desk.channel.sent[-1][1].buttons] == ["say:取消"]
+
+
+async def test_a_policy_question_while_waiting_is_answered_after_a_one_line_reminder_and_reaches_the_managers(desk):
+    await desk.say("转人工")
+    await fill_intake(desk)
+    ticket = await desk.ticket()
+    out = await desk.say("青岛计划建设多少家概念验证平台？")
+    assert out.status == "answered" and "60家" in desk.texts()[-1]
+    assert desk.texts()[-2] == prompts.text("zh", "waiting_question_reminder", ticket=ticket.id)
     assert desk.staff.events[-1].kind == "user_message" and "概念验证" in desk.staff.events[-1].text
-    assert "60家" not in desk.texts()[-1]
+    assert (await desk.store.tickets.get(ticket.id)).state == "waiting"
+
+
+@pytest.mark.parametrize("words", ["不用了", "/cancel", "取消"])
+async def test_a_waiting_user_cancels_the_ticket_with_words_or_the_command_and_the_managers_are_told(desk, words):
+    await desk.say("转人工")
+    await fill_intake(desk)
+    ticket = await desk.ticket()
+    out = await desk.say(words)
+    assert out.status == "handoff"
+    assert (await desk.store.tickets.get(ticket.id)).state == "cancelled"
+    assert desk.texts()[-1] == prompts.text("zh", "ticket_cancelled", ticket=ticket.id)
+    assert desk.staff.events[-1].kind == "cancelled"
+    out = await desk.say("青岛计划建设多少家概念验证平台？")
+    assert out.status == "answered" and "60家" in desk.texts()[-1]
+
+
+async def test_the_cancel_button_works_at_every_intake_step(desk):
+    for step in range(6):
+        chat = f"c{step}"
+        await desk.say("转人工", chat=chat)
+        for answer in ("2", "海洋生物", "青岛某某科技有限公司", "王先生", "13812345678")[:step]:
+            await desk.say(answer, chat=chat)
+        sent = desk.channel.sent[-1][1]
+        assert "say:取消" in [b.action for b in sent.buttons]
+        assert await desk.engine.button("web", chat, chat, "say:取消") is True
+        assert desk.texts()[-1] == prompts.text("zh", "intake_cancelled")
+        conv = await desk.store.find_conversation("web", chat)
+        assert (await desk.store.tickets.latest_for(conv.id)).state == "cancelled"
+
+
+async def test_the_kind_question_offers_seven_choices_skip_and_cancel_and_a_pressed_choice_is_the_answer(desk):
+    await desk.say("/human")
+    buttons = desk.channel.sent[-1][1].buttons
+    assert [b.action for b in buttons] == [f"say:{n}" for n in range(1, 8)] + ["say:跳过", "say:取消"]
+    assert buttons[1].label == "2 " + prompts.text("zh", "kind_licence")
+    await desk.engine.button("web", "u1", "u1", buttons[1].action)
+    assert (await desk.ticket()).fields["kind"] == "licence"
+    assert desk.texts()[-1] == prompts.text("zh", "ask_field")
+
+
+async def test_new_chat_while_waiting_cancels_the_ticket_and_forgets_the_context(desk):
+    await desk.say("转人工")
+    await fill_intake(desk)
+    ticket = await desk.ticket()
+    await desk.say("新对话")
+    assert (await desk.store.tickets.get(ticket.id)).state == "cancelled"
+    assert desk.texts()[-2:] == [prompts.text("zh", "ticket_cancelled", ticket=ticket.id),
+                                 prompts.text("zh", "context_reset")]
+    out = await desk.say("/cancel")
+    assert out.status == "command" and desk.texts()[-1] == prompts.text("zh", "nothing_to_cancel")
+
+
+async def test_a_typed_digit_after_the_service_rates_the_ticket_and_later_digits_are_questions(desk):
+    await desk.say("转人工")
+    await fill_intake(desk)
+    ticket = await desk.ticket()
+    await desk.engine.desk.claim(ticket.id, "alice")
+    await desk.engine.desk.resolve(ticket.id, "alice")
+    out = await desk.say("4分")
+    assert out.status == "command" and desk.texts()[-1] == prompts.text("zh", "rate_thanks")
+    assert (await desk.store.tickets.get(ticket.id)).rating == 4
+    out = await desk.say("5")
+    assert out.status != "command" and (await desk.store.tickets.get(ticket.id)).rating == 4
+
+
+async def test_with_no_roster_the_user_is_told_when_staff_will_look_and_the_ticket_is_flagged(store):
+    d = Desk(store, handoff_office_hours="mon-sun 00:00-00:01")
+    await d.say("转人工")
+    await fill_intake(d)
+    ticket = await d.ticket()
+    assert ticket.meta["unstaffed"] == "no_roster"
+    text = d.texts()[-1]
+    assert text.startswith(f"已为您登记（工单 #{ticket.id}）。目前没有技术经理人在线值守")
+    assert "周一至周日 00:00-00:01" in text and "正在联系" not in text
+
+
+async def test_with_a_roster_off_duty_the_user_is_told_the_hours_and_the_ticket_is_flagged(store):
+    await store.tickets.upsert_manager(ManagerRecord("night", "夜班", working_hours="mon-sun 00:00-00:01"))
+    d = Desk(store)
+    await d.say("转人工")
+    await fill_intake(d)
+    ticket = await d.ticket()
+    if ticket.meta.get("unstaffed") is None:  # the one minute a day the manager is on duty
+        pytest.skip("ran during the roster's working minute")
+    assert ticket.meta["unstaffed"] == "off_hours"
+    assert "非工作时间（技术经理人工作时间：周一至周日 00:00-00:01）" in d.texts()[-1]
+
+
+async def test_an_admin_claims_replies_and_cancels_any_ticket_without_being_on_the_roster(desk):
+    await desk.say("转人工")
+    await fill_intake(desk)
+    ticket = await desk.ticket()
+    await desk.engine.desk.claim(ticket.id, "console:root", staff_name="root")
+    assert desk.texts()[-1] == prompts.text("zh", "manager_joined", name="root")
+    await desk.engine.desk.reply(ticket.id, "console:root", "您好")
+    await desk.engine.desk.transfer(ticket.id, "console:root", "alice")
+    await desk.engine.desk.reply(ticket.id, "console:ops", "补充一句", any_holder=True)
+    await desk.engine.desk.cancel(ticket.id, "console:ops")
+    assert (await desk.store.tickets.get(ticket.id)).state == "cancelled"
+    assert desk.texts()[-1] == prompts.text("zh", "ticket_cancelled_by_staff", ticket=ticket.id)
+    assert desk.staff.events[-1].kind == "cancelled"
 
 
 async def test_claim_reply_resolve_and_rate_then_the_assistant_is_back(desk):

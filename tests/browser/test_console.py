@@ -202,3 +202,64 @@ def test_an_operator_answers_a_gap_and_the_assistant_uses_the_curated_answer(sig
     assert match is not None and "青岛人才" in match.answer
     reply = server.chat("sess-browser-gap2", "人才公寓如何申请？")
     assert "青岛人才" in reply["answer"] and reply["sources"][0]["title"] == "运营人员审核的答复"
+
+
+def _ux_shot(shots, pg, name: str, full_page: bool = False) -> None:
+    from pathlib import Path
+    target = Path("/tmp/ux-shots")
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shots(pg, name, full_page=full_page), target / f"{name}.png")
+
+
+def test_an_admin_claims_replies_and_closes_a_ticket_and_cancels_another_from_the_console(signed_in, server, shots):
+    session, other = "sess-browser-admin1", "sess-browser-admin2"
+    for s in (session, other):
+        server.chat(s, "/human")
+        for answer in INTAKE:
+            server.chat(s, answer)
+    pg = signed_in("ada", "/console/tickets")
+    queue = pg.locator("#queue")
+    expect(queue.get_by_role("button", name="认领")).to_have_count(2)
+    _ux_shot(shots, pg, "console-tickets-admin")
+    ticket = next(t for t in server.call(server.app.store.tickets.list(("waiting",))) if t.fields.get("contact"))
+    pg.goto(f"/console/tickets/{ticket.id}")
+    pg.get_by_role("button", name="认领").click()
+    expect(pg.locator(".flash")).to_contain_text("已认领工单")
+    pg.get_by_label("回复用户").fill("您好，我是运营人员，马上为您安排。")
+    pg.get_by_role("button", name="发送").click()
+    expect(pg.locator(".flash")).to_contain_text("已发送给用户")
+    _ux_shot(shots, pg, "console-ticket-admin", full_page=True)
+    pg.get_by_placeholder("处理结果").fill("运营已答复")
+    pg.get_by_role("button", name="结束工单").click()
+    expect(pg.locator(".flash")).to_contain_text("工单已结束")
+    closed = server.call(server.app.store.tickets.get(ticket.id))
+    assert closed.state == "resolved" and closed.manager_id == "console:ada"
+    conv_id = closed.conversation_id
+    texts = [m.text for m in server.call(server.app.store.messages(conv_id))]
+    assert "技术经理人ada已接入，将为您服务。" in texts and "您好，我是运营人员，马上为您安排。" in texts
+
+    second = next(t for t in server.call(server.app.store.tickets.list(("waiting",))))
+    pg.goto(f"/console/tickets/{second.id}")
+    pg.once("dialog", lambda d: d.accept())
+    pg.get_by_role("button", name="取消工单").click()
+    expect(pg.locator(".flash")).to_contain_text("工单已取消")
+    assert server.call(server.app.store.tickets.get(second.id)).state == "cancelled"
+    assert pg.problems == []
+
+
+@pytest.mark.parametrize("path, name", [("/console/dashboard", "dashboard"), ("/console/conversations", "conversations"),
+                                        ("/console/kb", "kb"), ("/console/gaps", "gaps"), ("/console/curated", "curated"),
+                                        ("/console/accounts", "accounts"), ("/console/audit", "audit"),
+                                        ("/console/tickets", "tickets")])
+def test_every_console_page_renders_for_an_admin_on_a_phone_and_a_desktop(browser, signed_in, server, shots, path, name):
+    pg = signed_in("ada", path)
+    expect(pg.locator("main, body").first).to_be_visible()
+    _ux_shot(shots, pg, f"console-{name}-1280", full_page=True)
+    phone = open_page(browser, server, {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
+                                        "is_mobile": True, "has_touch": True},
+                      storage_state=pg.context.storage_state())
+    phone.goto(path)
+    expect(phone.locator("nav.nav")).to_be_visible()
+    _ux_shot(shots, phone, f"console-{name}-390")
+    phone.context.close()
+    assert pg.problems == [] and phone.problems == []

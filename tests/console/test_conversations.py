@@ -128,3 +128,33 @@ async def test_an_llm_answer_shows_the_rewritten_follow_up_question(store, setti
         assert last["timings"]["total_ms"] >= 0 and last["sources"]
     finally:
         await c.client.close()
+
+
+async def test_command_line_and_eval_conversations_are_left_out_unless_their_channel_is_picked(console):
+    from bot.types import IncomingMessage
+    for channel in ("cli", "eval"):
+        await console.app.engine.handle(IncomingMessage(channel, f"{channel}-1", f"{channel}-1", "青岛计划建设多少家概念验证平台？"))
+    await console.chat("青岛计划建设多少家概念验证平台？", "sess-conv-visible1")
+    listed = await console.api("GET", "/api/admin/conversations", role="operator")
+    assert {c["channel"] for c in listed["conversations"]} == {"web"}
+    only_eval = await console.api("GET", "/api/admin/conversations?channel=eval", role="operator")
+    assert [c["channel"] for c in only_eval["conversations"]] == ["eval"]
+    dashboard = await console.api("GET", "/api/admin/dashboard", role="operator")
+    assert set(dashboard["per_day"]) == {"web"} and dashboard["messages"] == 1
+
+
+async def test_today_and_last_24_hours_keep_only_recent_conversations(console):
+    await console.chat("青岛计划建设多少家概念验证平台？", "sess-period-new1")
+    await console.chat("市级财政科技资金每年增长多少？", "sess-period-old1")
+    old = await console.store.find_conversation("web", "sess-period-old1")
+    from sqlalchemy import update
+    from bot.store.models import ConversationRow
+    async with console.store._session() as s, s.begin():
+        await s.execute(update(ConversationRow).where(ConversationRow.id == old.id)
+                        .values(updated_at=utcnow() - timedelta(days=2)))
+    for period in ("today", "24h"):
+        listed = await console.api("GET", f"/api/admin/conversations?period={period}", role="operator")
+        assert [c["id"] for c in listed["conversations"]] != [] and old.id not in [c["id"] for c in listed["conversations"]]
+    everything = await console.api("GET", "/api/admin/conversations", role="operator")
+    assert old.id in [c["id"] for c in everything["conversations"]]
+    await console.api("GET", "/api/admin/conversations?period=week", role="operator", expect=400)

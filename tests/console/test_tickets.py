@@ -114,3 +114,23 @@ async def test_the_history_reports_median_wait_first_response_and_resolution(con
     assert sla["tickets"] == 3 and sla["claimed"] == 3 and sla["resolved"] == 3
     assert 0 <= sla["median_wait_to_claim_s"] <= sla["median_first_response_s"] <= sla["median_resolution_s"] < 60
     assert [t["state"] for t in data["history"]] == ["resolved"] * 3
+
+
+async def test_an_admin_claims_replies_and_resolves_and_an_operator_cancels_any_ticket(console):
+    tid = await _waiting_ticket(console)
+    base = f"/api/admin/tickets/{tid}"
+    claimed = await console.api("POST", f"{base}/claim", role="admin", json={})
+    assert claimed["ticket"]["state"] == "active" and claimed["ticket"]["manager_id"].startswith("console:")
+    await console.api("POST", f"{base}/reply", role="admin", json={"text": "您好，我是运营人员"})
+    await console.api("POST", f"{base}/reply", role="operator", json={"text": "我也在"})
+    done = await console.api("POST", f"{base}/resolve", role="admin", json={"outcome": "已答复"})
+    assert done["ticket"]["state"] == "resolved"
+    texts = [m["text"] for m in await console.history(SESSION)]
+    assert "您好，我是运营人员" in texts and "我也在" in texts
+
+    other = await _waiting_ticket(console, "sess-ticket-0002")
+    cancelled = await console.api("POST", f"/api/admin/tickets/{other}/cancel", role="operator", json={})
+    assert cancelled["ticket"]["state"] == "cancelled"
+    assert any(f"#{other}" in m["text"] and "工作人员" in m["text"]
+               for m in await console.history("sess-ticket-0002"))
+    await console.api("POST", f"/api/admin/tickets/{other}/cancel", role="operator", json={}, expect=409)

@@ -1,5 +1,10 @@
 // The web chat page: vanilla JS, no build step. Every user-visible sentence comes from /api/ui.
-// Text is only ever set with textContent / text nodes (never innerHTML), so nothing is interpreted.
+// Text is only ever set with textContent / text nodes (never innerHTML), so nothing is interpreted: the
+// little Markdown an answer uses (paragraphs, lists, **bold**, [links](https://...)) is built as elements.
+//
+// Delivery is exactly once and in order: the page shows messages by their stored id (ids of a conversation
+// are given in commit order) and asks the server for everything after the cursor the server last gave it;
+// what a send streams back is merged by id, so nothing is shown twice and nothing is skipped.
 // The session is the server's HttpOnly cookie: this script never sees or sends a session id.
 "use strict";
 (() => {
@@ -8,7 +13,7 @@
   const S = {
     lang: read("qdbot.lang") === "en" ? "en" : "zh", t: {}, maxChars: 2000,
     floor: Number(read("qdbot.floor") || 0),
-    msgs: new Map(), lastId: 0, busy: false, sends: 0, opener: null,
+    msgs: new Map(), cursor: 0, busy: false, polling: null, outbox: [], opener: null,
   };
 
   function read(key) { try { return localStorage.getItem(key); } catch { return null; } }
@@ -55,16 +60,46 @@
 
   function displayText(msg) {
     const cmd = msg.role === "user" && msg.text.trim().toLowerCase();
-    return cmd === "/human" ? t("human") : cmd === "/new" ? t("new_chat") : msg.text;
+    return cmd === "/human" ? t("human") : cmd === "/new" ? t("new_chat") : cmd === "/cancel" ? t("cancel_ticket") : msg.text;
   }
 
+  // Inline: [n] citations, **bold**, [text](http(s) link); everything else stays text.
+  function inline(text, byN) {
+    const out = [];
+    text.split(/(\[\d{1,2}\]|\*\*[^*\n]+\*\*|\[[^\]\n]{1,200}\]\(https?:\/\/[^\s)]+\))/).forEach((part) => {
+      const cite = /^\[(\d{1,2})\]$/.exec(part);
+      const link = /^\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)$/.exec(part);
+      if (cite && byN.get(cite[1])) out.push(citeButton(byN.get(cite[1]), cite[1], "cite"));
+      else if (/^\*\*[^*]+\*\*$/.test(part)) out.push(el("strong", {}, part.slice(2, -2)));
+      else if (link) out.push(el("a", { href: link[2], target: "_blank", rel: "noopener noreferrer nofollow" }, link[1]));
+      else if (part) out.push(part);
+    });
+    return out;
+  }
+
+  // Blocks: paragraphs split by blank lines (a single newline is a line break), "- " / "1. " lists.
   function answerText(msg) {
     const byN = new Map((msg.sources || []).map((s) => [String(s.n), s]));
-    const out = el("div", { class: "text" });
-    displayText(msg).split(/(\[\d{1,2}\])/).forEach((part) => {
-      const source = byN.get(part.slice(1, -1));
-      out.append(/^\[\d+\]$/.test(part) && source ? citeButton(source, String(source.n), "cite") : part);
-    });
+    const out = el("div", { class: msg.role === "user" ? "text plain" : "text rich" });
+    if (msg.role === "user") { out.textContent = displayText(msg); return out; }
+    let list = null, para = null;
+    for (const line of displayText(msg).split("\n")) {
+      const item = /^\s*(?:[-*•]|(\d{1,2})[.、)])\s+(.*)$/.exec(line);
+      if (item) {
+        const tag = item[1] ? "ol" : "ul";
+        if (!list || list.tagName.toLowerCase() !== tag) {
+          list = el(tag, item[1] && item[1] !== "1" ? { start: item[1] } : {}); out.append(list);
+        }
+        list.append(el("li", {}, ...inline(item[2], byN)));
+        para = null;
+      } else if (!line.trim()) {
+        list = null; para = null;
+      } else {
+        list = null;
+        if (para) para.append(el("br")); else { para = el("p"); out.append(para); }
+        para.append(...inline(line, byN));
+      }
+    }
     return out;
   }
 
@@ -101,19 +136,57 @@
       onclick: () => sendFeedback(msg, msg.feedback === value ? null : value),
     }, thumb(value === "down"), t(key));
     return el("div", { class: "feedback" }, button("up", "feedback_up"), button("down", "feedback_down"),
+      el("button", { type: "button", class: "fb copy", onclick: () => copy(msg) }, t("copy")),
       el("span", { class: "fb-status", "aria-live": "polite" }, msg.fbStatus || ""));
+  }
+
+  // Follow-up questions from the sections the answer cites (at most three, the newest answer only).
+  function followUps(msg) {
+    const seen = new Set();
+    for (const s of msg.sources || []) {
+      const tail = String(s.section || "").split(">").pop().trim().replace(/^[一二三四五六七八九十]+[、是]\s*|^（[一二三四五六七八九十]+）\s*/, "");
+      if (tail && tail.length <= 40) seen.add(tail);
+    }
+    const asks = [...seen].slice(0, 3).map((topic) => t("follow_up_question", { topic }));
+    if (!asks.length) return null;
+    return el("div", { class: "quick follow-ups" }, el("span", { class: "follow-label" }, t("follow_ups")),
+      ...asks.map((q) => el("button", { type: "button", class: "quick-reply", onclick: () => send(q) }, q)));
+  }
+
+  async function copy(msg) {
+    try { await navigator.clipboard.writeText(msg.text); update(msg, { fbStatus: t("copied") }); }
+    catch { /* no clipboard permission: nothing to do */ }
+  }
+
+  // Quick replies (intake choices, skip, cancel, rating stars): only the newest message shows them (CSS).
+  function quickReplies(msg) {
+    if (!msg.buttons || !msg.buttons.length || msg.pending) return null;
+    return el("div", { class: "quick" }, ...msg.buttons.map((b) => el("button", {
+      type: "button", class: b.action.startsWith("rate:") ? "quick-reply star" : "quick-reply",
+      onclick: () => press(b),
+    }, b.label)));
+  }
+
+  async function press(button) {
+    if (button.action.startsWith("say:")) return send(button.action.slice(4));
+    try { await post("/api/button", { action: button.action }); }
+    catch (err) { showError(err instanceof TypeError ? t("error_network") : err.message); }
+    return poll();
   }
 
   function bubble(msg) {
     const isAnswer = msg.role === "assistant";
     const cls = `msg ${msg.role}${msg.no_answer ? " no-answer" : ""}${msg.pending ? " pending" : ""}`;
+    const who = msg.role === "user" ? "you" : msg.role === "system" ? "assistant" : msg.role;
     return el("li", { class: cls, "data-id": msg.id ?? "", "aria-busy": msg.pending ? "true" : null },
-      el("div", { class: msg.role === "user" ? "who visually-hidden" : "who" }, t(msg.role === "user" ? "you" : msg.role)),
+      el("div", { class: msg.role === "user" ? "who visually-hidden" : "who" }, t(who)),
       msg.no_answer ? el("div", { class: "badge" }, t("no_answer_label")) : null,
       msg.pending && !msg.text ? el("div", { class: "text thinking" }, t("thinking")) : answerText(msg),
       isAnswer && !msg.pending ? sourcesList(msg) : null,
       isAnswer && !msg.pending && !msg.no_answer && msg.id ? feedbackBar(msg) : null,
-      isAnswer && msg.no_answer ? el("button", { type: "button", class: "secondary", onclick: () => send("/human") }, t("human")) : null);
+      isAnswer && !msg.pending && !msg.no_answer ? followUps(msg) : null,
+      isAnswer && msg.no_answer ? el("button", { type: "button", class: "secondary", onclick: () => send("/human") }, t("human")) : null,
+      quickReplies(msg));
   }
 
   function redraw(msg) {
@@ -123,13 +196,39 @@
     return node;
   }
 
-  function add(msg, before = null) {
-    if (msg.id && S.msgs.has(msg.id)) return Object.assign(S.msgs.get(msg.id), msg, { node: S.msgs.get(msg.id).node });
-    if (msg.id) { S.msgs.set(msg.id, msg); S.lastId = Math.max(S.lastId, msg.id); }
-    $("messages").insertBefore(redraw(msg), before && before.isConnected ? before : null);
+  // In id order; bubbles not stored yet (the message being sent, the answer being written) stay last.
+  function place(msg) {
+    const list = $("messages");
+    if (msg.id) {
+      for (const node of list.children) {
+        const id = Number(node.dataset.id || 0);
+        if (node !== msg.node && (!id || id > msg.id)) { list.insertBefore(msg.node, node); return; }
+      }
+    }
+    list.append(msg.node);
+  }
+
+  function add(msg) {
+    if (msg.id && S.msgs.has(msg.id)) return S.msgs.get(msg.id);  // heard twice (stream and history): shown once
+    if (msg.id && msg.role === "user") {
+      if (msg.text.trim().toLowerCase() === "/new") return msg;  // a new chat is the top of the page, not a bubble
+      const mine = S.outbox.find((m) => !m.id && m.text === msg.text);  // our own message, stored meanwhile
+      if (mine) return adopt(mine, msg.id);
+    }
+    if (msg.id) S.msgs.set(msg.id, msg);
+    redraw(msg);
+    place(msg);
     $("welcome").hidden = true;
     scrollDown();
     return msg;
+  }
+
+  function adopt(local, id) {
+    local.id = id;
+    S.msgs.set(id, local);
+    redraw(local);
+    place(local);
+    return local;
   }
 
   function update(msg, fields) { Object.assign(msg, fields); redraw(msg); }
@@ -148,6 +247,17 @@
     S.msgs.clear();
     $("messages").replaceChildren();
     $("welcome").hidden = false;
+  }
+
+  function banner(ticket) {
+    const shown = !$("ticket-banner").hidden;
+    $("ticket-banner").hidden = !ticket;
+    if (shown !== Boolean(ticket)) scrollDown();  // the banner took or gave back room: keep the newest in view
+    $("human").hidden = Boolean(ticket);  // already asked for: the banner offers to cancel instead
+    if (!ticket) return;
+    const key = ticket.state === "waiting" && ticket.unstaffed ? "ticket_banner_waiting_unstaffed" : `ticket_banner_${ticket.state}`;
+    $("ticket-banner-text").textContent = t(key, { id: ticket.id });
+    $("ticket-banner").dataset.state = ticket.state;
   }
 
   // ---------------------------------------------------------------- talking to the server
@@ -184,37 +294,41 @@
     }
   }
 
-  function fromReply(r) { return { id: r.message_id, role: r.role, text: r.text, sources: r.sources }; }
+  function fromReply(r) { return { id: r.message_id, role: r.role, text: r.text, sources: r.sources, buttons: r.buttons }; }
 
   async function send(text, { silent = false } = {}) {
     if (S.busy || !text.trim()) return false;
     setBusy(true); showError("");
     const user = silent ? null : add({ id: null, role: "user", text });
+    if (user) S.outbox.push(user);
     const pending = add({ id: null, role: "assistant", text: "", pending: true });
     const body = { text };
     if (text.startsWith("/")) body.lang = S.lang;  // questions: the engine follows the question's language
     try {
       const res = await post("/api/chat/stream", body);
       const done = await readEvents(res, (name, data) => {
-        if (name === "delta") streamInto(pending, data.text);
-        if (name === "reply" && data.role === "assistant") pending.node.replaceWith(add(fromReply(data)).node);
-        if (name === "reply" && data.role !== "assistant") add(fromReply(data), pending.node);
+        if (name === "delta" && pending.node.isConnected) streamInto(pending, data.text);
+        if (name === "reply") add(fromReply(data));
+        if (name === "reply" && data.role === "assistant") pending.node.remove();
       });
       finish(done, user, pending);
       return done;
     } catch (err) {
-      for (const m of [user, pending]) if (m && m.node) m.node.remove();
-      if (!silent && !$("input").value) { $("input").value = text; resize(); }
+      for (const m of [user, pending]) if (m && m.node && !m.id) m.node.remove();
+      if (!silent && !$("input").value && !(user && user.id)) { $("input").value = text; resize(); }
       showError(err instanceof TypeError ? t("error_network") : err.message);
       return false;
     } finally {
+      S.outbox = S.outbox.filter((m) => m !== user);
       setBusy(false);
+      poll();  // whatever was pushed meanwhile (a manager's reply on another worker), and the banner
     }
   }
 
   function finish(done, user, pending) {
-    if (user && done.question_id) { user.id = done.question_id; S.msgs.set(user.id, user); }
-    S.lastId = Math.max(S.lastId, done.question_id || 0);
+    if (user && !user.id && done.question_id) {
+      if (S.msgs.has(done.question_id)) user.node.remove(); else adopt(user, done.question_id);
+    }
     if (pending.node.isConnected) pending.node.remove();
     if (!done.message_id) return;
     const main = S.msgs.get(done.message_id) || add({ id: done.message_id, role: done.sources.length || done.no_answer ? "assistant" : "system",
@@ -231,22 +345,31 @@
     }
   }
 
-  async function poll() {
-    if (S.busy || document.visibilityState !== "visible") return;
-    const started = S.sends;
-    try {
-      const after = Math.max(S.lastId, S.floor);
-      const res = await fetch(`/api/chat/history?after=${after}`);
-      if (!res.ok || S.busy || started !== S.sends) return;  // a send began meanwhile: its replies come with it
-      for (const m of (await res.json()).messages) if (!S.msgs.has(m.id)) add(m);
-    } catch { /* offline: the next poll tries again */ }
+  // Everything after the server's cursor, page by page; one poll at a time (a second caller waits for it,
+  // then polls again, so a send that ends during a poll still gets a fresh look).
+  function poll() {
+    if (document.visibilityState !== "visible") return Promise.resolve();
+    const run = async () => {
+      try {
+        for (;;) {
+          const res = await fetch(`/api/chat/history?after=${Math.max(S.cursor, S.floor)}`);
+          if (!res.ok) return;
+          const data = await res.json();
+          for (const m of data.messages) add(m);
+          S.cursor = Math.max(S.cursor, data.cursor);
+          banner(data.ticket);
+          if (!data.more) return;
+        }
+      } catch { /* offline: the next poll tries again */ }
+    };
+    S.polling = (S.polling || Promise.resolve()).then(run);
+    return S.polling;
   }
 
   // ---------------------------------------------------------------- composer, dialog, buttons
 
   function setBusy(busy) {
     S.busy = busy;
-    if (busy) S.sends += 1;
     $("send").disabled = busy || !$("input").value.trim();
     $("human").disabled = busy;
     $("new-chat").disabled = busy;
@@ -284,6 +407,7 @@
     clearView();
     const done = await send("/new", { silent: true });
     if (done && done.question_id) { S.floor = done.question_id; write("qdbot.floor", S.floor); }
+    await poll();
   }
 
   function wire() {
@@ -293,6 +417,7 @@
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); submit(); }
     });
     $("human").addEventListener("click", () => send("/human"));
+    $("ticket-cancel").addEventListener("click", () => send("/cancel"));
     $("new-chat").addEventListener("click", newChat);
     $("lang-switch").addEventListener("click", () => loadUi(S.lang === "zh" ? "en" : "zh").catch(() => showError(t("error_network"))));
     const dialog = $("source-dialog");

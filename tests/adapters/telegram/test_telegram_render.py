@@ -42,3 +42,11 @@ def test_rating_stars_share_one_row_and_an_overlong_action_is_left_out():
 def test_html_chunks_escape_only_the_three_special_characters():
     [chunk] = render.html_chunks(Reply('a < b & "c" > \'d\''), "zh")
     assert chunk == 'a &lt; b &amp; "c" &gt; \'d\''
+
+
+def test_quick_replies_go_two_to_a_row_and_their_callback_data_parses_back():
+    quick = tuple(Button(f"{n} 选项", f"say:{n}") for n in range(1, 4)) + (Button("取消", "say:取消"),)
+    markup = render.keyboard(Reply("您需要哪类服务？", buttons=quick))
+    assert [[b.callback_data for b in row] for row in markup.inline_keyboard] == [["say:1", "say:2"],
+                                                                                ["say:3", "say:取消"]]
+    assert render.parse_callback("say:取消") == ("action", "say:取消", None)

@@ -106,7 +106,8 @@ async def test_history_lists_the_sessions_messages_with_sources_and_only_newer_o
 async def test_history_of_an_unknown_session_is_empty(webchat):
     assert await webchat.history("never-seen-1") == []
     fresh = await webchat.client.get("/api/chat/history")  # no session at all: a new one is issued
-    assert (await fresh.json()) == {"messages": []} and fresh.cookies["qdbot_chat"]["httponly"]
+    assert (await fresh.json()) == {"messages": [], "cursor": 0, "more": False, "ticket": None}
+    assert fresh.cookies["qdbot_chat"]["httponly"]
 
 
 async def test_send_outside_a_request_publishes_to_the_open_stream_of_the_session_and_returns_the_id(webchat):
@@ -200,3 +201,39 @@ async def test_history_leaves_out_answers_the_engine_withheld_while_a_human_owne
     withheld = await store.record_reply(conv.id, "web", Role.ASSISTANT, "an answer over a human")
     await store.set_message_status(withheld, "suppressed")
     assert withheld not in [m["id"] for m in await webchat.history()]
+
+
+async def test_history_gives_a_cursor_the_open_ticket_and_the_quick_reply_buttons_of_each_message(webchat):
+    await webchat.chat("/human")
+    resp = await webchat.client.get("/api/chat/history", headers={"X-Chat-Session": SESSION})
+    data = await resp.json()
+    ids = [m["id"] for m in data["messages"]]
+    assert data["cursor"] == ids[-1] and data["more"] is False
+    assert data["ticket"]["state"] == "intake" and data["ticket"]["id"] > 0
+    kind_question = data["messages"][-1]
+    assert [b["action"] for b in kind_question["buttons"]][-2:] == ["say:跳过", "say:取消"]
+    later = await webchat.client.get("/api/chat/history", params={"after": data["cursor"]},
+                                   headers={"X-Chat-Session": SESSION})
+    assert (await later.json())["messages"] == []
+    await webchat.chat("/cancel")
+    after_cancel = await (await webchat.client.get("/api/chat/history", params={"after": data["cursor"]},
+                                                      headers={"X-Chat-Session": SESSION})).json()
+    assert [m["role"] for m in after_cancel["messages"]] == ["user", "system"] and after_cancel["ticket"] is None
+
+
+async def test_a_rating_button_rates_the_resolved_ticket_and_anything_else_is_refused(webchat):
+    from bot.store import ManagerRecord
+    await webchat.engine.store.tickets.upsert_manager(ManagerRecord("alice", "张工"))
+    await webchat.chat("/human")
+    for answer in ("2", "跳过", "跳过", "跳过", "跳过", "跳过"):
+        await webchat.chat(answer)
+    [ticket] = await webchat.engine.store.tickets.list(("waiting",))
+    await webchat.engine.desk.claim(ticket.id, "alice")
+    await webchat.engine.desk.resolve(ticket.id, "alice")
+    for bad in ("rate:1:9", "handoff", "say:hi", f"rate:{ticket.id}:0"):
+        resp = await webchat.client.post("/api/button", json={"session_id": SESSION, "action": bad})
+        assert resp.status == 400 and (await resp.json())["code"] == "action"
+    resp = await webchat.client.post("/api/button", json={"session_id": "sess-other-0001", "action": f"rate:{ticket.id}:4"})
+    assert resp.status == 404
+    resp = await webchat.client.post("/api/button", json={"session_id": SESSION, "action": f"rate:{ticket.id}:4"})
+    assert resp.status == 200 and (await webchat.engine.store.tickets.get(ticket.id)).rating == 4

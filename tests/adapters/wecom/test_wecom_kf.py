@@ -214,3 +214,20 @@ async def test_a_trigger_that_arrives_before_the_kf_channel_started_is_pulled_at
         await dep.kf.start(dep.engine.handle)
         await dep.settle()
     assert len(answers_to(fake, "wmAlice")) == 1
+
+
+async def test_the_intake_question_is_a_msgmenu_and_clicking_a_choice_answers_it(wecom):
+    fake = wecom.fake
+    fake.add_kf_message(KF, "wmBob", "转人工")
+    await wecom.trigger_kf()
+    await wecom.settle()
+    menus = [d.body for d in fake.sent("kf") if d.body["touser"] == "wmBob" and d.body.get("msgtype") == "msgmenu"]
+    items = menus[-1]["msgmenu"]["list"]
+    assert [i["click"]["id"] for i in items][:2] == ["qd:say:1", "qd:say:2"] and len(items) == 9
+    fake.add_kf_message(KF, "wmBob", items[1]["click"]["content"], menu_id=items[1]["click"]["id"])
+    await wecom.trigger_kf()
+    await wecom.settle()
+    conv = await wecom.store.find_conversation("wecom_kf", chat("wmBob"))
+    ticket = await wecom.store.tickets.open_for(conv.id)
+    assert ticket.fields["kind"] == "licence"
+    assert [m for m in await transcript(wecom, "wmBob") if m.role == "user"][-1].text == "2"
