@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from adapters.web.session import COOKIE, public_id
+
 pytestmark = pytest.mark.browser
 
 QUESTION = "青岛计划建设多少家概念验证平台？"
@@ -29,12 +31,14 @@ def shot(shots, page, name: str) -> None:
     shutil.copy(shots(page, name), UX_SHOTS / f"{name}.png")
 
 
-def session_of(page) -> str:
-    return page.evaluate("localStorage.getItem('qdbot.session')")
+def session_of(server, page) -> str:
+    """The id the page's conversation is stored under: derived from the HttpOnly session cookie."""
+    secret = next(c["value"] for c in page.context.cookies() if c["name"] == COOKIE)
+    return public_id(server.app.settings.secret_key(), secret)
 
 
 def open_ticket(server, page):
-    conv = server.call(server.app.store.find_conversation("web", session_of(page)))
+    conv = server.call(server.app.store.find_conversation("web", session_of(server, page)))
     return server.call(server.app.store.tickets.open_for(conv.id))
 
 
