@@ -62,6 +62,12 @@ class Console:
             return await resp.json()
         return body.decode("utf-8-sig", errors="replace")
 
+    def public(self, session: str = "sess-0001-abcd") -> str:
+        """The id a web session's conversation is stored under (all that staff see)."""
+        from adapters.web.session import public_id
+
+        return public_id(self.app.settings.secret_key(), session)
+
     async def chat(self, text: str, session: str = "sess-0001-abcd") -> dict:
         resp = await self.client.post("/api/chat", json={"session_id": session, "text": text})
         assert resp.status == 200, await resp.text()

@@ -146,7 +146,7 @@ async def test_command_line_and_eval_conversations_are_left_out_unless_their_cha
 async def test_today_and_last_24_hours_keep_only_recent_conversations(console):
     await console.chat("青岛计划建设多少家概念验证平台？", "sess-period-new1")
     await console.chat("市级财政科技资金每年增长多少？", "sess-period-old1")
-    old = await console.store.find_conversation("web", "sess-period-old1")
+    old = await console.store.find_conversation("web", console.public("sess-period-old1"))
     from sqlalchemy import update
     from bot.store.models import ConversationRow
     async with console.store._session() as s, s.begin():

@@ -25,9 +25,10 @@ ALLOWED = {
     "transfer": {"active_mine"},
     "resolve": {"active_mine"},
     "hand_back": {"active_mine"},
+    "cancel": {"active_mine"},  # withdrawing a ticket closes it: only its holder (or an admin/operator)
 }
 BODY = {"reply": {"text": "您好"}, "note": {"text": "内部备注"}, "transfer": {"to": "bob"},
-        "resolve": {"outcome": "done"}, "claim": {}, "hand_back": {}}
+        "resolve": {"outcome": "done"}, "claim": {}, "hand_back": {}, "cancel": {}}
 
 
 def _ownership(action: str, situation: str) -> bool:
