@@ -3,22 +3,14 @@ an entry is kept only when its clause is in the document verbatim and every date
 in that clause ("2027-03-31" needs "2027年3月31日"; "06-30" needs "6月30日", or "6月" for a whole month)."""
 from __future__ import annotations
 
-import json
 import re
 
-import structlog
-from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 
-import prompts
-from bot import llm as llm_ops
 from bot.calendar import ONCE, ROLLING, YEARLY, CalendarEntry
-from bot.errors import LLMError
-from knowledge.policy_text import clauses
+from knowledge.llm_extract import ask_for_items
 
-log = structlog.get_logger(__name__)
 _HINT = re.compile(r"申报|受理|截止|报名|申请")
-_MAX_CHARS = 6000
 
 
 def _plain(text: str) -> str:
@@ -61,21 +53,12 @@ def checked(items: list, text: str) -> list[dict]:
 async def llm_entries(llm: Runnable, sections: list[tuple[str, str]], *, doc_id: str, title: str, source: str,
                       region: str) -> list[CalendarEntry]:
     """Entries the model reads from the clauses that mention applying; [] on any failure."""
-    relevant = [(sec, c) for sec, body in sections for c in clauses(body) if _HINT.search(c)]
-    if not relevant:
+    items, section_of = await ask_for_items(llm, "calendar_extract", _HINT, sections, title, doc_id)
+    if not items:
         return []
-    text = "\n".join(c for _, c in relevant)[:_MAX_CHARS]
-    try:
-        raw = await llm_ops.complete(llm, [SystemMessage(prompts.template("zh", "calendar_extract")),
-                                           HumanMessage(f"《{title}》\n{text}")])
-        items = json.loads(raw[raw.find("["): raw.rfind("]") + 1] or "[]")
-    except (LLMError, ValueError) as exc:
-        log.warning("calendar_llm_failed", doc=doc_id, error=str(exc)[:200])
-        return []
-    section_of = {c: sec for sec, c in relevant}
     return [CalendarEntry(what=str(i.get("what") or title)[:200], who=str(i.get("who") or ""),
                           opens=str(i.get("opens") or ""), closes=str(i.get("closes") or ""),
                           recurrence=str(i.get("recurrence")), clause=str(i["clause"]).strip(),
                           section=section_of.get(str(i["clause"]).strip(), ""), doc_id=doc_id, title=title,
                           source=source, region=region, origin="llm")
-            for i in checked(items, text)]
+            for i in checked(items, "\n".join(body for _, body in sections))]

@@ -3,22 +3,14 @@ kept only when its clause is in the document verbatim and every figure it states
 every threshold) is written in that clause ("50" needs "50" in it; 2000万元 may be written 0.2亿元)."""
 from __future__ import annotations
 
-import json
 import re
 
-import structlog
-from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 
-import prompts
-from bot import llm as llm_ops
-from bot.errors import LLMError
 from bot.support import FIELDS, OPS, Condition, SupportItem
-from knowledge.policy_text import clauses
+from knowledge.llm_extract import ask_for_items
 
-log = structlog.get_logger(__name__)
 _HINT = re.compile(r"奖励|补助|资助|补贴|奖补|万元|%")
-_MAX_CHARS = 6000
 
 
 def _plain(text: str) -> str:
@@ -73,17 +65,8 @@ def checked(raw_items: list, text: str, section_of: dict[str, str], **where: str
 async def llm_items(llm: Runnable, sections: list[tuple[str, str]], *, doc_id: str, title: str, source: str,
                     region: str) -> list[SupportItem]:
     """Items the model reads from the clauses that state support; [] on any failure."""
-    relevant = [(sec, c) for sec, body in sections for c in clauses(body) if _HINT.search(c)]
-    if not relevant:
+    items, section_of = await ask_for_items(llm, "support_extract", _HINT, sections, title, doc_id)
+    if not items:
         return []
-    text = "\n".join(c for _, c in relevant)[:_MAX_CHARS]
-    try:
-        raw = await llm_ops.complete(llm, [SystemMessage(prompts.template("zh", "support_extract")),
-                                           HumanMessage(f"《{title}》\n{text}")])
-        items = json.loads(raw[raw.find("["): raw.rfind("]") + 1] or "[]")
-    except (LLMError, ValueError) as exc:
-        log.warning("support_llm_failed", doc=doc_id, error=str(exc)[:200])
-        return []
-    section_of = {c: sec for sec, c in relevant}
     return checked(items, "\n".join(b for _, b in sections), section_of, doc_id=doc_id, title=title, source=source,
                    region=region)
