@@ -107,3 +107,19 @@ def test_an_llm_answer_streams_into_the_page_then_becomes_a_cited_answer(page, s
     expect(answer.locator(".text .cite")).to_have_count(2)
     expect(page.locator(".msg.pending")).to_have_count(0)
     assert page.problems == []
+
+
+def test_the_alerts_button_subscribes_and_a_new_document_is_noticed_on_the_next_visit(page, server):
+    """The web chat's subscribe control: one click subscribes; an ingested document matching it is
+    shown once when the page is opened again."""
+    page.goto("/")
+    page.get_by_role("button", name="订阅政策提醒").click()
+    expect(page.locator(".msg.user .text").last).to_have_text("订阅政策提醒")
+    expect(page.locator(".msg").last).to_contain_text("已订阅", timeout=10_000)
+    doc = "# 青岛市概念验证中心资助办法（虚构测试数据）\n\n## 一、资助标准\n\n对新认定的概念验证中心给予一次性资助。\n"
+    server.call(server.app.kb.ingest_bytes("alerts-fixture.md", doc.encode()))
+    assert server.call(server.app.engine.notices.tick()) >= 1
+    page.reload()
+    expect(page.locator(".msg").filter(has_text="青岛市概念验证中心资助办法（虚构测试数据）")).to_have_count(1)
+    server.call(server.app.kb.remove_document(
+        next(d.id for d in server.call(server.app.store.kb_list_documents()) if d.source.endswith("alerts-fixture.md"))))

@@ -60,7 +60,8 @@
 
   function displayText(msg) {
     const cmd = msg.role === "user" && msg.text.trim().toLowerCase();
-    return cmd === "/human" ? t("human") : cmd === "/new" ? t("new_chat") : cmd === "/cancel" ? t("cancel_ticket") : msg.text;
+    return cmd === "/human" ? t("human") : cmd === "/new" ? t("new_chat") : cmd === "/cancel" ? t("cancel_ticket")
+      : cmd === "/subscribe" ? t("subscribe") : msg.text;
   }
 
   // Inline: [n] citations, **bold**, [text](http(s) link); everything else stays text.
@@ -417,6 +418,7 @@
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); submit(); }
     });
     $("human").addEventListener("click", () => send("/human"));
+    $("subscribe").addEventListener("click", () => send("/subscribe"));  // policy notices, shown on the next visit
     $("ticket-cancel").addEventListener("click", () => send("/cancel"));
     $("new-chat").addEventListener("click", newChat);
     $("lang-switch").addEventListener("click", () => loadUi(S.lang === "zh" ? "en" : "zh").catch(() => showError(t("error_network"))));
