@@ -14,11 +14,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from bot.privacy import mask
+from datetime import tzinfo, timezone
+
+from bot.privacy import mask, mask_name
 from bot.store import StoredMessage, Store, TicketRecord
 from bot.store.eligibility import ELIGIBILITY_AUTHOR
 from bot.store.console_search import ConversationFilter, ConversationSummary
 
+NAME_FIELDS = ("contact_name",)  # ticket fields holding a person's name: masked like phones
 CSV_FIELDS = ["conversation_id", "channel", "user", "message_id", "created_at", "role", "author", "text", "mode",
               "no_answer", "feedback", "latency_ms", "sources", "ticket_id", "ticket_state", "ticket_outcome",
               "ticket_rating"]
@@ -46,16 +49,27 @@ def _sources(m: StoredMessage) -> list[dict[str, Any]]:
             for s in m.meta.get("sources") or ()]
 
 
-def _ticket_json(t: TicketRecord) -> dict[str, Any]:
+def _field(name: str, value: Any) -> Any:
+    if not value:
+        return value
+    return mask_name(str(value)) if name in NAME_FIELDS else mask(str(value))
+
+
+def _user(c: ConversationSummary) -> str:
+    return mask_name(c.user_name) if c.user_name else mask(c.user_id)
+
+
+def _ticket_json(t: TicketRecord, tz: tzinfo) -> dict[str, Any]:
     return {"id": t.id, "state": t.state, "outcome": t.outcome, "rating": t.rating, "manager_id": t.manager_id,
-            "fields": {k: mask(str(v)) if v else v for k, v in t.fields.items()}, "summary": mask(t.summary),
-            "created_at": _iso(t.created_at), "waiting_since": _iso(t.waiting_since),
-            "claimed_at": _iso(t.claimed_at), "first_response_at": _iso(t.first_response_at),
-            "resolved_at": _iso(t.resolved_at)}
+            "fields": {k: _field(k, v) for k, v in t.fields.items()}, "summary": mask(t.summary),
+            "created_at": _iso(t.created_at, tz), "waiting_since": _iso(t.waiting_since, tz),
+            "claimed_at": _iso(t.claimed_at, tz), "first_response_at": _iso(t.first_response_at, tz),
+            "resolved_at": _iso(t.resolved_at, tz)}
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+def _iso(value: Any, tz: tzinfo = timezone.utc) -> str | None:
+    """In the console's time zone, with its offset (2026-12-04T18:20:00+08:00)."""
+    return value.astimezone(tz).isoformat() if value is not None else None
 
 
 def _text(m: StoredMessage) -> str:
@@ -63,18 +77,19 @@ def _text(m: StoredMessage) -> str:
     return PROFILE_HIDDEN if m.author == ELIGIBILITY_AUTHOR or m.meta.get("outcome") == "profile" else mask(m.text)
 
 
-def _message_json(m: StoredMessage) -> dict[str, Any]:
-    return {"id": m.id, "created_at": _iso(m.created_at), "role": m.role, "author": mask(m.author),
+def _message_json(m: StoredMessage, tz: tzinfo) -> dict[str, Any]:
+    return {"id": m.id, "created_at": _iso(m.created_at, tz), "role": m.role, "author": mask(m.author),
             "text": _text(m), "mode": m.mode, "no_answer": m.no_answer, "handoff": m.handoff,
             "feedback": m.feedback, "latency_ms": m.latency_ms, "sources": _sources(m),
             "rewritten_query": mask(m.meta.get("rewritten_query")) or None}
 
 
-def conversation_json(c: ConversationSummary, messages: list[StoredMessage], tickets: list[TicketRecord]) -> dict:
-    """One conversation as a JSONL record, masked."""
-    return {"id": c.id, "channel": c.channel, "user": mask(c.user_name or c.user_id),
-            "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
-            "messages": [_message_json(m) for m in messages], "tickets": [_ticket_json(t) for t in tickets]}
+def conversation_json(c: ConversationSummary, messages: list[StoredMessage], tickets: list[TicketRecord],
+                      tz: tzinfo = timezone.utc) -> dict:
+    """One conversation as a JSONL record, masked, times in `tz`."""
+    return {"id": c.id, "channel": c.channel, "user": _user(c),
+            "created_at": _iso(c.created_at, tz), "updated_at": _iso(c.updated_at, tz), "time_zone": str(tz),
+            "messages": [_message_json(m, tz) for m in messages], "tickets": [_ticket_json(t, tz) for t in tickets]}
 
 
 def _cell(value: Any) -> str:
@@ -82,11 +97,12 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
-def csv_rows(c: ConversationSummary, messages: list[StoredMessage], tickets: list[TicketRecord]) -> list[list[str]]:
+def csv_rows(c: ConversationSummary, messages: list[StoredMessage], tickets: list[TicketRecord],
+             tz: tzinfo = timezone.utc) -> list[list[str]]:
     """One row per message, masked; the conversation's latest ticket on every row."""
     t = tickets[-1] if tickets else None
     ticket = [t.id, t.state, t.outcome, t.rating] if t else [None] * 4
-    return [[_cell(v) for v in (c.id, c.channel, mask(c.user_name or c.user_id), m.id, _iso(m.created_at), m.role,
+    return [[_cell(v) for v in (c.id, c.channel, _user(c), m.id, _iso(m.created_at, tz), m.role,
                                  mask(m.author), _text(m), m.mode, m.no_answer, m.feedback, m.latency_ms,
                                  "; ".join(filter(None, (s["title"] for s in _sources(m)))), *ticket)]
             for m in messages]
@@ -98,12 +114,17 @@ def _csv_bytes(rows: list[list[str]]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-async def csv_chunks(store: Store, f: ConversationFilter) -> AsyncIterator[bytes]:
-    yield "\ufeff".encode("utf-8") + _csv_bytes([CSV_FIELDS])
-    async for batch in batches(store, f):
-        yield _csv_bytes([row for c, ms, ts in batch for row in csv_rows(c, ms, ts)])
+def csv_header(tz: tzinfo) -> list[str]:
+    """The header row; the time column names the time zone its values are in."""
+    return [f"created_at ({tz})" if name == "created_at" else name for name in CSV_FIELDS]
 
 
-async def jsonl_chunks(store: Store, f: ConversationFilter) -> AsyncIterator[bytes]:
+async def csv_chunks(store: Store, f: ConversationFilter, tz: tzinfo = timezone.utc) -> AsyncIterator[bytes]:
+    yield "\ufeff".encode("utf-8") + _csv_bytes([csv_header(tz)])
     async for batch in batches(store, f):
-        yield "".join(json.dumps(conversation_json(*b), ensure_ascii=False) + "\n" for b in batch).encode("utf-8")
+        yield _csv_bytes([row for c, ms, ts in batch for row in csv_rows(c, ms, ts, tz)])
+
+
+async def jsonl_chunks(store: Store, f: ConversationFilter, tz: tzinfo = timezone.utc) -> AsyncIterator[bytes]:
+    async for batch in batches(store, f):
+        yield "".join(json.dumps(conversation_json(*b, tz), ensure_ascii=False) + "\n" for b in batch).encode("utf-8")

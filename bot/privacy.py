@@ -17,3 +17,16 @@ def mask(text: str | None) -> str:
     text = _MOBILE.sub(lambda m: f"{m.group(1) or ''}{m.group(2)}****{m.group(4)}", text)
     text = _LANDLINE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
     return _EMAIL.sub(lambda m: f"{m.group(1)}***{m.group(2)}", text)
+
+
+_CJK_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,6}$")
+
+
+def mask_name(name: str | None) -> str:
+    """A person's name partly hidden like a phone number: 王先生 -> 王**, Zhang Wei -> Z*** W***."""
+    if not name or not name.strip():
+        return name or ""
+    name = name.strip()
+    if _CJK_NAME.match(name):
+        return name[0] + "*" * (len(name) - 1)
+    return " ".join(part[0] + "***" if part else part for part in name.split(" "))

@@ -86,7 +86,7 @@ async def export(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> w
     await resp.prepare(request)
     chunks = exporting.csv_chunks if fmt == "csv" else exporting.jsonl_chunks
     try:
-        async for chunk in chunks(console.store, f):
+        async for chunk in chunks(console.store, f, console.tz):
             await resp.write(chunk)
         await resp.write_eof()
     except ConnectionResetError:  # the browser went away mid-download: nothing to report as an error

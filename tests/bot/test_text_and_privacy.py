@@ -74,3 +74,9 @@ def test_english_questions_are_judged_on_their_glossary_translation():
 def test_a_country_named_in_short_form_in_a_compound_counts_as_mentioned():
     rel = judge("青岛和日本韩国有什么科技合作平台", [_p("中日韩创新合作中心青岛基地等科技合作平台")], 0.3)
     assert rel.relevant
+
+
+def test_names_are_masked_like_phones():
+    from bot.privacy import mask_name
+
+    assert (mask_name("王先生"), mask_name("欧阳娜娜"), mask_name("Zhang Wei"), mask_name("")) == ("王**", "欧***", "Z*** W***", "")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from zoneinfo import ZoneInfo
 
-from bot.export import CSV_FIELDS
+from bot.export import csv_header
 from tests.console.conftest import say
 from tests.console.seed import bulk, seed
 
@@ -21,7 +22,9 @@ async def test_the_csv_has_one_masked_row_per_message_with_feedback_sources_and_
     await console.app.engine.desk.claim(ticket.id, "alice")
     await console.app.engine.desk.resolve(ticket.id, "alice", "已对接企业")
     rows = list(csv.DictReader(io.StringIO(await _export(console, format="csv"))))  # an admin: still masked
-    assert list(rows[0]) == CSV_FIELDS
+    assert list(rows[0]) == csv_header(ZoneInfo(console.app.settings.handoff_timezone))
+    assert "created_at (Asia/Shanghai)" in rows[0]
+    assert all(r["created_at (Asia/Shanghai)"].endswith("+08:00") for r in rows)  # the console's time zone
     assert {int(r["conversation_id"]) for r in rows} == set(ids.values())
     up = [r for r in rows if int(r["conversation_id"]) == ids["up"]]
     answer = next(r for r in up if r["role"] == "assistant")
@@ -39,6 +42,8 @@ async def test_the_jsonl_has_one_masked_conversation_per_line_with_messages_and_
     assert set(records) == set(ids.values())
     handoff = records[ids["handoff"]]
     assert handoff["tickets"][0]["fields"]["contact"] == "138****5678" and "13812345678" not in lines[0] + str(records)
+    assert handoff["time_zone"] == "Asia/Shanghai" and handoff["created_at"].endswith("+08:00")
+    assert handoff["tickets"][0]["fields"]["contact_name"] == "王**"  # names are masked like phones
     down = records[ids["down"]]
     answer = next(m for m in down["messages"] if m["role"] == "assistant")
     assert answer["feedback"] == "down" and answer["sources"][0]["title"] and answer["latency_ms"] is not None
