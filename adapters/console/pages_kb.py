@@ -54,6 +54,20 @@ def _identity(ctx: Ctx, d: Any) -> str:
             f'<details class="identity"><summary>{e(t(lang, "identity_edit"))}</summary>{edit}</details>')
 
 
+def _failed_section(console: "ConsoleChannel", ctx: Ctx, docs: list[Any]) -> str:
+    """Files that could not be ingested, with the reason: not documents, so listed apart (or nothing)."""
+    if not docs:
+        return ""
+    lang = ctx.lang
+    rows = [[f'<code>{e(d.source)}</code>', f'<div class="error-text">{e(d.error or "")}</div>',
+             e(when(d.updated_at or d.ingested_at, console.tz)),
+             form(ctx, f"/api/admin/documents/{d.id}/delete", f'<button class="danger">{e(t(lang, "delete"))}</button>',
+                  next_="/console/kb", cls="inline", confirm=t(lang, "confirm_delete", title=d.source))]
+            for d in docs]
+    return (f'<section id="failed"><h2>{e(t(lang, "failed_ingests"))}</h2>'
+            + table([t(lang, k) for k in ("source", "failure_reason", "ingested_at", "actions")], rows) + '</section>')
+
+
 def _try_box(ctx: Ctx, question: str, result: dict[str, Any] | None) -> str:
     lang = ctx.lang
     box = (f'<form method="get" action="/console/kb#try" class="try">'
@@ -82,7 +96,8 @@ async def kb_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> 
     except Refused:
         result = None
     policy = await kb_states(console)  # issue 16: policy status column
-    rows = [_doc_row(console, ctx, d, policy) for d in docs]
+    rows = [_doc_row(console, ctx, d, policy) for d in docs if d.status != "failed"]
+    failed = _failed_section(console, ctx, [d for d in docs if d.status == "failed"])
     upload = form(ctx, "/api/admin/documents", field(t(lang, "upload_file"), _file_input())
                   + f'<button class="primary">{e(t(lang, "upload"))}</button>'
                   + f'<p class="muted">{e(t(lang, "upload_hint", mb=int(console.config.console_max_upload_mb)))}</p>',
@@ -90,6 +105,6 @@ async def kb_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> 
     body = (f'<section><h2>{e(t(lang, "documents"))}</h2>'
             + table([t(lang, k) for k in ("doc_title", "chunks", "source", "ingested_at", "status", "policy_status", "actions")], rows,
                     empty=t(lang, "no_documents"))
-            + f'</section><div class="two"><section><h2>{e(t(lang, "upload"))}</h2>{upload}</section>'
+            + f'</section>{failed}<div class="two"><section><h2>{e(t(lang, "upload"))}</h2>{upload}</section>'
             f'<section id="try"><h2>{e(t(lang, "try_title"))}</h2>{_try_box(ctx, question, result)}</section></div>')
     return page(console, request, ctx, t(lang, "nav_kb"), body, "kb")

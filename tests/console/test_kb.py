@@ -76,6 +76,9 @@ async def test_upload_errors_are_answered_and_a_broken_file_is_listed_with_its_e
     docs = (await c.api("GET", "/api/admin/documents", role="operator"))["documents"]
     failed = next(d for d in docs if d["source"] == "uploads/坏文件.docx")
     assert failed["status"] == "failed" and failed["error"] and failed["chunks"] == 0
+    page = await c.api("GET", "/console/kb", role="operator")  # listed apart from the documents, with its reason
+    documents, rest = page.split('<section id="failed">')
+    assert "坏文件.docx" not in documents and "坏文件.docx" in rest and failed["error"][:20] in rest
     await c.api("POST", "/api/admin/documents", role="operator", expect=400, data=FormData({"other": "x"}))
     await c.api("POST", "/api/admin/documents/nope/delete", role="operator", expect=404, json={})
 
