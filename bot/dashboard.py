@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.privacy import mask
 from bot.store import Store, TicketRecord
-from bot.text import query_terms
+from bot.text import pos_words, word_weight
 
 TOPIC_MIN_WEIGHT = 0.8
 
@@ -99,19 +99,47 @@ def sla(tickets: Sequence[TicketRecord]) -> Sla:
     )
 
 
+_NAMES = ("ns", "nr", "nrfg", "nrt")  # place and person names are never topics
+_QUESTION_NOUNS = frozenset("时候 情况 方面 问题 东西 事情 哪里 地方 时间 内容 具体".split())
+
+
+def _phrase_word(word: str, flag: str) -> bool:
+    """Nouns (not place names), verbal nouns and English words that are not stopwords or personal data."""
+    kind = flag.startswith("n") and flag not in _NAMES or flag in ("vn", "eng")
+    return kind and word not in _QUESTION_NOUNS and word_weight(word, flag) > 0 and not _personal(word)
+
+
 def _personal(word: str) -> bool:
     """Phone numbers, e-mails, ID numbers and long figures are never topics."""
     return mask(word) != word or (sum(c.isdigit() for c in word) >= 6)
 
 
+def phrases(question: str) -> set[str]:
+    """The question's topic phrases: runs of adjacent content words, a verb counted in between two of
+    them (概念 验证 平台 -> 概念验证平台); place and person names, question words, stopwords and
+    personal data aside; single characters are not topics."""
+    words = pos_words(question[:300])
+    found: set[str] = set()
+    run: list[str] = []
+    for i, (word, flag) in enumerate(words):
+        inner_verb = flag == "v" and run and i + 1 < len(words) and _phrase_word(*words[i + 1])
+        if _phrase_word(word, flag) or inner_verb:
+            run.append(word)
+            continue
+        if run:
+            found.add("".join(run))
+        run = []
+    if run:
+        found.add("".join(run))
+    return {p for p in found if len(p) > 1}
+
+
 def top_topics(questions: Iterable[str], n: int = 12) -> list[tuple[str, int]]:
-    """The most frequent content words (nouns, figures, English words) of the questions, place names aside."""
+    """The most frequent topic phrases of the questions (each counted once per question)."""
     counts: Counter[str] = Counter()
     for q in questions:
-        if q.startswith("/"):
-            continue
-        counts.update({t.word for t in query_terms(q[:300]) if t.weight >= TOPIC_MIN_WEIGHT and not t.entity
-                       and len(t.word) > 1 and not _personal(t.word)})
+        if not q.startswith("/"):
+            counts.update(phrases(q))
     return counts.most_common(n)
 
 

@@ -69,6 +69,19 @@ def _weight(word: str, flag: str) -> float:
     return _WEIGHTS.get(flag[:2], _WEIGHTS.get(flag[:1], 0.3))
 
 
+def word_weight(word: str, flag: str) -> float:
+    """How much a word of this part of speech counts as content (0: a stopword or punctuation)."""
+    return _weight(word.strip().lower(), flag)
+
+
+def pos_words(text: str) -> list[tuple[str, str]]:
+    """(word, part-of-speech flag) pairs in reading order (jieba)."""
+    _jieba()
+    import jieba.posseg
+
+    return [(p.word, p.flag) for p in jieba.posseg.lcut(text) if p.word.strip()]
+
+
 @lru_cache(maxsize=4096)
 def query_terms(text: str) -> tuple[Term, ...]:
     """The content words of a query with weights (nouns and figures count most) and entity flags."""

@@ -12,6 +12,9 @@ from bot.store.tickets import TicketRecord, _ticket
 from bot.types import TEST_CHANNELS
 
 
+QUESTION_OUTCOMES = ("answered", "no_answer", None)  # None: stored but not processed yet
+
+
 class ConsoleStats:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]):
         self._session = sessions
@@ -76,8 +79,10 @@ class ConsoleStats:
             return [_ticket(r) for r in await s.scalars(stmt)]
 
     async def questions(self, since: datetime, until: datetime, limit: int = 3000) -> list[str]:
-        """The newest user messages of the window (for the top topics)."""
-        stmt = (select(MessageRow.text).where(MessageRow.role == "user", *self._window(since, until))
+        """The newest questions of the window (for the top topics): user messages that were answered or
+        not found, not intake answers, profile answers, commands or small talk."""
+        stmt = (select(MessageRow.text, MessageRow.meta).where(MessageRow.role == "user", *self._window(since, until))
                 .order_by(MessageRow.id.desc()).limit(limit))
         async with self._session() as s:
-            return list(await s.scalars(stmt))
+            rows = (await s.execute(stmt)).all()
+        return [text for text, meta in rows if (meta or {}).get("outcome") in QUESTION_OUTCOMES]

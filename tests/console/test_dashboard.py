@@ -33,9 +33,10 @@ def test_days_are_local_days_of_the_roster_time_zone():
     assert local_days(since, until, "Asia/Shanghai") == ["2026-03-01", "2026-03-02"]
 
 
-def test_top_topics_count_content_words_once_per_question_and_skip_commands_and_places():
-    topics = dict(top_topics(["青岛概念验证平台有多少家", "概念验证平台怎么申请", "/human", "青岛人才公寓"]))
-    assert topics["平台"] == 2 and topics["概念"] == 2 and "青岛" not in topics and "/human" not in topics
+def test_top_topics_are_phrases_counted_once_per_question_without_commands_places_or_names():
+    topics = dict(top_topics(["青岛概念验证平台有多少家", "概念验证平台怎么申请", "/human", "青岛人才公寓", "王先生"]))
+    assert topics["概念验证平台"] == 2 and topics["人才公寓"] == 1
+    assert not {"平台", "概念", "青岛", "/human", "王先生"} & set(topics)
 
 
 async def test_the_dashboard_reports_traffic_answers_feedback_latency_handoffs_and_topics(console):
@@ -51,7 +52,8 @@ async def test_the_dashboard_reports_traffic_answers_feedback_latency_handoffs_a
     assert (d["feedback_up"], d["feedback_down"], d["feedback_ratio"]) == (1, 1, 0.5)
     assert d["latency_p50_ms"] is not None and d["latency_p95_ms"] >= d["latency_p50_ms"]
     assert d["handoffs"] == 1 and d["median_wait_s"] is not None and d["sla"]["claimed"] == 1
-    assert dict(d["top_topics"])["平台"] == 2
+    topics = dict(d["top_topics"])
+    assert topics["概念验证平台"] == 2 and "王先生" not in topics and "海洋生物" not in topics  # intake answers are not topics
     assert ids["unanswered"]  # the 40-day-old no-answer is outside the 7 days
     month = await console.api("GET", "/api/admin/dashboard", role="operator", params={"days": "60"})
     assert month["not_answered"] == 1 and month["per_day"]["telegram"][-41] == 1
