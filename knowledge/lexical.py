@@ -49,6 +49,9 @@ def _jieba():
     return jieba
 
 
+RARITY_CACHE = 50_000  # words whose rarity is remembered per index (the gate asks for each question word)
+
+
 def tokenize(text: str) -> list[str]:
     """Content tokens of a text: jieba search-mode words, lowercased, no punctuation or stopwords."""
     words = (w.strip().lower() for w in _jieba().cut_for_search(text))
@@ -71,6 +74,7 @@ class LexicalIndex:
         self._df = df or {}
         self.docs = list(docs) if docs is not None and len(docs) == len(self.ids) else [""] * len(self.ids)
         self._doc_array = np.asarray(self.docs, dtype=object)
+        self._rarity: dict[str, float] = {}  # per index (a new generation starts empty)
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], generation: int,
@@ -117,12 +121,16 @@ class LexicalIndex:
     def rarity(self, word: str) -> float:
         """How rare a word is in the indexed chunks, 0..1 (its tokens' mean IDF over the largest
         possible IDF; a word no chunk has is 1.0). Common words (企业, 规定) weigh little."""
+        known = self._rarity.get(word)
+        if known is not None:
+            return known
         tokens = tokenize(word)
         n_docs = max(len(self.ids), 1)
         top = idf(0, n_docs)
-        if not tokens or not top:
-            return 1.0
-        return sum(idf(self._df.get(t, 0), n_docs) for t in tokens) / len(tokens) / top
+        value = sum(idf(self._df.get(t, 0), n_docs) for t in tokens) / len(tokens) / top if tokens and top else 1.0
+        if len(self._rarity) < RARITY_CACHE:
+            self._rarity[word] = value
+        return value
 
     def mentions(self, word: str) -> bool:
         """True when every content token of `word` occurs in some indexed chunk."""
