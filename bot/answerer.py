@@ -92,8 +92,8 @@ class Answerer:
         base = Answer(text="", mode=self.mode, passages=tuple(pool[:self._top_k]), lang=lang, timings=timings,
                       rewritten_query=query if query != question else None, notice=notice)
         if scope.comparison and self.llm is not None:
-            async for event in self._generate(replace(base, passages=tuple(self._per_place(pool, scope))), query,
-                                              self._per_place(pool, scope), t0):
+            places = self._per_place(pool, scope)
+            async for event in self._generate(replace(base, passages=tuple(places)), query, places, t0):
                 yield event
             return
         if scope.comparison:
