@@ -104,7 +104,7 @@ async def kb_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> 
                   next_="/console/kb", multipart=True, cls="stack upload")
     body = (f'<section><h2>{e(t(lang, "documents"))}</h2>'
             + table([t(lang, k) for k in ("doc_title", "chunks", "source", "ingested_at", "status", "policy_status", "actions")], rows,
-                    empty=t(lang, "no_documents"))
+                    cls="grid kb-docs", empty=t(lang, "no_documents"))
             + f'</section>{failed}<div class="two"><section><h2>{e(t(lang, "upload"))}</h2>{upload}</section>'
             f'<section id="try"><h2>{e(t(lang, "try_title"))}</h2>{_try_box(ctx, question, result)}</section></div>')
     return page(console, request, ctx, t(lang, "nav_kb"), body, "kb")
