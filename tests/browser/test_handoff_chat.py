@@ -42,6 +42,18 @@ def open_ticket(server, page):
     return server.call(server.app.store.tickets.open_for(conv.id))
 
 
+def reply_once_before_mine(page, mine: str) -> None:
+    """After the race: the manager's reply is on the page once (another poll changes nothing), before
+    the user's own message that was sent meanwhile."""
+    with page.expect_response("**/api/chat/history*"):  # one more poll changes nothing
+        pass
+    expect(page.locator(".msg.manager")).to_have_count(1)
+    roles = page.locator(".msg").evaluate_all("ns => ns.map(n => n.classList[1] + ':' + n.innerText)")
+    reply_at = next(i for i, r in enumerate(roles) if r.startswith("manager:"))
+    mine_at = next(i for i, r in enumerate(roles) if r.startswith("user:") and mine in r)
+    assert reply_at < mine_at, roles
+
+
 def queue_by_typing(page) -> None:
     """Ask for a manager and answer the intake by typing (every answer is checked before the next)."""
     page.get_by_role("button", name="联系技术经理人").first.click()
@@ -130,13 +142,7 @@ def test_a_manager_reply_pushed_just_before_the_user_writes_is_shown_once_and_in
     with page.expect_response("**/api/chat/history*"):
         pass
     expect(page.locator(".msg.manager")).to_have_count(1, timeout=10_000)
-    with page.expect_response("**/api/chat/history*"):  # one more poll changes nothing
-        pass
-    expect(page.locator(".msg.manager")).to_have_count(1)
-    roles = page.locator(".msg").evaluate_all("ns => ns.map(n => n.classList[1] + ':' + n.innerText)")
-    reply_at = next(i for i, r in enumerate(roles) if r.startswith("manager:"))
-    mine_at = next(i for i, r in enumerate(roles) if r.startswith("user:") and "ZL2024" in r)
-    assert reply_at < mine_at, roles
+    reply_once_before_mine(page, "ZL2024")
     ids = [int(i) for i in page.locator(".msg").evaluate_all("ns => ns.map(n => n.dataset.id)") if i]
     assert ids == sorted(ids) and len(ids) == len(set(ids))
     assert page.problems == [] or all("history" in p for p in page.problems)

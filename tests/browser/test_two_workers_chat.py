@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from bot.settings import load_settings
 from tests.browser.conftest import PHONE, ServerThread, _free_port, _require_chromium, open_page
-from tests.browser.test_handoff_chat import LAST, ask, open_ticket, queue_by_typing
+from tests.browser.test_handoff_chat import LAST, ask, open_ticket, queue_by_typing, reply_once_before_mine
 from tests.conftest import create_pg_database, drop_pg_database, require_postgres
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -71,11 +71,5 @@ def test_a_reply_stored_by_the_other_worker_just_before_the_user_writes_is_shown
     expect(page.locator(".msg.manager")).to_have_count(0)
     page.unroute("**/api/chat/history*")
     expect(page.locator(".msg.manager")).to_have_count(1, timeout=10_000)
-    with page.expect_response("**/api/chat/history*"):  # one more poll changes nothing
-        pass
-    expect(page.locator(".msg.manager")).to_have_count(1)
-    roles = page.locator(".msg").evaluate_all("ns => ns.map(n => n.classList[1] + ':' + n.innerText)")
-    reply_at = next(i for i, r in enumerate(roles) if r.startswith("manager:"))
-    mine_at = next(i for i, r in enumerate(roles) if r.startswith("user:") and "ZL2024" in r)
-    assert reply_at < mine_at, roles
+    reply_once_before_mine(page, "ZL2024")
     page.context.close()
