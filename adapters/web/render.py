@@ -8,13 +8,13 @@ from bot.engine import Outcome
 from bot.store.records import StoredMessage
 from bot.types import AnswerMode, Citation, Reply
 
-SOURCE_KEYS = ("title", "section", "source", "text", "score")
+SOURCE_KEYS = ("title", "section", "source", "text", "score", "region")
 
 
 def citation_json(n: int, c: Citation) -> dict[str, Any]:
     """One source as the page shows it: `n` is the [n] marker in the answer text."""
     return {"n": n, "title": c.title, "section": c.section, "source": c.source, "text": c.snippet,
-            "score": round(c.score, 4)}
+            "score": round(c.score, 4), "region": c.region}
 
 
 def sources_json(citations: Sequence[Citation]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ async def test_a_question_gets_a_cited_answer_whose_id_is_the_stored_answer(webc
     data = await webchat.chat(QUESTION)
     assert "60家左右" in data["answer"] and "[1]" in data["answer"]
     assert data["sources"][0]["n"] == 1 and "60家左右" in data["sources"][0]["text"]
-    assert set(data["sources"][0]) == {"n", "title", "section", "source", "text", "score"}
+    assert set(data["sources"][0]) == {"n", "title", "section", "source", "text", "score", "region"}
     assert (data["handoff"], data["no_answer"], data["mode"], data["notices"]) == (False, False, "extractive", [])
     stored = await webchat.engine.store.get_message(data["message_id"])
     assert stored.role == Role.ASSISTANT and stored.text == data["answer"] and stored.reply_to_id == data["question_id"]
