@@ -220,7 +220,7 @@ async def _start_channel(app: App, channel: Channel) -> None:
     except QdbotError as exc:
         log.error("channel_start_failed", channel=channel.name, error=str(exc))
         app.channels.remove(channel)
-        app.engine.channels.pop(channel.name, None)
+        app.engine.unregister(channel.name)
 
 
 async def _shutdown(app: App, runner: web.AppRunner) -> None:

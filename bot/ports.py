@@ -11,8 +11,30 @@ from typing import Protocol, runtime_checkable
 from bot.types import IncomingMessage, Passage, Reply
 
 InboundHandler = Callable[..., Awaitable[object]]
-"""`handler(msg, on_delta=None)`: the engine's `handle`. `on_delta(text_so_far)` is awaited while an
-LLM answer streams, for channels that show it growing."""
+"""`handler(msg, responder=None)`: the engine's `handle`. The replies to `msg` go through `responder`
+(see `Responder`); without one they go through the channel's `send`."""
+
+
+@runtime_checkable
+class Responder(Protocol):
+    """Where the replies to one inbound message go, and how its answer shows while it grows.
+
+    A channel that answers in the request (the web chat's stream, a Telegram preview, a WeChat Customer
+    Service welcome code) passes one to `Engine.handle`; the exchange's context is this object, never an
+    ambient variable. Replies sent outside an exchange (a manager's, a notice) use `Channel.send`.
+    """
+
+    async def reply(self, reply: Reply) -> str | None:
+        """Deliver one stored reply to the message; returns the platform's message id when it has one."""
+        ...
+
+    async def delta(self, text: str) -> None:
+        """The answer so far, while it streams (channels that cannot show it ignore it)."""
+        ...
+
+    async def typing(self) -> None:
+        """The assistant started working on an answer (a typing indicator, where there is one)."""
+        ...
 
 
 @runtime_checkable

@@ -9,7 +9,7 @@ topics and regions become notice items; the pending items of a conversation are 
 message, at most one per NOTICE_DIGEST_HOURS, and only where the platform allows it now:
 Telegram private chats, WeCom app members, WeChat Customer Service inside the 48-hour / 5-message
 window after the user's last message (otherwise they wait for the next window), the web chat
-(stored and shown on the next visit). Notices go through `Engine._send`, so each is stored with its
+(stored and shown on the next visit). Notices go through the outbox (`bot.outbox`), so each is stored with its
 delivery status (author `qdbot-notices`). Operators can pause them (`paused`).
 """
 from __future__ import annotations
@@ -169,7 +169,7 @@ class Notices:
         terms = self._terms(sub, lang)
         lines = [self._say(lang, "notice_header", topics=terms["topics"]), *(f"• {i.text}" for i in items),
                  self._say(lang, "notice_footer")]
-        reply = await self.engine._send(conv, Reply("\n".join(lines), role=Role.SYSTEM), author=NOTICE_AUTHOR)
+        reply = await self.engine.outbox.deliver(conv, Reply("\n".join(lines), role=Role.SYSTEM), author=NOTICE_AUTHOR)
         await self.store.calendar.delivered([i.id for i in items], reply.message_id)
         await self.store.calendar.noticed(sub.id, now)
         log.info("notice_sent", channel=conv.channel, conversation=conv.id, items=len(items))

@@ -24,7 +24,7 @@ from telegram.ext import (Application, ApplicationHandlerStop, CallbackQueryHand
 
 import prompts
 from adapters.telegram import render, stream, translate
-from adapters.telegram.delivery import Sender
+from adapters.telegram.delivery import Sender, TurnResponder
 from adapters.telegram.limits import AnswersFirst
 from adapters.telegram.ordering import StaffTopicsInOrder
 from adapters.telegram.settings import TelegramSettings
@@ -91,7 +91,7 @@ class TelegramChannel:
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self, handler: InboundHandler) -> None:
-        """getMe, commands, webhook or polling; handler is Engine.handle (it takes on_delta)."""
+        """getMe, commands, webhook or polling; handler is Engine.handle (it takes a Responder)."""
         self._handler = handler
         try:
             await self.application.initialize()
@@ -180,12 +180,10 @@ class TelegramChannel:
         await self._run(turn, msg)
 
     async def _run(self, turn: stream.Turn, msg: IncomingMessage) -> None:
-        token = stream.CURRENT.set(turn)
         try:
-            await self._handler(msg, on_delta=turn.on_delta)
+            await self._handler(msg, TurnResponder(self.sender, turn))
         finally:
             await turn.close()
-            stream.CURRENT.reset(token)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every press is acknowledged; feedback is stored, "human" asks for a technology manager."""

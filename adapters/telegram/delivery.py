@@ -6,8 +6,8 @@
 - 400 for HTML Telegram cannot parse or a text too long: sent again as plain text;
 - anything else from PTB becomes a `DeliveryError` (``raise ... from``).
 
-Inside a `Turn` (an inbound update being answered) the first chunk replaces the group preview
-message, and group answers quote the question.
+A reply to an inbound update goes through that update's `TurnResponder` (the engine's `Responder`): the
+first chunk replaces the preview message, and group answers quote the question.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from adapters.telegram.render import html_chunks, keyboard, plain_chunks
-from adapters.telegram.stream import CURRENT, Turn
+from adapters.telegram.stream import Turn
 from adapters.telegram.translate import CHANNEL
 from bot.errors import DeliveryError, StorageError
 from bot.store import Store
@@ -38,10 +38,11 @@ class Sender:
     def __init__(self, bot: Bot, store: Store):
         self.bot, self.store = bot, store
 
-    async def send(self, chat_id: str, reply: Reply) -> str | None:
-        """Deliver reply; the platform id of its last message. DeliveryError when Telegram refuses."""
+    async def send(self, chat_id: str, reply: Reply, turn: Turn | None = None) -> str | None:
+        """Deliver reply (inside `turn`, the update it answers, when given); the platform id of its last
+        message. DeliveryError when Telegram refuses."""
         try:
-            message_id = await self._send(int(chat_id), reply, _turn_for(chat_id))
+            message_id = await self._send(int(chat_id), reply, turn)
         except Forbidden as exc:
             await self._mark_blocked(chat_id)
             raise DeliveryError(f"telegram chat {chat_id} blocked the bot: {exc}") from exc
@@ -97,6 +98,17 @@ class Sender:
         log.info("telegram_blocked", chat=chat_id)
 
 
-def _turn_for(chat_id: str) -> Turn | None:
-    turn = CURRENT.get()
-    return turn if turn is not None and str(turn.chat_id) == chat_id else None
+class TurnResponder:
+    """The engine's `Responder` for one inbound update: replies in its `Turn`, deltas to its preview."""
+
+    def __init__(self, sender: Sender, turn: Turn):
+        self.sender, self.turn = sender, turn
+
+    async def reply(self, reply: Reply) -> str | None:
+        return await self.sender.send(str(self.turn.chat_id), reply, self.turn)
+
+    async def delta(self, text: str) -> None:
+        await self.turn.on_delta(text)
+
+    async def typing(self) -> None:
+        return None  # the Turn starts `typing` itself when the update asks a question

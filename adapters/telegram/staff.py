@@ -23,7 +23,7 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, CallbackQuery, Messag
 from telegram.error import TelegramError
 
 from adapters.telegram import render
-from adapters.telegram.staff_actions import ACTING, COMMANDS, StaffActions
+from adapters.telegram.staff_actions import COMMANDS, ORIGIN, StaffActions
 from adapters.telegram.topics import StaffTopics, mentions, staff_text
 from bot.engine import Engine
 from bot.handoff import StaffEvent
@@ -71,7 +71,7 @@ class StaffRoom:
         if kind == "opened":
             await self.topics.open(ticket.id, event.card, event.managers)
             return
-        from_topic = ACTING.get() == ticket.id
+        from_topic = event.origin == ORIGIN
         if kind not in _POSTED or (kind == "reply" and from_topic):
             return
         if kind in (*_ENDINGS, "rated") and await self.topics.thread_of(ticket.id) is None:

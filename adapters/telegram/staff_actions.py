@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import re
-from contextvars import ContextVar
 
 import structlog
 from telegram import CallbackQuery, Message, User
@@ -37,8 +36,8 @@ from bot.handoff import HandoffDesk
 from bot.store import ManagerRecord, Store, TicketRecord
 
 log = structlog.get_logger("qdbot.telegram.staff")
-#: The ticket a manager is acting on from its topic in this task (the topic shows it already).
-ACTING: ContextVar[int | None] = ContextVar("telegram_staff_acting", default=None)
+#: The desk's events caused by an action taken here carry this origin: the topic shows them already.
+ORIGIN = "telegram_staff"
 COMMANDS = ("claim", "resolve", "transfer", "note", "back")
 _COMMAND = re.compile(r"/([A-Za-z_]+)(?:@(\w+))?(?:\s+(.*))?", re.S)
 _CLOSED = ("resolved", "cancelled", "expired")
@@ -99,11 +98,7 @@ class StaffActions:
             if command is not None:
                 await self.topics.answer(thread, self._html("staff_no_ticket"), quote)
             return
-        token = ACTING.set(ticket.id)
-        try:
-            answer = await self._act(ticket, manager, kind, command, (message.text or "").strip())
-        finally:
-            ACTING.reset(token)
+        answer = await self._act(ticket, manager, kind, command, (message.text or "").strip())
         if answer:
             await self.topics.answer(thread, answer, quote)
 
@@ -125,17 +120,17 @@ class StaffActions:
             return self._html("staff_claim_first", ticket=ticket.id)
         if ticket.manager_id != manager.id:
             return self._html("staff_held_by_other", ticket=ticket.id, name=await self._name(ticket.manager_id))
-        await self.desk.reply(ticket.id, manager.id, text)
+        await self.desk.reply(ticket.id, manager.id, text, origin=ORIGIN)
         log.info("staff_reply_relayed", ticket=ticket.id, manager=manager.id)
         return None
 
     async def _command(self, ticket: TicketRecord, manager: ManagerRecord, name: str, arg: str) -> str | None:
         if name == "claim":
-            await self.desk.claim(ticket.id, manager.id)
+            await self.desk.claim(ticket.id, manager.id, origin=ORIGIN)
         elif name == "note":
             if not arg:
                 return self._html("staff_note_usage")
-            await self.desk.note(ticket.id, manager.id, arg)
+            await self.desk.note(ticket.id, manager.id, arg, origin=ORIGIN)
         elif name not in COMMANDS:
             return self._html("staff_help")
         elif ticket.state == "active" and ticket.manager_id != manager.id:
@@ -143,9 +138,9 @@ class StaffActions:
         elif name == "transfer":
             return await self._transfer(ticket, manager, arg)
         elif name == "resolve":
-            await self.desk.resolve(ticket.id, manager.id, arg or "resolved")
+            await self.desk.resolve(ticket.id, manager.id, arg or "resolved", origin=ORIGIN)
         else:
-            await self.desk.hand_back(ticket.id, manager.id)
+            await self.desk.hand_back(ticket.id, manager.id, origin=ORIGIN)
         return None
 
     async def _transfer(self, ticket: TicketRecord, manager: ManagerRecord, arg: str) -> str | None:
@@ -156,7 +151,7 @@ class StaffActions:
         if target is None:
             listing = "、".join(f"{m.id}（{m.name}）" for m in roster)
             return self._html("staff_transfer_usage", text=listing)
-        await self.desk.transfer(ticket.id, manager.id, target.id)
+        await self.desk.transfer(ticket.id, manager.id, target.id, origin=ORIGIN)
         return None
 
     async def explain(self, ticket_id: int, manager: ManagerRecord, action: str, exc: HandoffError, *,
@@ -192,20 +187,17 @@ class StaffActions:
             log.info("callback_answer_failed", error=str(exc))
 
     async def _press(self, action: str, ticket_id: int, manager: ManagerRecord) -> str:
-        token = ACTING.set(ticket_id)
         try:
             if action == "claim":
-                await self.desk.claim(ticket_id, manager.id)
+                await self.desk.claim(ticket_id, manager.id, origin=ORIGIN)
                 return self._plain("staff_toast_claimed", ticket=ticket_id)
             ticket = await self.store.tickets.get(ticket_id)
             if ticket is not None and ticket.state == "active" and ticket.manager_id != manager.id:
                 return self._plain("staff_taken", ticket=ticket_id, name=await self._name(ticket.manager_id))
             if action == "resolve":
-                await self.desk.resolve(ticket_id, manager.id, "resolved")
+                await self.desk.resolve(ticket_id, manager.id, "resolved", origin=ORIGIN)
             else:
-                await self.desk.hand_back(ticket_id, manager.id)
+                await self.desk.hand_back(ticket_id, manager.id, origin=ORIGIN)
             return self._plain("staff_toast_done", ticket=ticket_id)
         except HandoffError as exc:
             return await self.explain(ticket_id, manager, action, exc, html=False)
-        finally:
-            ACTING.reset(token)

@@ -1,7 +1,7 @@
 """While one update is being answered: `typing`, and a live preview of the streaming answer.
 
-A `Turn` lives for one inbound update (in a ContextVar, so `TelegramChannel.send`, called by the
-engine inside the same task, finds it). The preview is a `sendMessageDraft` in private chats
+A `Turn` lives for one inbound update; the engine reaches it through the update's `TurnResponder`
+(`adapters.telegram.delivery`). The preview is a `sendMessageDraft` in private chats
 (non-zero draft_id, ~1 update per 0.6 s); in groups, or when drafts are refused, a first message
 that is edited in place (more slowly: groups allow ~20 messages a minute). Preview updates run in
 the background and are skipped while one is in flight, so a slow Bot API never slows the LLM
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import structlog
@@ -138,9 +137,6 @@ class Turn:
         if self.typing is not None:
             await self.typing.stop()
         await self.preview.settle()
-
-
-CURRENT: ContextVar[Turn | None] = ContextVar("telegram_turn", default=None)
 
 
 def begin(bot: Bot, chat_id: int, *, private: bool, lang: str | None, reply_to: int | None = None,

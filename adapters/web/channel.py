@@ -28,7 +28,7 @@ from aiohttp import web
 
 from adapters.client_address import client_ip, trusted_proxies
 from adapters.web import pages, render, session, translate
-from adapters.web.feed import CURRENT, SSE_HEADERS, Feed, Hub, pump
+from adapters.web.feed import SSE_HEADERS, Feed, Hub, pump
 from adapters.web.limit import AddressLimit
 from adapters.web.translate import CHANNEL, BadInput
 from bot import links
@@ -118,11 +118,7 @@ class WebChannel:
 
     def _spawn(self, feed: Feed, msg: IncomingMessage) -> asyncio.Task:
         """Handle the message in its own task, so a client that goes away cancels nothing."""
-        token = CURRENT.set(feed)
-        try:
-            task = asyncio.create_task(self._handle(feed, msg))
-        finally:
-            CURRENT.reset(token)
+        task = asyncio.create_task(self._handle(feed, msg))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -130,7 +126,7 @@ class WebChannel:
     async def _handle(self, feed: Feed, msg: IncomingMessage) -> dict[str, Any] | None:
         """The engine's outcome as the API's JSON (also the `done` event), or None when it failed."""
         try:
-            out = await self.engine.handle(msg, feed.on_delta)
+            out = await self.engine.handle(msg, feed)
         except StorageError:  # nothing was accepted: the client is told to try again (503)
             feed.end("error", {"error": pages.say(msg.lang or "zh", "error_unavailable"), "code": "unavailable"})
             raise

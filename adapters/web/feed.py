@@ -1,9 +1,9 @@
 """Where the engine's replies to a web request go, and how a stream writes them as server-sent events.
 
-`Engine._send` calls `WebChannel.send` inside the task that handles the message, and that task is
-started with `CURRENT` naming the request's `Feed`: so the answer and any notice sent while handling
-a request (e.g. "still busy with your previous question") reach that request and no other. A reply
-sent from anywhere else (a technology manager, later) reaches every open feed of the session.
+The request hands the engine its `Feed` as the exchange's `Responder`: so the answer and any notice sent
+while handling a request (e.g. "still busy with your previous question") reach that request and no
+other. A reply sent from anywhere else (a technology manager, later) comes through `WebChannel.send` and
+reaches every open feed of the session.
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,10 +41,18 @@ class Feed:
         self.replies: list[Reply] = []
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
 
-    async def on_delta(self, text: str) -> None:
+    # the Responder port (bot.ports): the engine's replies to this request, its answer as it grows
+    async def reply(self, reply: Reply) -> str | None:
+        self.push(reply)
+        return None
+
+    async def delta(self, text: str) -> None:
         self._queue.put_nowait(Event("delta", {"text": text}))
 
-    def reply(self, reply: Reply) -> None:
+    async def typing(self) -> None:
+        return None
+
+    def push(self, reply: Reply) -> None:
         self.replies.append(reply)
         self._queue.put_nowait(Event("reply", reply_json(reply)))
 
@@ -56,9 +63,6 @@ class Feed:
         return await self._queue.get()
 
 
-CURRENT: ContextVar[Feed | None] = ContextVar("qdbot_web_feed", default=None)
-
-
 class Hub:
     """The open feeds of each session."""
 
@@ -66,12 +70,8 @@ class Hub:
         self._feeds: dict[str, set[Feed]] = {}
 
     def publish(self, session_id: str, reply: Reply) -> None:
-        current = CURRENT.get()
-        if current is not None and current.session_id == session_id:
-            current.reply(reply)
-            return
         for feed in tuple(self._feeds.get(session_id, ())):
-            feed.reply(reply)
+            feed.push(reply)
 
     @contextmanager
     def open(self, session_id: str) -> Iterator[Feed]:

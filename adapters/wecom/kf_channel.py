@@ -41,7 +41,7 @@ from adapters.wecom import callback, render, texts
 from adapters.wecom.tokens import StoreTokens
 from adapters.wecom.api import WeComAPIError, WeComClient
 from adapters.wecom.kf_handoff import KfHandoff
-from adapters.wecom.kf_send import KfSender, replying_to
+from adapters.wecom.kf_send import KfResponder, KfSender
 from adapters.wecom.settings import WeComSettings
 from adapters.wecom.tasks import TaskGroup
 from adapters.wecom.translate import (
@@ -270,8 +270,7 @@ class WeComKfChannel:
             await self._store_only(msg, state)  # with a human, no ticket: keep it, stay silent
             return
         assert self._handler is not None
-        with replying_to(msg.channel_message_id or ""):
-            await self._handler(msg)
+        await self._handler(msg, KfResponder(self.sender, msg.chat_id, msg.channel_message_id or ""))
 
     async def _store_only(self, msg: IncomingMessage, state: int) -> None:
         conv = await self.store.conversation_for(msg)
@@ -288,8 +287,8 @@ class WeComKfChannel:
             await self._customer(replace(click.msg, text="/human" if click.action == "handoff" else click.action[4:]))
             return
         msg = click.msg
-        with replying_to(msg.channel_message_id or ""):
-            ok = await self.engine.button(KF_CHANNEL, msg.chat_id, msg.user_id, click.action)
+        ok = await self.engine.button(KF_CHANNEL, msg.chat_id, msg.user_id, click.action,
+                                      KfResponder(self.sender, msg.chat_id, msg.channel_message_id or ""))
         log.info("wecom_kf_button", chat=msg.chat_id, action=click.action, ok=ok)
 
     async def _servicer(self, item: KfServicerText) -> None:
@@ -324,8 +323,7 @@ class WeComKfChannel:
             return
         msg = IncomingMessage(KF_CHANNEL, event.chat_id, event.external_userid, "/start",
                               channel_message_id=event.msgid)
-        with replying_to(event.msgid, welcome_code=code):
-            await self._handler(msg)
+        await self._handler(msg, KfResponder(self.sender, event.chat_id, event.msgid, welcome_code=code))
 
     async def _note(self, event: KfEvent, text: str) -> None:
         """Record a platform event in the transcript (a system line operators see) and the log."""

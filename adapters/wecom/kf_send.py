@@ -13,12 +13,10 @@
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import time
 from collections.abc import Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import structlog
@@ -50,17 +48,21 @@ class Inbound:
     replies: Iterator[int] = field(default_factory=itertools.count)
 
 
-_inbound: ContextVar[Inbound | None] = ContextVar("wecom_kf_inbound", default=None)
+class KfResponder:
+    """The engine's `Responder` for one customer message (or event with a welcome code): its replies get
+    msgids derived from the message's, and the first one may use the welcome code."""
 
+    def __init__(self, sender: KfSender, chat_id: str, msgid: str, welcome_code: str | None = None):
+        self.sender, self.chat_id, self.inbound = sender, chat_id, Inbound(msgid, welcome_code)
 
-@contextlib.contextmanager
-def replying_to(msgid: str, welcome_code: str | None = None) -> Iterator[Inbound]:
-    """Within this block, ``KfSender.send`` derives msgids from ``msgid`` (and uses the welcome code)."""
-    token = _inbound.set(Inbound(msgid, welcome_code))
-    try:
-        yield _inbound.get()  # type: ignore[misc]
-    finally:
-        _inbound.reset(token)
+    async def reply(self, reply: Reply) -> str | None:
+        return await self.sender.send(self.chat_id, reply, self.inbound)
+
+    async def delta(self, text: str) -> None:
+        return None  # WeChat Customer Service shows whole messages only
+
+    async def typing(self) -> None:
+        return None
 
 
 def derive_msgid(seed: str, reply_index: int, part: int) -> str:
@@ -106,8 +108,9 @@ class KfSender:
 
     # --- sending ------------------------------------------------------------------------------
 
-    async def send(self, chat_id: str, reply: Reply) -> str | None:
-        inbound = _inbound.get()
+    async def send(self, chat_id: str, reply: Reply, inbound: Inbound | None = None) -> str | None:
+        """Send one reply; with `inbound` (the customer message it answers) its msgids derive from that
+        message's, so a retried delivery is recognised by WeCom; else from our stored reply id."""
         index = next(inbound.replies) if inbound else 0
         seed = inbound.msgid if inbound else f"reply{reply.message_id}"
         if inbound and inbound.welcome_code:

@@ -10,7 +10,6 @@ and the store. Managers act through the same methods from every place they work.
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,18 +23,21 @@ from bot.handoff import intake, policy
 from bot.handoff.availability import availability, hours_text
 from bot.handoff.events import StaffChannel, StaffEvent
 from bot.handoff.roster import load_roster, matches, on_duty, parse_hours
+from bot.exchange import Exchange
+from bot.outbox import Outbox
+from bot.ports import Responder
 from bot.settings import Settings
+from bot.states import OPEN_TICKET, SERVED_TICKET, ButtonAction, StaffEventKind as Kind, TicketState as T
 from bot.store import ManagerRecord, Store, TicketRecord
-from bot.types import Button, Conversation, IncomingMessage, Reply, Role, utcnow
+from bot.types import Button, Conversation, Reply, Role, utcnow
 
 log = structlog.get_logger("qdbot.handoff")
-SendFn = Callable[..., Awaitable[Reply]]
-UNRESOLVED = ("intake", "waiting", "active")
+UNRESOLVED = OPEN_TICKET
 
 
 class HandoffDesk:
-    def __init__(self, settings: Settings, store: Store, send: SendFn, llm: Runnable | None = None):
-        self.settings, self.store, self._send, self.llm = settings, store, send, llm
+    def __init__(self, settings: Settings, store: Store, outbox: Outbox, llm: Runnable | None = None):
+        self.settings, self.store, self.outbox, self.llm = settings, store, outbox, llm
         self.tz = ZoneInfo(settings.handoff_timezone)
         parse_hours(settings.handoff_office_hours)  # a malformed HANDOFF_OFFICE_HOURS stops the start
         self.staff: list[StaffChannel] = []
@@ -53,59 +55,61 @@ class HandoffDesk:
 
     # ------------------------------------------------------------------ the user's side
 
-    async def start(self, conv: Conversation, trigger: str, lang: str, reply_to_id: int | None = None) -> TicketRecord:
-        """Open a ticket in INTAKE and ask the first missing question (or queue it at once)."""
-        fields = await self._prefill(conv, trigger, lang)
+    async def start(self, ex: Exchange) -> TicketRecord:
+        """Open a ticket in INTAKE for the exchange's request and ask the first missing question (or queue it
+        at once)."""
+        conv = ex.conv
+        fields = await self._prefill(conv, ex.text, ex.lang)
         step = intake.next_step(fields)
-        ticket = await self.store.tickets.create(conv.id, state="intake", lang=lang, trigger=trigger,
+        ticket = await self.store.tickets.create(conv.id, state=T.INTAKE, lang=ex.lang, trigger=ex.text,
                                                  fields=fields, intake_step=step)
         if ticket is None:  # a concurrent request already opened one
             ticket = await self.store.tickets.open_for(conv.id)
             assert ticket is not None
             return ticket
-        await self._say(conv, lang, "intake_notice", reply_to_id)
-        return await self._advance(conv, ticket, reply_to_id)
+        await self._say(conv, ex.lang, "intake_notice", ex)
+        return await self._advance(conv, ticket, ex)
 
-    async def on_user_message(self, conv: Conversation, ticket: TicketRecord, msg: IncomingMessage,
-                              message_id: int) -> str:
+    async def on_user_message(self, ex: Exchange, ticket: TicketRecord) -> str:
         """A user message while a ticket is open: "cancelled" (cancel words, /cancel), "new_chat" ("新对话",
         /new: cancelled and the context forgotten), "intake" (the next intake answer), "answer" (a policy
         question while waiting: the engine answers it), else "relayed" to the manager."""
-        if intake.is_cancel(msg.text) or intake.is_new_chat(msg.text):
-            await self.cancel_by_user(conv, ticket, message_id)
-            if not intake.is_new_chat(msg.text):
+        conv, text = ex.conv, ex.text
+        if intake.is_cancel(text) or intake.is_new_chat(text):
+            await self.cancel_by_user(ex, ticket)
+            if not intake.is_new_chat(text):
                 return "cancelled"
             await self.store.reset_context(conv.id)
-            await self._say(conv, ticket.lang, "context_reset", message_id)
+            await self._say(conv, ticket.lang, "context_reset", ex)
             return "new_chat"
-        if ticket.state == "intake":
-            return await self._intake_answer(conv, ticket, msg.text, message_id)
-        await self.store.tickets.transition(ticket.id, ("waiting", "active"))
-        await self._emit("user_message", ticket, conv, text=msg.text, actor="user")
-        if ticket.state == "waiting" and intake.looks_like_question(msg.text):
+        if ticket.state == T.INTAKE:
+            return await self._intake_answer(ex, ticket)
+        await self.store.tickets.transition(ticket.id, SERVED_TICKET)
+        await self._emit(Kind.USER_MESSAGE, ticket, conv, text=text, actor="user")
+        if ticket.state == T.WAITING and intake.looks_like_question(text):
             return "answer"
-        if ticket.state == "waiting":
-            await self.remind_waiting(conv, ticket.id, ticket.lang, message_id)
+        if ticket.state == T.WAITING:
+            await self.remind_waiting(ex, ticket.id, ticket.lang)
         return "relayed"
 
-    async def remind_waiting(self, conv: Conversation, ticket_id: int, lang: str, reply_to_id: int | None) -> None:
-        await self._say(conv, lang, "waiting_reminder", reply_to_id, self._cancel_button(lang), ticket=ticket_id)
+    async def remind_waiting(self, ex: Exchange, ticket_id: int, lang: str) -> None:
+        await self._say(ex.conv, lang, "waiting_reminder", ex, self._cancel_button(lang), ticket=ticket_id)
 
-    async def cancel_by_user(self, conv: Conversation, ticket: TicketRecord, message_id: int | None) -> bool:
+    async def cancel_by_user(self, ex: Exchange, ticket: TicketRecord) -> bool:
         """The user withdraws the request at any step: intake, waiting or with a manager."""
-        done = await self.store.tickets.transition(ticket.id, UNRESOLVED, "cancelled", resolved_at=utcnow(),
+        done = await self.store.tickets.transition(ticket.id, UNRESOLVED, T.CANCELLED, resolved_at=utcnow(),
                                                    outcome="cancelled by user")
         if done is None:
             return False
-        await self.store.tickets.add_event(ticket.id, "user", "cancelled")
-        key = "intake_cancelled" if ticket.state == "intake" else "ticket_cancelled"
-        await self._say(conv, ticket.lang, key, message_id, ticket=ticket.id)
-        if ticket.state != "intake":
-            await self._emit("cancelled", done, conv, text="cancelled by user", actor="user")
+        await self.store.tickets.add_event(ticket.id, "user", Kind.CANCELLED)
+        key = "intake_cancelled" if ticket.state == T.INTAKE else "ticket_cancelled"
+        await self._say(ex.conv, ticket.lang, key, ex, ticket=ticket.id)
+        if ticket.state != T.INTAKE:
+            await self._emit(Kind.CANCELLED, done, ex.conv, text="cancelled by user", actor="user")
         return True
 
     def _cancel_button(self, lang: str) -> tuple[Button, ...]:
-        return (Button(prompts.text(lang, "button_cancel_ticket"), "say:" + prompts.text(lang, "cancel_word")),)
+        return (Button(prompts.text(lang, "button_cancel_ticket"), f"{ButtonAction.SAY}:" + prompts.text(lang, "cancel_word")),)
 
     def _step_buttons(self, lang: str, step: str) -> tuple[Button, ...]:
         """Quick replies for an intake question: the kinds (1-7), skip, cancel; typed answers work too."""
@@ -114,30 +118,30 @@ class HandoffDesk:
         return kinds + (Button(prompts.text(lang, "button_skip"), "say:" + prompts.text(lang, "skip_word")),
                         Button(prompts.text(lang, "button_cancel"), "say:" + prompts.text(lang, "cancel_word")))
 
-    async def _intake_answer(self, conv: Conversation, ticket: TicketRecord, text: str, message_id: int) -> str:
+    async def _intake_answer(self, ex: Exchange, ticket: TicketRecord) -> str:
         step = ticket.intake_step or intake.next_step(ticket.fields)
-        ok, value = intake.accept(step, text) if step else (True, None)
+        ok, value = intake.accept(step, ex.text) if step else (True, None)
         if not ok:
-            await self._say(conv, ticket.lang, "invalid_kind" if step == "kind" else "invalid_contact", message_id,
+            await self._say(ex.conv, ticket.lang, "invalid_kind" if step == "kind" else "invalid_contact", ex,
                             self._step_buttons(ticket.lang, step or ""))
             return "intake"
         fields = {**ticket.fields, step: value} if step else ticket.fields
-        updated = await self.store.tickets.transition(ticket.id, ("intake",), fields=fields,
+        updated = await self.store.tickets.transition(ticket.id, (T.INTAKE,), fields=fields,
                                                       intake_step=intake.next_step(fields))
-        await self._advance(conv, updated or ticket, message_id)
+        await self._advance(ex.conv, updated or ticket, ex)
         return "intake"
 
-    async def _advance(self, conv: Conversation, ticket: TicketRecord, reply_to_id: int | None) -> TicketRecord:
+    async def _advance(self, conv: Conversation, ticket: TicketRecord, ex: Exchange) -> TicketRecord:
         step = intake.next_step(ticket.fields)
         if step is not None:
-            await self._say(conv, ticket.lang, f"ask_{step}", reply_to_id, self._step_buttons(ticket.lang, step))
+            await self._say(conv, ticket.lang, f"ask_{step}", ex, self._step_buttons(ticket.lang, step))
             return ticket
-        return await self._queue(conv, ticket, reply_to_id)
+        return await self._queue(conv, ticket, ex)
 
-    async def _queue(self, conv: Conversation, ticket: TicketRecord, reply_to_id: int | None) -> TicketRecord:
+    async def _queue(self, conv: Conversation, ticket: TicketRecord, ex: Exchange) -> TicketRecord:
         summary = await self._summary(conv, ticket.lang, before=ticket.created_at)
         now = utcnow()
-        queued = await self.store.tickets.transition(ticket.id, ("intake",), "waiting", waiting_since=now,
+        queued = await self.store.tickets.transition(ticket.id, (T.INTAKE,), T.WAITING, waiting_since=now,
                                                      intake_step=None, summary=summary, notified_at=now,
                                                      notify_count=1)
         if queued is None:
@@ -151,9 +155,9 @@ class HandoffDesk:
         when = avail.opening.astimezone(self.tz).strftime("%m-%d %H:%M") if avail.opening else ""
         key = {"staffed": "queued", "off_hours": "queued_off_hours",
                "no_roster": "queued_no_roster" if when else "queued_no_roster_now"}[avail.status]
-        await self._say(conv, queued.lang, key, reply_to_id, self._cancel_button(queued.lang), ticket=queued.id,
+        await self._say(conv, queued.lang, key, ex, self._cancel_button(queued.lang), ticket=queued.id,
                         when=when, hours=hours_text(avail.hours, queued.lang))
-        await self._emit("opened", queued, conv, managers=managers)
+        await self._emit(Kind.OPENED, queued, conv, managers=managers)
         return queued
 
     async def _prefill(self, conv: Conversation, trigger: str, lang: str) -> dict[str, str | None]:
@@ -207,19 +211,20 @@ class HandoffDesk:
                             contact=f.get("contact", missing), description=f.get("description", missing),
                             channel=channel, summary=ticket.summary or missing)
 
-    async def _emit(self, kind: str, ticket: TicketRecord, conv: Conversation, *, text: str = "",
-                    actor: str | None = None, managers: tuple[ManagerRecord, ...] = ()) -> None:
-        event = StaffEvent(kind, ticket, text, actor, managers, self.card(ticket, conv.channel), conv.channel)
+    async def _emit(self, kind: Kind, ticket: TicketRecord, conv: Conversation, *, text: str = "",
+                    actor: str | None = None, managers: tuple[ManagerRecord, ...] = (), origin: str = "") -> None:
+        event = StaffEvent(kind, ticket, text, actor, managers, self.card(ticket, conv.channel), conv.channel, origin)
         for channel in self.staff:
             try:
                 await channel.on_ticket_event(event)
             except Exception:
                 log.exception("staff_notify_failed", staff=channel.name, ticket=ticket.id, kind=kind)
 
-    async def _say(self, conv: Conversation, lang: str, key: str, reply_to_id: int | None = None,
+    async def _say(self, conv: Conversation, lang: str, key: str, ex: Exchange | None = None,
                    buttons: tuple[Button, ...] = (), **fields: object) -> Reply:
-        return await self._send(conv, Reply(prompts.text(lang, key, **fields), buttons=buttons, role=Role.SYSTEM),
-                                reply_to_id=reply_to_id, handoff=True)
+        """A system line to the user: part of the exchange when one is being handled, else on its own."""
+        return await self.outbox.deliver(conv, Reply(prompts.text(lang, key, **fields), buttons=buttons,
+                                                     role=Role.SYSTEM), ex=ex, handoff=True)
 
     # ------------------------------------------------------------------ the managers' side
 
@@ -250,96 +255,102 @@ class HandoffDesk:
             raise (NotPermittedError if refused.ownership else HandoffError)(refused.reason)
         return ticket
 
-    async def claim(self, ticket_id: int, manager_id: str, staff_name: str | None = None) -> TicketRecord:
+    async def claim(self, ticket_id: int, manager_id: str, staff_name: str | None = None,
+                    origin: str = "") -> TicketRecord:
         """The first manager to claim a waiting ticket gets it (atomic across workers). With `staff_name` the
-        claimer is a console admin or operator (`manager_id` is then their actor id, not a roster id)."""
+        claimer is a console admin or operator (`manager_id` is then their actor id, not a roster id).
+        `origin`: the staff channel the action came from (it does not echo the action back)."""
         manager = await self._manager(manager_id) if staff_name is None else ManagerRecord(manager_id, staff_name)
         await self.authorize("claim", ticket_id, manager.id)
-        claimed = await self.store.tickets.transition(ticket_id, ("waiting",), "active", manager_id=manager.id,
+        claimed = await self.store.tickets.transition(ticket_id, (T.WAITING,), T.ACTIVE, manager_id=manager.id,
                                                       claimed_at=utcnow())
         if claimed is None:
             current = await self.store.tickets.get(ticket_id)
             raise HandoffError(f"ticket #{ticket_id} is {current.state if current else 'missing'}"
                                + (f" (claimed by {current.manager_id})" if current and current.manager_id else ""))
         _, conv = await self._ticket_conv(ticket_id)
-        await self.store.tickets.add_event(ticket_id, manager.id, "claimed")
+        await self.store.tickets.add_event(ticket_id, manager.id, Kind.CLAIMED)
         await self._say(conv, claimed.lang, "manager_joined", name=manager.name)
-        await self._emit("claimed", claimed, conv, actor=manager.id)
+        await self._emit(Kind.CLAIMED, claimed, conv, actor=manager.id, origin=origin)
         return claimed
 
-    async def reply(self, ticket_id: int, manager_id: str, text: str, any_holder: bool = False) -> Reply:
+    async def reply(self, ticket_id: int, manager_id: str, text: str, any_holder: bool = False,
+                    origin: str = "") -> Reply:
         """A manager's message to the user, on the user's own channel (`any_holder`: an admin or operator
         may write on an active ticket someone else holds)."""
         await self.authorize("reply", ticket_id, manager_id)
         ticket, conv = await self._ticket_conv(ticket_id)
-        if ticket.state != "active" or (ticket.manager_id != manager_id and not any_holder):
+        if ticket.state != T.ACTIVE or (ticket.manager_id != manager_id and not any_holder):
             raise HandoffError(f"ticket #{ticket_id} is not active for {manager_id}")
         values = {} if ticket.first_response_at else {"first_response_at": utcnow()}
-        await self.store.tickets.transition(ticket_id, ("active",), **values)
-        sent = await self._send(conv, Reply(text, role=Role.MANAGER), author=manager_id)
-        await self._emit("reply", ticket, conv, text=text, actor=manager_id)
+        await self.store.tickets.transition(ticket_id, (T.ACTIVE,), **values)
+        sent = await self.outbox.deliver(conv, Reply(text, role=Role.MANAGER), author=manager_id)
+        await self._emit(Kind.REPLY, ticket, conv, text=text, actor=manager_id, origin=origin)
         return sent
 
-    async def note(self, ticket_id: int, manager_id: str, text: str) -> None:
+    async def note(self, ticket_id: int, manager_id: str, text: str, origin: str = "") -> None:
         """An internal note: never shown to the user."""
         await self.authorize("note", ticket_id, manager_id)
         ticket, conv = await self._ticket_conv(ticket_id)
-        await self.store.tickets.add_event(ticket_id, manager_id, "note", text)
-        await self._emit("note", ticket, conv, text=text, actor=manager_id)
+        await self.store.tickets.add_event(ticket_id, manager_id, Kind.NOTE, text)
+        await self._emit(Kind.NOTE, ticket, conv, text=text, actor=manager_id, origin=origin)
 
-    async def transfer(self, ticket_id: int, manager_id: str, to_manager_id: str) -> TicketRecord:
+    async def transfer(self, ticket_id: int, manager_id: str, to_manager_id: str, origin: str = "") -> TicketRecord:
         await self.authorize("transfer", ticket_id, manager_id)
         target = await self._manager(to_manager_id)
-        moved = await self.store.tickets.transition(ticket_id, ("active", "waiting"), "active",
+        moved = await self.store.tickets.transition(ticket_id, (T.ACTIVE, T.WAITING), T.ACTIVE,
                                                     manager_id=target.id, claimed_at=utcnow())
         if moved is None:
             raise HandoffError(f"ticket #{ticket_id} cannot be transferred")
         _, conv = await self._ticket_conv(ticket_id)
-        await self.store.tickets.add_event(ticket_id, manager_id, "transferred", target.id)
+        await self.store.tickets.add_event(ticket_id, manager_id, Kind.TRANSFERRED, target.id)
         await self._say(conv, moved.lang, "manager_transferred", name=target.name)
-        await self._emit("transferred", moved, conv, actor=manager_id, managers=(target,))
+        await self._emit(Kind.TRANSFERRED, moved, conv, actor=manager_id, managers=(target,), origin=origin)
         return moved
 
     async def resolve(self, ticket_id: int, manager_id: str, outcome: str = "resolved",
-                      kind: str = "resolved") -> TicketRecord:
+                      kind: Kind = Kind.RESOLVED, origin: str = "") -> TicketRecord:
         """Close the ticket, hand the conversation back to the assistant, ask for a rating."""
-        await self.authorize("hand_back" if kind == "handed_back" else "resolve", ticket_id, manager_id)
-        done = await self.store.tickets.transition(ticket_id, ("waiting", "active"), "resolved",
+        await self.authorize("hand_back" if kind == Kind.HANDED_BACK else "resolve", ticket_id, manager_id)
+        done = await self.store.tickets.transition(ticket_id, SERVED_TICKET, T.RESOLVED,
                                                    resolved_at=utcnow(), outcome=outcome[:64])
         if done is None:
             raise HandoffError(f"ticket #{ticket_id} is not open")
         _, conv = await self._ticket_conv(ticket_id)
         await self.store.tickets.add_event(ticket_id, manager_id, kind, outcome)
         await self._say(conv, done.lang, "back_to_assistant")
-        stars = tuple(Button("★" * n, f"rate:{ticket_id}:{n}") for n in range(1, 6))
+        stars = tuple(Button("★" * n, f"{ButtonAction.RATE}:{ticket_id}:{n}") for n in range(1, 6))
         await self._say(conv, done.lang, "rate_request", buttons=stars)
-        await self._emit(kind, done, conv, text=outcome, actor=manager_id)
+        await self._emit(kind, done, conv, text=outcome, actor=manager_id, origin=origin)
         return done
 
-    async def cancel(self, ticket_id: int, actor: str) -> TicketRecord:
+    async def cancel(self, ticket_id: int, actor: str, origin: str = "") -> TicketRecord:
         """Staff withdraw a ticket (a duplicate, spam, a request handled elsewhere): the user is told, no rating."""
         await self.authorize("cancel", ticket_id, actor)
-        done = await self.store.tickets.transition(ticket_id, UNRESOLVED, "cancelled", resolved_at=utcnow(),
+        done = await self.store.tickets.transition(ticket_id, UNRESOLVED, T.CANCELLED, resolved_at=utcnow(),
                                                    outcome="cancelled by staff")
         if done is None:
             raise HandoffError(f"ticket #{ticket_id} is not open")
         _, conv = await self._ticket_conv(ticket_id)
-        await self.store.tickets.add_event(ticket_id, actor, "cancelled", "cancelled by staff")
+        await self.store.tickets.add_event(ticket_id, actor, Kind.CANCELLED, "cancelled by staff")
         await self._say(conv, done.lang, "ticket_cancelled_by_staff", ticket=ticket_id)
-        await self._emit("cancelled", done, conv, text="cancelled by staff", actor=actor)
+        await self._emit(Kind.CANCELLED, done, conv, text="cancelled by staff", actor=actor, origin=origin)
         return done
 
-    async def hand_back(self, ticket_id: int, manager_id: str) -> TicketRecord:
-        return await self.resolve(ticket_id, manager_id, "handed back", kind="handed_back")
+    async def hand_back(self, ticket_id: int, manager_id: str, origin: str = "") -> TicketRecord:
+        return await self.resolve(ticket_id, manager_id, "handed back", kind=Kind.HANDED_BACK, origin=origin)
 
-    async def rate(self, conv: Conversation, ticket_id: int, stars: int) -> bool:
+    async def rate(self, conv: Conversation, ticket_id: int, stars: int, ex: Exchange | None = None,
+                   via: Responder | None = None) -> bool:
+        """The user's 1-5 stars for a resolved ticket (typed in the exchange `ex`, or a button press `via`)."""
         ticket = await self.store.tickets.get(ticket_id)
-        if ticket is None or ticket.conversation_id != conv.id or ticket.state != "resolved" or not 1 <= stars <= 5:
+        if ticket is None or ticket.conversation_id != conv.id or ticket.state != T.RESOLVED or not 1 <= stars <= 5:
             return False
-        rated = await self.store.tickets.transition(ticket_id, ("resolved",), rating=stars)
-        await self.store.tickets.add_event(ticket_id, "user", "rated", str(stars))
-        await self._say(conv, ticket.lang, "rate_thanks")
-        await self._emit("rated", rated or ticket, conv, text=str(stars), actor="user")
+        rated = await self.store.tickets.transition(ticket_id, (T.RESOLVED,), rating=stars)
+        await self.store.tickets.add_event(ticket_id, "user", Kind.RATED, str(stars))
+        await self.outbox.deliver(conv, Reply(prompts.text(ticket.lang, "rate_thanks"), role=Role.SYSTEM), ex=ex,
+                                  via=via, handoff=True)
+        await self._emit(Kind.RATED, rated or ticket, conv, text=str(stars), actor="user")
         return True
 
     # ------------------------------------------------------------------ timers
@@ -350,31 +361,31 @@ class HandoffDesk:
         s = self.settings
         for t in await self.store.tickets.list(UNRESOLVED, limit=1000):
             idle = now - (t.last_activity_at or t.created_at)
-            if t.state == "intake" and idle > timedelta(minutes=s.handoff_intake_timeout_minutes):
-                await self._close(t, "intake", "cancelled", "intake abandoned", None)
-            elif t.state == "waiting" and now - (t.waiting_since or t.created_at) > timedelta(hours=s.handoff_expire_hours):
-                await self._close(t, "waiting", "expired", "nobody claimed", "ticket_expired")
-            elif t.state == "waiting" and now - (t.notified_at or t.created_at) > timedelta(minutes=s.handoff_renotify_minutes):
+            if t.state == T.INTAKE and idle > timedelta(minutes=s.handoff_intake_timeout_minutes):
+                await self._close(t, T.INTAKE, T.CANCELLED, "intake abandoned", None)
+            elif t.state == T.WAITING and now - (t.waiting_since or t.created_at) > timedelta(hours=s.handoff_expire_hours):
+                await self._close(t, T.WAITING, T.EXPIRED, "nobody claimed", "ticket_expired")
+            elif t.state == T.WAITING and now - (t.notified_at or t.created_at) > timedelta(minutes=s.handoff_renotify_minutes):
                 await self._renotify(t, now)
-            elif t.state == "active" and idle > timedelta(hours=s.handoff_active_timeout_hours):
+            elif t.state == T.ACTIVE and idle > timedelta(hours=s.handoff_active_timeout_hours):
                 await self.resolve(t.id, "system", "timeout")
 
-    async def _close(self, t: TicketRecord, state: str, to: str, outcome: str, say: str | None) -> None:
+    async def _close(self, t: TicketRecord, state: T, to: T, outcome: str, say: str | None) -> None:
         if await self.store.tickets.transition(t.id, (state,), to, resolved_at=utcnow(), outcome=outcome):
             await self.store.tickets.add_event(t.id, "system", to, outcome)
             conv = await self.store.get_conversation(t.conversation_id)
             if say and conv:
                 await self._say(conv, t.lang, say, ticket=t.id)
             if conv:
-                await self._emit(to, t, conv, text=outcome, actor="system")
+                await self._emit(Kind(to), t, conv, text=outcome, actor="system")
 
     async def _renotify(self, t: TicketRecord, now: datetime) -> None:
         managers = await self._recipients(t)
         if not managers:
             return
-        updated = await self.store.tickets.transition(t.id, ("waiting",), notified_at=now,
+        updated = await self.store.tickets.transition(t.id, (T.WAITING,), notified_at=now,
                                                       notify_count=t.notify_count + 1,
                                                       last_activity_at=t.last_activity_at)
         conv = await self.store.get_conversation(t.conversation_id)
         if updated and conv:
-            await self._emit("renotify", updated, conv, managers=managers)
+            await self._emit(Kind.RENOTIFY, updated, conv, managers=managers)

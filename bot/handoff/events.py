@@ -4,22 +4,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from bot.states import StaffEventKind
 from bot.store import ManagerRecord, TicketRecord
 
 
 @dataclass(frozen=True, slots=True)
 class StaffEvent:
-    """kind: opened | renotify | user_message | claimed | reply | note | transferred | resolved |
-    handed_back | cancelled | expired | rated. `managers`: whom to notify (opened, renotify,
-    transferred); `card`: the intake card text; `actor`: the manager id or "user"/"system"."""
+    """`managers`: whom to notify (opened, renotify, transferred); `card`: the intake card text; `actor`: the
+    manager id or "user"/"system"; `origin`: the staff channel the action came from ("" for the platform,
+    the user or a timer): a channel does not echo its own manager's action back."""
 
-    kind: str
+    kind: StaffEventKind
     ticket: TicketRecord
     text: str = ""
     actor: str | None = None
     managers: tuple[ManagerRecord, ...] = ()
     card: str = ""
     channel: str = ""  # the user's channel
+    origin: str = ""
 
 
 @runtime_checkable

@@ -7,7 +7,7 @@ import pytest
 
 import prompts
 from bot.answerer import Answerer
-from bot.engine import Engine
+from bot.engine import Engine, _exchange
 from bot.settings import load_settings
 from bot.types import IncomingMessage, Role
 from tests.fakes.channel import RecordingChannel
@@ -177,7 +177,7 @@ async def test_a_message_claimed_by_another_worker_is_not_answered_twice(store, 
     m = msg("青岛计划建设多少家概念验证平台？", mid="race")
     conv = await store.conversation_for(m)
     mid = await store.record_user_message(conv, m)
-    outs = await asyncio.gather(a._locked(conv, m, mid, None), b._locked(conv, m, mid, None))
+    outs = await asyncio.gather(a._locked(_exchange(conv, m, mid, None)), b._locked(_exchange(conv, m, mid, None)))
     assert sorted(o.status for o in outs) == ["answered", "duplicate"] and len(ch.sent) == 1
 
 

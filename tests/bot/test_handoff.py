@@ -282,7 +282,7 @@ async def test_the_assistant_never_sends_over_a_human_even_when_a_ticket_appears
     conv = await desk.store.find_conversation("web", "u1")
     before = len(desk.channel.sent)
     from bot.types import Reply
-    reply = await desk.engine._send(conv, Reply("a late bot answer"))
+    reply = await desk.engine.outbox.deliver(conv, Reply("a late bot answer"))
     assert len(desk.channel.sent) == before
     assert (await desk.store.get_message(reply.message_id)).status == "suppressed"
 

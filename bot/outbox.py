@@ -1,0 +1,101 @@
+"""The one outbound path: every assistant, manager and system message is stored, checked and delivered
+here, by the engine and the handoff desk alike.
+
+    deliver(conv, reply, ex=...) -> store it (the reply's id) -> a person owns the conversation? suppressed
+        -> blocked user or no channel? kept, not sent -> the exchange's responder, else the channel
+        -> status sent | failed
+    redeliver(conv, replies): stored but undelivered replies of a worker that died
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from bot.exchange import Exchange
+from bot.ports import Channel, Responder
+from bot.states import MessageStatus, SERVED_TICKET, TicketState
+from bot.store import Store
+from bot.types import Answer, Conversation, Reply, Role
+
+log = structlog.get_logger("qdbot.outbox")
+
+
+class Outbox:
+    def __init__(self, store: Store):
+        self.store = store
+        self.channels: dict[str, Channel] = {}
+
+    def register(self, channel: Channel) -> None:
+        self.channels[channel.name] = channel
+
+    def unregister(self, name: str) -> None:
+        self.channels.pop(name, None)
+
+    async def deliver(self, conv: Conversation, reply: Reply, *, ex: Exchange | None = None,
+                      via: Responder | None = None, reply_to_id: int | None = None, answer: Answer | None = None,
+                      handoff: bool = False, author: str | None = None) -> Reply:
+        """Store, then deliver: through the exchange's responder when the reply answers it (or `via`, a
+        responder for an act that stores no message, e.g. a button press), else the channel."""
+        responder = ex.responder if ex is not None else via
+        meta = answer_meta(answer) if answer else {}
+        if reply.buttons:  # kept so a reloaded page shows them again
+            meta["buttons"] = [{"label": b.label, "action": b.action} for b in reply.buttons]
+        mid = await self.store.record_reply(
+            conv.id, conv.channel, reply.role, reply.text, reply_to_id=ex.message_id if ex else reply_to_id,
+            author=author, mode=answer.mode.value if answer else None, no_answer=bool(answer and answer.no_answer),
+            handoff=handoff, top_score=meta.get("top_score"), latency_ms=meta.get("latency_ms"), meta=meta,
+        )
+        reply = Reply(reply.text, reply.citations, reply.buttons, reply.role, message_id=mid)
+        if ex is not None:
+            ex.outcome.replies.append(reply)
+        if reply.role is Role.ASSISTANT and await self.human_owns(conv, ex is not None and ex.outcome.while_waiting):
+            await self.store.set_message_status(mid, MessageStatus.SUPPRESSED)  # never answer over a human
+            return reply
+        channel = self.channels.get(conv.channel)
+        if channel is None or conv.blocked:
+            await self.store.set_message_status(mid, MessageStatus.BLOCKED if conv.blocked else MessageStatus.STORED)
+            return reply
+        try:
+            if responder is not None:
+                await responder.reply(reply)
+            else:
+                await channel.send(conv.chat_id, reply)
+            await self.store.set_message_status(mid, MessageStatus.SENT)
+        except Exception as exc:
+            log.warning("send_failed", channel=conv.channel, error=exc.__class__.__name__)
+            await self.store.set_message_status(mid, MessageStatus.FAILED, error=str(exc)[:300])
+        return reply
+
+    async def redeliver(self, conv: Conversation, replies: list) -> None:
+        """Send the stored replies still pending (their worker died between storing and sending)."""
+        channel = self.channels.get(conv.channel)
+        for r in replies:
+            if r.status != MessageStatus.PENDING or channel is None:
+                continue
+            try:
+                await channel.send(conv.chat_id, Reply(r.text, role=Role(r.role), message_id=r.id))
+                await self.store.set_message_status(r.id, MessageStatus.SENT, redelivered=True)
+            except Exception as exc:
+                await self.store.set_message_status(r.id, MessageStatus.FAILED, error=str(exc)[:300])
+
+    async def human_owns(self, conv: Conversation, waiting_allowed: bool = False) -> bool:
+        """A person holds the conversation (or it waits for one, unless `waiting_allowed`)."""
+        ticket = await self.store.tickets.open_for(conv.id)
+        held = (TicketState.ACTIVE,) if waiting_allowed else SERVED_TICKET
+        return ticket is not None and ticket.state in held
+
+
+def answer_meta(answer: Answer) -> dict[str, Any]:
+    top = max((p.dense_score or 0.0 for p in answer.passages), default=None)
+    return {
+        "sources": [c.as_dict() for c in answer.citations],
+        "passages": [{"chunk_id": p.chunk_id, "title": p.title, "section": p.section, "score": round(p.score, 4),
+                      "dense": p.dense_score, "lexical": p.lexical_score, "text": p.text[:300]} for p in answer.passages],
+        "rewritten_query": answer.rewritten_query,
+        "notice": answer.notice,
+        "timings": answer.timings,
+        "top_score": top,
+        "latency_ms": int(answer.timings.get("total_ms", answer.timings.get("retrieval_ms", 0))),
+        "lang": answer.lang,
+    }
