@@ -35,7 +35,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from bot import passwords
 from bot.errors import BadRequestError
 from bot.store import Store
-from bot.store.console import AccountRecord, ApiTokenRecord
+from bot.records import AccountRecord, ApiTokenRecord
 from bot.types import utcnow
 
 ADMIN, OPERATOR, MANAGER = "admin", "operator", "manager"

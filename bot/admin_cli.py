@@ -22,7 +22,8 @@ from bot.accounts import ROLES, TOKEN_SCOPES, Accounts
 from bot.errors import BadRequestError, ConfigError
 from bot.settings import Settings
 from bot.handoff.roster import parse_hours
-from bot.store import ManagerRecord, Store
+from bot.store import Store
+from bot.records import ManagerRecord
 from bot.types import utcnow
 
 

@@ -12,7 +12,7 @@ from bot.app import App, build_app
 from bot.engine import Outcome
 from bot.extractive import render_sources
 from bot.settings import Settings
-from bot.types import IncomingMessage, Reply
+from bot.types import IncomingMessage
 
 
 async def ingest(args: argparse.Namespace, settings: Settings) -> int:

@@ -31,7 +31,7 @@ import numpy as np
 import prompts
 from bot.ports import Embedder
 from bot.store import Store
-from bot.store.console import CuratedRecord
+from bot.records import CuratedRecord
 from bot.text import query_terms
 from bot.types import Answer, AnswerMode, Citation
 

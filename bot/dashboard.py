@@ -17,7 +17,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.privacy import mask
-from bot.store import Store, TicketRecord
+from bot.store import Store
+from bot.records import TicketRecord
 from bot.text import pos_words, word_weight
 
 TOPIC_MIN_WEIGHT = 0.8

@@ -13,7 +13,9 @@ import dataclasses
 import re
 import time
 import weakref
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -25,11 +27,13 @@ from bot.exchange import Exchange, Outcome
 from bot.extractive import render_sources
 from bot.handoff import HandoffDesk
 from bot.outbox import Outbox
-from bot.ports import Channel, Responder
+from bot.inbox import Inbox, Process
+from bot.ports import Channel, Responder, StaffDesk
 from bot.privacy import mask
 from bot.settings import Settings
 from bot.states import ButtonAction, MessageStatus, OutcomeStatus, TicketState
-from bot.store import Store, StoredMessage
+from bot.store import Store
+from bot.records import StoredMessage, TicketRecord
 from bot.text import detect_lang
 from bot.types import TEST_CHANNELS, Answer, Button, Conversation, IncomingMessage, Reply, Role, utcnow
 
@@ -355,6 +359,84 @@ class Engine:
             return conv is not None and await self.desk.rate(conv, int(parts[1]), int(parts[2]), via=responder)
         return False
 
+    # ------------------------------------------------------------------ what adapters may ask and keep
+
+    @property
+    def staff(self) -> StaffDesk:
+        """The handoff desk as staff channels use it (claim, reply, resolve, … and the tickets they show)."""
+        return self.desk
+
+    def inbox(self, channel: str, process: Process, *, workers: int, lease: float | None = None) -> Inbox:
+        """A durable inbox for a channel that acknowledges platform events before answering them."""
+        return Inbox(self.store, channel, process, workers=workers,
+                     lease=self.settings.inbox_lease_seconds if lease is None else lease)
+
+    async def seen_event(self, key: str) -> bool:
+        """Record a platform event id; True when it was recorded before (a redelivery)."""
+        return await self.store.seen_event(key)
+
+    async def has_event(self, key: str) -> bool:
+        return await self.store.has_event(key)
+
+    async def get_state(self, key: str) -> str | None:
+        """A channel's own small state (cursors, access tokens, topic ids), shared by all workers."""
+        return await self.store.get_state(key)
+
+    async def set_state(self, key: str, value: str) -> None:
+        await self.store.set_state(key, value)
+
+    def hold(self, name: str) -> AbstractAsyncContextManager[None]:
+        """A lock shared by all workers, held for the block."""
+        return self.store.locks.hold(name)
+
+    async def set_blocked(self, channel: str, chat_id: str, blocked: bool = True) -> bool:
+        """The user blocked (or unblocked) the assistant: nothing more is sent there. False: no such chat."""
+        conv = await self.store.find_conversation(channel, chat_id)
+        if conv is not None:
+            await self.store.set_blocked(conv.id, blocked)
+        return conv is not None
+
+    async def conversation(self, conversation_id: int) -> Conversation | None:
+        return await self.store.get_conversation(conversation_id)
+
+    async def open_ticket(self, channel: str, chat_id: str) -> TicketRecord | None:
+        """The chat's unresolved ticket (intake, waiting or active), if any."""
+        conv = await self.store.find_conversation(channel, chat_id)
+        return await self.store.tickets.open_for(conv.id) if conv else None
+
+    async def transcript(self, channel: str, chat_id: str, after_id: int | None, limit: int) -> Transcript:
+        """The chat's stored messages after `after_id` (ids are in commit order per conversation), and its
+        open ticket; empty for a chat never seen."""
+        conv = await self.store.find_conversation(channel, chat_id)
+        if conv is None:
+            return Transcript([], None)
+        return Transcript(await self.store.messages(conv.id, after_id=after_id, limit=limit),
+                          await self.store.tickets.open_for(conv.id))
+
+    async def message(self, message_id: int) -> StoredMessage | None:
+        return await self.store.get_message(message_id)
+
+    async def keep(self, msg: IncomingMessage, outcome: str, **meta: Any) -> int | None:
+        """Store a user message that the assistant must not answer (a person serves the chat in the
+        platform's own client); None when it was stored before."""
+        conv = await self.store.conversation_for(_storable(msg))
+        mid = await self.store.record_user_message(conv, _storable(msg))
+        if mid is not None:
+            await self.store.set_message_status(mid, MessageStatus.PROCESSED, outcome=outcome, **meta)
+        return mid
+
+    async def record_platform_message(self, msg: IncomingMessage, role: Role, text: str, status: MessageStatus, *,
+                                      author: str | None = None, meta: dict[str, Any] | None = None) -> int:
+        """A message the platform delivered itself (a servicer's reply in the WeCom client, a session
+        event): kept in the chat's transcript, never sent again. `msg` names the chat and user."""
+        conv = await self.store.conversation_for(_storable(msg))
+        mid = await self.store.record_reply(conv.id, conv.channel, role, text, author=author, meta=meta or {})
+        await self.store.set_message_status(mid, status)
+        return mid
+
+    async def mark_undelivered(self, message_id: int, reason: str) -> None:
+        await self.store.set_message_status(message_id, MessageStatus.FAILED, error=reason[:300])
+
     async def feedback(self, channel: str, chat_id: str, message_id: int, value: str | None) -> bool:
         """👍 ("up") / 👎 ("down") / withdrawn (None) on an answer of this chat; a 👎 is a knowledge gap."""
         if value not in ("up", "down", None):
@@ -370,6 +452,13 @@ class Engine:
             await self.store.record_gap(question.text if question else stored.text, "thumbs_down",
                                         message_id=message_id, conversation_id=conv.id)
         return True
+
+
+class Transcript(NamedTuple):
+    """A chat's stored messages after a cursor, oldest first, and its open ticket."""
+
+    messages: list[StoredMessage]
+    ticket: TicketRecord | None
 
 
 def _exchange(conv: Conversation, msg: IncomingMessage, message_id: int, responder: Responder | None) -> Exchange:

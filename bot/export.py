@@ -17,9 +17,10 @@ from typing import Any
 from datetime import tzinfo, timezone
 
 from bot.privacy import mask, mask_name
-from bot.store import StoredMessage, Store, TicketRecord
+from bot.store import Store
+from bot.records import StoredMessage, TicketRecord
 from bot.store.eligibility import ELIGIBILITY_AUTHOR
-from bot.store.console_search import ConversationFilter, ConversationSummary
+from bot.records import ConversationFilter, ConversationSummary
 
 NAME_FIELDS = ("contact_name",)  # ticket fields holding a person's name: masked like phones
 CSV_FIELDS = ["conversation_id", "channel", "user", "message_id", "created_at", "role", "author", "text", "mode",

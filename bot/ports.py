@@ -6,9 +6,10 @@ The core depends only on these protocols; `bot.app` (the composition root) plugs
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from bot.types import IncomingMessage, Passage, Reply
+from bot.records import ManagerRecord, TicketRecord
+from bot.types import Passage, Reply
 
 InboundHandler = Callable[..., Awaitable[object]]
 """`handler(msg, responder=None)`: the engine's `handle`. The replies to `msg` go through `responder`
@@ -75,3 +76,56 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]: ...
 
     def embed_query(self, text: str) -> list[float]: ...
+
+
+@runtime_checkable
+class TicketBook(Protocol):
+    """What staff channels read and annotate on tickets and the roster (`bot.store.tickets.TicketStore`)."""
+
+    async def get(self, ticket_id: int) -> TicketRecord | None: ...
+
+    async def open_for(self, conversation_id: int) -> TicketRecord | None: ...
+
+    async def find_by_meta(self, key: str, value: str) -> TicketRecord | None: ...
+
+    async def set_meta(self, ticket_id: int, **meta: Any) -> None: ...
+
+    async def managers(self, active_only: bool = True) -> list[ManagerRecord]: ...
+
+    async def manager(self, manager_id: str) -> ManagerRecord | None: ...
+
+    async def manager_by(self, attr: str, value: str) -> ManagerRecord | None: ...
+
+
+@runtime_checkable
+class StaffDesk(Protocol):
+    """The handoff desk as the places where people work see it (`bot.handoff.HandoffDesk`): every operation
+    on a ticket, checked by the desk's policy; `origin` names the staff channel that acted."""
+
+    tickets: TicketBook
+
+    async def authorize(self, action: str, ticket_id: int, actor: str) -> TicketRecord: ...
+
+    async def claim(self, ticket_id: int, manager_id: str, staff_name: str | None = None,
+                    origin: str = "") -> TicketRecord: ...
+
+    async def reply(self, ticket_id: int, manager_id: str, text: str, any_holder: bool = False,
+                    origin: str = "") -> Reply: ...
+
+    async def note(self, ticket_id: int, manager_id: str, text: str, origin: str = "") -> None: ...
+
+    async def transfer(self, ticket_id: int, manager_id: str, to_manager_id: str,
+                       origin: str = "") -> TicketRecord: ...
+
+    async def resolve(self, ticket_id: int, manager_id: str, outcome: str = "resolved", kind: Any = ...,
+                      origin: str = "") -> TicketRecord: ...
+
+    async def cancel(self, ticket_id: int, actor: str, origin: str = "") -> TicketRecord: ...
+
+    async def hand_back(self, ticket_id: int, manager_id: str, origin: str = "") -> TicketRecord: ...
+
+    async def system_note(self, ticket_id: int, text: str) -> None: ...
+
+    async def first_response(self, ticket_id: int) -> None: ...
+
+    def card(self, ticket: TicketRecord, channel: str) -> str: ...

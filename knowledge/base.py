@@ -13,7 +13,8 @@ import structlog
 from bot.errors import DocumentError, StorageError
 from bot.ports import Embedder
 from bot.settings import Settings
-from bot.store import DocumentRecord, Store
+from bot.store import Store
+from bot.records import DocumentRecord
 from bot.types import Passage
 from knowledge.embeddings import cached, make_embedder
 from knowledge.identity import validate_identity

@@ -12,7 +12,7 @@ from dataclasses import replace
 from collections.abc import Iterable, Iterator
 from itertools import groupby
 
-from bot.store import ChunkRecord
+from bot.records import ChunkRecord
 from knowledge.structure import Sentence, short_label, short_path, walk
 
 SECTION_SEPARATOR = " > "

@@ -35,7 +35,8 @@ from pathlib import Path
 from bot.errors import DocumentError, EmbeddingError, IndexUnavailableError
 from bot.ports import Embedder
 from bot.settings import Settings
-from bot.store import ChunkRecord, DocumentRecord, Store
+from bot.store import Store
+from bot.records import ChunkRecord, DocumentRecord
 from bot.types import utcnow
 from knowledge.chunking import chunk_document, rechunk_with_title, record_index_text
 from knowledge.identity import DocumentIdentity, extract, header

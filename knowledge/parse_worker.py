@@ -34,9 +34,9 @@ class ParseCrashed(Exception):
 
 
 def _serve(conn: Connection) -> None:  # the worker process's main function
-    from knowledge import loaders
+    from knowledge import parsers
 
-    loaders.preload_parsers()
+    parsers.preload_parsers()
     conn.send("ready")
     while True:
         try:
@@ -45,7 +45,7 @@ def _serve(conn: Connection) -> None:  # the worker process's main function
             return
         if job is None:
             return
-        conn.send(loaders.parse_in_worker(*job))
+        conn.send(parsers.parse_in_worker(*job))
 
 
 class _Worker:
@@ -81,7 +81,7 @@ _lock = threading.Lock()
 
 
 def run(job: tuple[Any, ...], timeout: float) -> Any:
-    """``loaders.parse_in_worker(*job)`` in a worker process; ParseTimeout after ``timeout`` seconds,
+    """``parsers.parse_in_worker(*job)`` in a worker process; ParseTimeout after ``timeout`` seconds,
     ParseCrashed when the worker dies."""
     with _lock:
         worker = _idle.pop() if _idle else None

@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from langchain_core.runnables import Runnable
 
-from bot.store import ChunkRecord, DocumentRecord, Store
+from bot.store import Store
+from bot.records import ChunkRecord, DocumentRecord
 from knowledge.calendar_llm import llm_entries
 from knowledge.policy_text import calendar_entries, repealed_titles
 

@@ -32,7 +32,8 @@ from pathlib import Path
 from bot import regions, synonyms
 from bot.errors import EmbeddingError, IndexUnavailableError
 from bot.ports import Embedder
-from bot.store import ChunkRecord, Store
+from bot.store import Store
+from bot.records import ChunkRecord
 from bot.types import Passage
 from knowledge.chunking import record_index_text
 from knowledge.glossary import has_latin_words, translate_terms

@@ -18,7 +18,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from bot.settings import Settings
-from bot.store import ChunkRecord
+from bot.records import ChunkRecord
 from bot.text import split_sentences
 
 REVIEW_MAX = 50  # flagged sentences listed per document (all of them are still flagged in their chunks)

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from langchain_core.runnables import Runnable
 
-from bot.store import ChunkRecord, DocumentRecord, Store
+from bot.store import Store
+from bot.records import ChunkRecord, DocumentRecord
 from knowledge.support_items import support_items
 from knowledge.support_llm import llm_items
 

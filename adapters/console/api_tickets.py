@@ -20,7 +20,7 @@ from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
 from adapters.console.views import event_json, masker, message_json, ticket_json
 from bot.accounts import MANAGER
 from bot.dashboard import sla
-from bot.store import TicketRecord
+from bot.records import TicketRecord
 from bot.types import utcnow
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from adapters.client_address import client_ip
 from adapters.console.i18n import lang_of, t
 from bot import links
 from bot.errors import BadRequestError, DocumentError, HandoffError, NotPermittedError
-from bot.store.console import AccountRecord
+from bot.records import AccountRecord
 
 if TYPE_CHECKING:
     from adapters.console.channel import ConsoleChannel

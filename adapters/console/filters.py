@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 from adapters.console.auth import Refused
 from bot.dashboard import parse_day
 from bot.errors import BadRequestError
-from bot.store.console_search import MODES, ConversationFilter
+from bot.records import SEARCH_MODES as MODES
+from bot.records import ConversationFilter
 from bot.types import utcnow
 
 KEYS = ("channel", "from", "to", "q", "handoff", "feedback", "unanswered", "mode", "period")

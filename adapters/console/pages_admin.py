@@ -16,7 +16,7 @@ from adapters.console.html import (
 )
 from adapters.console.i18n import lang_of, t
 from bot.accounts import ADMIN, ROLES, STAFF
-from bot.store.console import AccountRecord, ApiTokenRecord
+from bot.records import AccountRecord, ApiTokenRecord
 from bot.types import utcnow
 
 if TYPE_CHECKING:

@@ -70,7 +70,7 @@ def _failed_section(console: "ConsoleChannel", ctx: Ctx, docs: list[Any]) -> str
 
 def _try_box(ctx: Ctx, question: str, result: dict[str, Any] | None) -> str:
     lang = ctx.lang
-    box = (f'<form method="get" action="/console/kb#try" class="try">'
+    box = ('<form method="get" action="/console/kb#try" class="try">'
            + field(t(lang, "try_question"), f'<input type="search" name="try" value="{e(question)}" maxlength="500" required>')
            + f'<button class="primary">{e(t(lang, "ask"))}</button></form>')
     if result is None:

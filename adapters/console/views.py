@@ -8,10 +8,10 @@ from typing import Any
 
 from bot.accounts import sees_contacts
 from bot.privacy import mask
-from bot.store import StoredMessage, TicketEvent, TicketRecord
-from bot.store.console import AccountRecord, ApiTokenRecord, AuditRecord, CuratedRecord
-from bot.store.console_search import ConversationSummary
-from bot.store.records import DocumentRecord
+from bot.records import StoredMessage, TicketEvent, TicketRecord
+from bot.records import AccountRecord, ApiTokenRecord, AuditRecord, CuratedRecord
+from bot.records import ConversationSummary
+from bot.records import DocumentRecord
 from bot.types import utcnow
 
 Masker = Callable[[str | None], str]

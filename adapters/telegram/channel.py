@@ -33,7 +33,6 @@ from adapters.telegram.webhook import WebhookReceiver, parse_update
 from bot.engine import Engine
 from bot.errors import BadRequestError, ChannelError, ConfigError
 from bot.handoff import StaffEvent
-from bot.inbox import Inbox
 from bot.ports import InboundHandler
 from bot.types import IncomingMessage, Reply
 
@@ -67,9 +66,8 @@ class TelegramChannel:
     def __init__(self, engine: Engine, config: TelegramSettings):
         self.engine, self.config = engine, config
         self.application = build_application(config)
-        self.sender = Sender(self.application.bot, engine.store)
-        self.inbox = Inbox(engine.store, self.name, self._process_stored, workers=64,
-                           lease=engine.settings.inbox_lease_seconds) if config.webhook_mode else None
+        self.sender = Sender(self.application.bot, engine)
+        self.inbox = engine.inbox(self.name, self._process_stored, workers=64) if config.webhook_mode else None
         self.webhook = WebhookReceiver(self.application, config.webhook_secret, self.inbox.accept) \
             if self.inbox is not None else None
         staff_chat = config.telegram_staff_chat_id
@@ -162,7 +160,7 @@ class TelegramChannel:
             await self.engine.resume(self.name, f"{update.message.chat.id}:{update.message.message_id}")
 
     async def _dedupe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if await self.engine.store.seen_event(f"tg:{update.update_id}"):
+        if await self.engine.seen_event(f"tg:{update.update_id}"):
             log.info("telegram_duplicate", update_id=update.update_id)
             raise ApplicationHandlerStop
 
@@ -250,9 +248,7 @@ class TelegramChannel:
         change = update.my_chat_member
         if change.chat.type != "private":
             return
-        conversation = await self.engine.store.find_conversation(self.name, str(change.chat.id))
-        if conversation is not None:
-            await self.engine.store.set_blocked(conversation.id, change.new_chat_member.status == ChatMember.BANNED)
+        await self.engine.set_blocked(self.name, str(change.chat.id), change.new_chat_member.status == ChatMember.BANNED)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram_handler_failed", error=repr(context.error),

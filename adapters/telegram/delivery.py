@@ -20,7 +20,7 @@ from adapters.telegram.render import html_chunks, keyboard, plain_chunks
 from adapters.telegram.stream import Turn
 from adapters.telegram.translate import CHANNEL
 from bot.errors import DeliveryError, StorageError
-from bot.store import Store
+from bot.engine import Engine
 from bot.text import detect_lang
 from bot.types import Reply
 
@@ -35,8 +35,8 @@ def _format_problem(exc: BadRequest) -> bool:
 class Sender:
     """Delivers replies to Telegram chats through one PTB bot."""
 
-    def __init__(self, bot: Bot, store: Store):
-        self.bot, self.store = bot, store
+    def __init__(self, bot: Bot, engine: Engine):
+        self.bot, self.engine = bot, engine
 
     async def send(self, chat_id: str, reply: Reply, turn: Turn | None = None) -> str | None:
         """Deliver reply (inside `turn`, the update it answers, when given); the platform id of its last
@@ -90,9 +90,7 @@ class Sender:
 
     async def _mark_blocked(self, chat_id: str) -> None:
         try:
-            conversation = await self.store.find_conversation(CHANNEL, chat_id)
-            if conversation is not None:
-                await self.store.set_blocked(conversation.id)
+            await self.engine.set_blocked(CHANNEL, chat_id)
         except StorageError as exc:
             log.warning("mark_blocked_failed", chat=chat_id, error=str(exc))
         log.info("telegram_blocked", chat=chat_id)

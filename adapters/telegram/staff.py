@@ -38,9 +38,9 @@ class StaffRoom:
     """Ticket events into forum topics, managers' messages and buttons back to the desk."""
 
     def __init__(self, bot: Bot, engine: Engine, chat_id: int, lang: str = "zh"):
-        self.bot, self.store, self.chat_id, self.lang = bot, engine.store, chat_id, lang
-        self.topics = StaffTopics(bot, engine.store, chat_id, lang)
-        self.actions = StaffActions(self.topics, engine.desk, engine.store, lang)
+        self.bot, self.desk, self.chat_id, self.lang = bot, engine.staff, chat_id, lang
+        self.topics = StaffTopics(bot, engine.staff, engine.hold, chat_id, lang)
+        self.actions = StaffActions(self.topics, engine.staff, lang)
 
     async def start(self) -> None:
         """Check the group is a forum and give managers the topic commands (problems only logged)."""
@@ -92,5 +92,5 @@ class StaffRoom:
             return render.phrase(self.lang, "staff_system")
         if actor == "user":
             return render.phrase(self.lang, "staff_user")
-        manager = await self.store.tickets.manager(actor)
+        manager = await self.desk.tickets.manager(actor)
         return manager.name if manager else actor

@@ -32,8 +32,8 @@ from telegram.error import TelegramError
 from adapters.telegram import render, translate
 from adapters.telegram.topics import CALLBACK, StaffTopics, staff_text
 from bot.errors import HandoffError
-from bot.handoff import HandoffDesk
-from bot.store import ManagerRecord, Store, TicketRecord
+from bot.ports import StaffDesk
+from bot.records import ManagerRecord, TicketRecord
 
 log = structlog.get_logger("qdbot.telegram.staff")
 #: The desk's events caused by an action taken here carry this origin: the topic shows them already.
@@ -57,8 +57,8 @@ def parse_command(text: str, bot_username: str | None) -> tuple[str, str] | None
 class StaffActions:
     """Managers' messages, commands and button presses in the staff group."""
 
-    def __init__(self, topics: StaffTopics, desk: HandoffDesk, store: Store, lang: str):
-        self.topics, self.desk, self.store, self.lang = topics, desk, store, lang
+    def __init__(self, topics: StaffTopics, desk: StaffDesk, lang: str):
+        self.topics, self.desk, self.lang = topics, desk, lang
 
     def _html(self, key: str, **fields: object) -> str:
         return staff_text(self.lang, key, **fields)
@@ -69,11 +69,11 @@ class StaffActions:
     async def manager_of(self, user: User | None) -> ManagerRecord | None:
         if user is None or user.is_bot:
             return None
-        manager = await self.store.tickets.manager_by("telegram", str(user.id))
+        manager = await self.desk.tickets.manager_by("telegram", str(user.id))
         return manager if manager is not None and manager.active else None
 
     async def _name(self, manager_id: str | None) -> str:
-        manager = await self.store.tickets.manager(manager_id) if manager_id else None
+        manager = await self.desk.tickets.manager(manager_id) if manager_id else None
         return manager.name if manager else str(manager_id or "?")
 
     # -- messages in a topic ---------------------------------------------------------
@@ -145,7 +145,7 @@ class StaffActions:
 
     async def _transfer(self, ticket: TicketRecord, manager: ManagerRecord, arg: str) -> str | None:
         """To a manager named by roster id (or name, or Telegram user id)."""
-        roster = await self.store.tickets.managers()
+        roster = await self.desk.tickets.managers()
         wanted = arg.strip().lstrip("@")
         target = next((m for m in roster if wanted and wanted in (m.id, m.name, m.telegram_user_id)), None)
         if target is None:
@@ -158,7 +158,7 @@ class StaffActions:
                       html: bool) -> str:
         """A polite sentence for a refused operation, from the ticket's state now."""
         say = self._html if html else self._plain
-        ticket = await self.store.tickets.get(ticket_id)
+        ticket = await self.desk.tickets.get(ticket_id)
         log.info("staff_action_refused", ticket=ticket_id, manager=manager.id, action=action, error=str(exc))
         if ticket is None:
             return say("staff_failed", text=str(exc))
@@ -191,7 +191,7 @@ class StaffActions:
             if action == "claim":
                 await self.desk.claim(ticket_id, manager.id, origin=ORIGIN)
                 return self._plain("staff_toast_claimed", ticket=ticket_id)
-            ticket = await self.store.tickets.get(ticket_id)
+            ticket = await self.desk.tickets.get(ticket_id)
             if ticket is not None and ticket.state == "active" and ticket.manager_id != manager.id:
                 return self._plain("staff_taken", ticket=ticket_id, name=await self._name(ticket.manager_id))
             if action == "resolve":

@@ -13,6 +13,8 @@ is sent again.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 import structlog
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
@@ -21,7 +23,8 @@ from telegram.error import BadRequest, TelegramError
 
 import prompts
 from adapters.telegram import render
-from bot.store import ManagerRecord, Store, TicketRecord
+from bot.ports import StaffDesk
+from bot.records import ManagerRecord, TicketRecord
 
 log = structlog.get_logger("qdbot.telegram.staff")
 CALLBACK = re.compile(r"tk:(claim|resolve|back):(\d{1,12})")
@@ -72,10 +75,12 @@ def thread_gone(exc: TelegramError) -> bool:
 
 
 class StaffTopics:
-    """Topics of one staff supergroup, mapped to tickets through the store."""
+    """Topics of one staff supergroup, mapped to tickets through the ticket's meta (`tg_topic`); `hold` is the
+    engine's lock shared by all workers (one topic per ticket)."""
 
-    def __init__(self, bot: Bot, store: Store, chat_id: int, lang: str):
-        self.bot, self.store, self.chat_id, self.lang = bot, store, chat_id, lang
+    def __init__(self, bot: Bot, desk: StaffDesk, hold: Callable[[str], AbstractAsyncContextManager[None]],
+                 chat_id: int, lang: str):
+        self.bot, self.tickets, self.hold, self.chat_id, self.lang = bot, desk.tickets, hold, chat_id, lang
 
     def _thread(self, ticket: TicketRecord | None) -> int | None:
         meta = ticket.meta if ticket else {}
@@ -84,11 +89,11 @@ class StaffTopics:
 
     async def thread_of(self, ticket_id: int) -> int | None:
         """The ticket's topic in this group, if it has one."""
-        return self._thread(await self.store.tickets.get(ticket_id))
+        return self._thread(await self.tickets.get(ticket_id))
 
     async def ticket_in(self, thread_id: int) -> TicketRecord | None:
         """The open ticket whose topic this is."""
-        ticket = await self.store.tickets.find_by_meta("tg_topic", str(thread_id))
+        ticket = await self.tickets.find_by_meta("tg_topic", str(thread_id))
         return ticket if self._thread(ticket) == thread_id else None
 
     # -- opening ---------------------------------------------------------------
@@ -96,8 +101,8 @@ class StaffTopics:
     async def open(self, ticket_id: int, card: str, managers: tuple[ManagerRecord, ...] | None = None) -> int:
         """The ticket's topic, created with its card when it has none; `managers` (the on-duty ones to
         mention, possibly none) are given when the ticket is new, None for a topic opened late."""
-        async with self.store.locks.hold(f"telegram:topic:{ticket_id}"):
-            ticket = await self.store.tickets.get(ticket_id)
+        async with self.hold(f"telegram:topic:{ticket_id}"):
+            ticket = await self.tickets.get(ticket_id)
             thread = self._thread(ticket)
             if thread is None:
                 thread = await self._create(ticket, card, self._notify_line(managers))
@@ -105,8 +110,8 @@ class StaffTopics:
 
     async def _reopen(self, ticket_id: int, card: str, gone: int) -> int:
         """A new topic for a ticket whose topic was deleted (unless another worker made one already)."""
-        async with self.store.locks.hold(f"telegram:topic:{ticket_id}"):
-            ticket = await self.store.tickets.get(ticket_id)
+        async with self.hold(f"telegram:topic:{ticket_id}"):
+            ticket = await self.tickets.get(ticket_id)
             thread = self._thread(ticket)
             if thread is None or thread == gone:
                 log.info("staff_topic_recreated", ticket=ticket_id, deleted=gone)
@@ -129,7 +134,7 @@ class StaffTopics:
         lines = (line, staff_text(self.lang, "staff_card_hint"))
         tail = render.escape(pieces[-1]) + "\n\n" + "\n".join(part for part in lines if part)
         sent = await self._send(thread, tail, keyboard(ticket, self.lang))
-        await self.store.tickets.set_meta(ticket.id, tg_chat=self.chat_id, tg_topic=thread, tg_card=sent.message_id)
+        await self.tickets.set_meta(ticket.id, tg_chat=self.chat_id, tg_topic=thread, tg_card=sent.message_id)
         log.info("staff_topic_opened", ticket=ticket.id, thread=thread)
         return thread
 
@@ -163,7 +168,7 @@ class StaffTopics:
 
     async def refresh_keyboard(self, ticket_id: int) -> None:
         """The card's keyboard for the ticket's current state (Claim -> Resolve/Back -> none)."""
-        ticket = await self.store.tickets.get(ticket_id)
+        ticket = await self.tickets.get(ticket_id)
         card = ticket.meta.get("tg_card") if ticket and self._thread(ticket) else None
         if card is None:
             return

@@ -36,6 +36,7 @@ from bot.errors import StorageError
 from bot.engine import Engine
 from bot.ports import InboundHandler
 from bot.privacy import mask
+from bot.states import MessageStatus
 from bot.settings import Settings
 from bot.text import detect_lang
 from bot.types import IncomingMessage, Reply, Role
@@ -224,11 +225,9 @@ class WebChannel:
         whatever it sent meanwhile and whichever worker answers. Also the open ticket, for the banner."""
         q = translate.parse_history(request.query)
         secret, issued = self._credential(request, session.from_header(request), "zh")
-        store = self.engine.store
-        conv = None if issued else await store.find_conversation(CHANNEL, session.public_id(self._secret, secret))
-        stored = await store.messages(conv.id, after_id=q.after, limit=HISTORY_PAGE) if conv else []
-        shown = [render.message_json(m) for m in stored if m.status != "suppressed"]
-        ticket = await store.tickets.open_for(conv.id) if conv else None
+        public = session.public_id(self._secret, secret)
+        stored, ticket = ([], None) if issued else await self.engine.transcript(CHANNEL, public, q.after, HISTORY_PAGE)
+        shown = [render.message_json(m) for m in stored if m.status != MessageStatus.SUPPRESSED]
         resp = web.json_response({"messages": shown, "cursor": stored[-1].id if stored else q.after,
                                   "more": len(stored) == HISTORY_PAGE, "ticket": render.ticket_json(ticket)},
                                  headers={"Cache-Control": "no-store"})
@@ -257,10 +256,10 @@ class WebChannel:
         """One stored answer behind a signed, expiring link; anything else is a 404 page."""
         lang = translate.lang_of(request.query.get("lang"))
         ident = links.verify(self._secret, request.match_info["token"], "answer")
-        answer = await self.engine.store.get_message(int(ident)) if ident and ident.isdigit() else None
+        answer = await self.engine.message(int(ident)) if ident and ident.isdigit() else None
         if answer is None or answer.role != Role.ASSISTANT.value:
             return pages.html_response(pages.not_found_html(lang), 404)
-        question = await self.engine.store.get_message(answer.reply_to_id) if answer.reply_to_id else None
+        question = await self.engine.message(answer.reply_to_id) if answer.reply_to_id else None
         lang = answer.meta.get("lang") or detect_lang(question.text if question else answer.text)
         if question is not None:  # whoever holds the link sees the question with contact details masked
             question = dataclasses.replace(question, text=mask(question.text))

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 import prompts
-from bot.store.records import StoredMessage
+from bot.records import StoredMessage
 
 STATIC = Path(__file__).parent / "static"
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.engine import Outcome
-from bot.store.records import StoredMessage
+from bot.records import StoredMessage
 from bot.types import AnswerMode, Citation, Reply
 
 SOURCE_KEYS = ("title", "section", "source", "text", "score", "region")

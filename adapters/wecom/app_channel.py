@@ -26,10 +26,10 @@ from adapters.wecom import callback, render, translate
 from adapters.wecom.tokens import StoreTokens
 from adapters.wecom.api import WeComClient
 from adapters.wecom.app_staff import AppStaff
+from adapters.wecom.ports import TriggerSink
 from adapters.wecom.budget import SendBudget
 from adapters.wecom.settings import WeComSettings
 from bot.engine import Engine
-from bot.inbox import Inbox
 from bot.errors import DeliveryError, StorageError
 from bot.handoff import StaffEvent
 from bot.ports import InboundHandler
@@ -46,13 +46,13 @@ class WeComAppChannel:
     def __init__(self, engine: Engine, settings: Settings, wecom: WeComSettings,
                  client: WeComClient | None = None, budget: SendBudget | None = None):
         self.engine, self.settings, self.wecom = engine, settings, wecom
-        self.client = client or wecom.make_client(StoreTokens(engine.store, settings.secret_key()))
+        self.client = client or wecom.make_client(StoreTokens(engine, settings.secret_key()))
         self.budget = budget or SendBudget()
         self.links = render.AnswerLinks(settings)
         self.endpoint = callback.CallbackEndpoint(wecom.make_crypto(), wecom.wecom_callback_max_age,
                                                   self._dispatch, lambda: self._handler is not None)
-        self.inbox = Inbox(engine.store, self.name, self._process, workers=wecom.wecom_workers,
-                           lease=settings.inbox_lease_seconds)
+        self.inbox = engine.inbox(self.name, self._process, workers=wecom.wecom_workers,
+                                  lease=settings.inbox_lease_seconds)
         self.staff = AppStaff(engine, self.tell)
         self._handler: InboundHandler | None = None
         self._draining: InboundHandler | None = None  # while stopping: finish accepted callbacks
@@ -93,8 +93,8 @@ class WeComAppChannel:
         return callback.ack()
 
     async def _forward(self, trigger: translate.KfTrigger) -> web.Response:
-        kf = self.engine.channels.get(translate.KF_CHANNEL)
-        if kf is None or not hasattr(kf, "accept_trigger"):
+        kf = self.engine.channel(translate.KF_CHANNEL)
+        if not isinstance(kf, TriggerSink):
             log.warning("wecom_kf_event_without_kf_channel", open_kfid=trigger.open_kfid)
             return callback.ack()
         return await kf.accept_trigger(trigger)

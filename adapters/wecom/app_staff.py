@@ -38,7 +38,7 @@ from adapters.wecom.translate import KF_CHANNEL
 from bot.engine import Engine
 from bot.errors import HandoffError
 from bot.handoff import StaffEvent
-from bot.store import ManagerRecord, TicketRecord
+from bot.records import ManagerRecord, TicketRecord
 from bot.types import IncomingMessage
 
 log = structlog.get_logger("qdbot.wecom")
@@ -76,7 +76,7 @@ def _t(key: str, **fields: object) -> str:
 
 class AppStaff:
     def __init__(self, engine: Engine, tell: Tell):
-        self.engine, self.desk, self.store, self.tell = engine, engine.desk, engine.store, tell
+        self.engine, self.desk, self.tell = engine, engine.staff, tell
 
     # --- the desk's events ------------------------------------------------------------------
 
@@ -99,7 +99,7 @@ class AppStaff:
 
     async def _relay(self, event: StaffEvent) -> None:
         ticket = event.ticket
-        manager = await self.store.tickets.manager(ticket.manager_id) if ticket.manager_id else None
+        manager = await self.desk.tickets.manager(ticket.manager_id) if ticket.manager_id else None
         if ticket.state != "active" or manager is None or not manager.wecom_userid:
             return
         if event.channel == KF_CHANNEL and ticket.meta.get("kf_state") == 3 \
@@ -114,7 +114,7 @@ class AppStaff:
         command = parse_command(msg.text) if msg.kind == "text" else None
         if command is None:
             return False
-        manager = await self.store.tickets.manager_by("wecom", msg.user_id)
+        manager = await self.desk.tickets.manager_by("wecom", msg.user_id)
         if manager is None or not manager.active:
             return False
         answer = await self._run(command, manager)
@@ -126,7 +126,7 @@ class AppStaff:
     async def _run(self, c: Command, manager: ManagerRecord) -> str | None:
         if c.ticket is None or (c.name in NEEDS_TEXT and not c.arg):
             return _t("staff_usage")
-        ticket = await self.store.tickets.get(c.ticket)
+        ticket = await self.desk.tickets.get(c.ticket)
         if ticket is None:
             return _t("staff_no_ticket", ticket=c.ticket)
         if c.name in HOLDER_ONLY and ticket.state == "active" and ticket.manager_id != manager.id:
@@ -138,8 +138,8 @@ class AppStaff:
 
     async def _claim(self, ticket: TicketRecord, manager: ManagerRecord, arg: str) -> str:
         await self.desk.claim(ticket.id, manager.id)
-        now = await self.store.tickets.get(ticket.id)
-        conv = await self.store.get_conversation(ticket.conversation_id)
+        now = await self.desk.tickets.get(ticket.id)
+        conv = await self.engine.conversation(ticket.conversation_id)
         if conv is None or conv.channel != KF_CHANNEL:
             return _t("staff_claimed", ticket=ticket.id)
         if now and now.meta.get("kf_state") == 3 and now.meta.get("kf_servicer") == manager.kf_servicer_userid:
@@ -150,7 +150,7 @@ class AppStaff:
         if ticket.state == "waiting":
             return _t("staff_claim_first", ticket=ticket.id)
         sent = await self.desk.reply(ticket.id, manager.id, text)
-        stored = await self.store.get_message(sent.message_id) if sent.message_id else None
+        stored = await self.engine.message(sent.message_id) if sent.message_id else None
         if stored is None or stored.status == "sent":
             return None
         reason = stored.meta.get("error") or stored.status
@@ -173,5 +173,5 @@ class AppStaff:
         return _t("staff_moved", ticket=ticket.id, name=await self._name(moved.manager_id))
 
     async def _name(self, manager_id: str | None) -> str:
-        manager = await self.store.tickets.manager(manager_id) if manager_id else None
+        manager = await self.desk.tickets.manager(manager_id) if manager_id else None
         return manager.name if manager else str(manager_id or "?")

@@ -50,9 +50,9 @@ from adapters.wecom.translate import (
 from bot.engine import Engine
 from bot.errors import ChannelError, StorageError
 from bot.handoff import StaffEvent
-from bot.inbox import Inbox
 from bot.ports import InboundHandler
 from bot.settings import Settings
+from bot.states import MessageStatus
 from bot.types import IncomingMessage, Reply, Role
 
 log = structlog.get_logger("qdbot.wecom")
@@ -67,8 +67,8 @@ class WeComKfChannel:
 
     def __init__(self, engine: Engine, settings: Settings, wecom: WeComSettings,
                  client: WeComClient | None = None, *, page_limit: int = 1000, state_ttl: float = 3.0):
-        self.engine, self.store, self.settings, self.wecom = engine, engine.store, settings, wecom
-        self.client = client or wecom.make_client(StoreTokens(engine.store, settings.secret_key()))
+        self.engine, self.settings, self.wecom = engine, settings, wecom
+        self.client = client or wecom.make_client(StoreTokens(engine, settings.secret_key()))
         self.sender = KfSender(self.client, wecom.kf_secret, render.AnswerLinks(settings), state_ttl)
         self.kfids, self.page_limit = wecom.kf_open_kfids, page_limit
         self.endpoint = callback.CallbackEndpoint(wecom.make_crypto(), wecom.wecom_callback_max_age,
@@ -82,8 +82,8 @@ class WeComKfChannel:
         self._pulling: set[str] = set()
         self._again: set[str] = set()
         self._waiting: dict[str, list[asyncio.Future]] = {}  # open_kfid -> inbox rows awaiting a pull
-        self.inbox = Inbox(engine.store, self.name, self._process_trigger, workers=max(4, len(self.kfids)),
-                           lease=settings.inbox_lease_seconds)
+        self.inbox = engine.inbox(self.name, self._process_trigger, workers=max(4, len(self.kfids)),
+                                  lease=settings.inbox_lease_seconds)
         self._chats_at_once = asyncio.Semaphore(wecom.wecom_workers)  # customers served at once
 
     def routes(self) -> list[web.RouteDef]:
@@ -168,7 +168,7 @@ class WeComKfChannel:
         rows waiting when a pull begins are released when it ends (whole: not stopped inside)."""
         waiters: list[asyncio.Future] = []
         try:
-            async with self.store.locks.hold(_key("pull", kfid)):
+            async with self.engine.hold(_key("pull", kfid)):
                 while not self._stopping:
                     self._again.discard(kfid)
                     waiters = self._waiting.pop(kfid, [])
@@ -187,10 +187,10 @@ class WeComKfChannel:
     async def _pull(self, kfid: str) -> bool:
         """Pull until has_more is 0; False when stopped inside a page (its cursor not stored)."""
         token, expires = self._tokens[kfid]
-        await self.store.set_state(_key("token", kfid), json.dumps({"token": token, "expires": expires}))
+        await self.engine.set_state(_key("token", kfid), json.dumps({"token": token, "expires": expires}))
         empty = 0
         while not self._stopping and empty < MAX_EMPTY_PAGES:
-            cursor = await self.store.get_state(_key("cursor", kfid)) or ""
+            cursor = await self.engine.get_state(_key("cursor", kfid)) or ""
             body = {"cursor": cursor, "token": token, "limit": self.page_limit, "open_kfid": kfid}
             try:
                 page = await self.client.call(SYNC, self.wecom.kf_secret, body, idempotent=True)
@@ -200,7 +200,7 @@ class WeComKfChannel:
             msgs = page.get("msg_list") or []
             if not await self._handle_page(msgs):
                 return False  # stopped inside the page: its cursor is not stored, the rest comes again
-            await self.store.set_state(_key("cursor", kfid), str(page.get("next_cursor") or cursor))
+            await self.engine.set_state(_key("cursor", kfid), str(page.get("next_cursor") or cursor))
             if not page.get("has_more"):
                 return True
             empty = 0 if msgs else empty + 1
@@ -213,7 +213,7 @@ class WeComKfChannel:
         stored (a restart inside a batch)."""
         for kfid in self.kfids:
             if kfid not in self._tokens:
-                raw = await self.store.get_state(_key("token", kfid))
+                raw = await self.engine.get_state(_key("token", kfid))
                 saved = json.loads(raw) if raw else {}
                 if saved.get("token"):
                     self._tokens[kfid] = (saved["token"], float(saved.get("expires", 0)))
@@ -246,10 +246,10 @@ class WeComKfChannel:
                 return False
             key = f"{KF_CHANNEL}:msg:{msgid}"
             try:  # marked after handling: a crash in between handles it again (answered once: the
-                if not msgid or not await self.store.has_event(key):  # engine stores by msgid)
+                if not msgid or not await self.engine.has_event(key):  # engine stores by msgid)
                     await self._handle_item(item)
                     if msgid:
-                        await self.store.seen_event(key)
+                        await self.engine.seen_event(key)
             except Exception:
                 log.exception("wecom_kf_message_failed", msgid=msgid)
         return True
@@ -273,10 +273,7 @@ class WeComKfChannel:
         await self._handler(msg, KfResponder(self.sender, msg.chat_id, msg.channel_message_id or ""))
 
     async def _store_only(self, msg: IncomingMessage, state: int) -> None:
-        conv = await self.store.conversation_for(msg)
-        mid = await self.store.record_user_message(conv, msg)
-        if mid is not None:
-            await self.store.set_message_status(mid, "processed", outcome="with_servicer", service_state=state)
+        await self.engine.keep(msg, "with_servicer", service_state=state)
         log.info("wecom_kf_silent", chat=msg.chat_id, service_state=state)
 
     async def _click(self, click: KfClick) -> None:
@@ -292,13 +289,12 @@ class WeComKfChannel:
         log.info("wecom_kf_button", chat=msg.chat_id, action=click.action, ok=ok)
 
     async def _servicer(self, item: KfServicerText) -> None:
-        conv = await self.store.conversation_for(IncomingMessage(KF_CHANNEL, item.chat_id, item.external_userid, ""))
         author = await self.handoff.manager_id(item.servicer_userid) or item.servicer_userid
-        mid = await self.store.record_reply(conv.id, KF_CHANNEL, Role.MANAGER, item.text, author=author,
-                                            meta={"kf_msgid": item.msgid, "origin": 5,
-                                                  "servicer_userid": item.servicer_userid})
-        await self.store.set_message_status(mid, "delivered")
-        await self.handoff.servicer_spoke(conv.id)
+        await self.engine.record_platform_message(
+            IncomingMessage(KF_CHANNEL, item.chat_id, item.external_userid, ""), Role.MANAGER, item.text,
+            MessageStatus.DELIVERED, author=author,
+            meta={"kf_msgid": item.msgid, "origin": 5, "servicer_userid": item.servicer_userid})
+        await self.handoff.servicer_spoke(item.chat_id)
 
     # --- events -------------------------------------------------------------------------------
 
@@ -328,11 +324,10 @@ class WeComKfChannel:
     async def _note(self, event: KfEvent, text: str) -> None:
         """Record a platform event in the transcript (a system line operators see) and the log."""
         log.info("wecom_kf_event", event_type=event.event_type, chat=event.chat_id, text=text)
-        conv = await self.store.conversation_for(IncomingMessage(KF_CHANNEL, event.chat_id, event.external_userid, ""))
         meta = {"kf_event": event.event_type, "kf_msgid": event.msgid,
                 **{k: v for k, v in event.data.items() if k != "welcome_code"}}
-        mid = await self.store.record_reply(conv.id, KF_CHANNEL, Role.SYSTEM, text, meta=meta)
-        await self.store.set_message_status(mid, "event")
+        await self.engine.record_platform_message(IncomingMessage(KF_CHANNEL, event.chat_id, event.external_userid, ""),
+                                                  Role.SYSTEM, text, MessageStatus.EVENT, meta=meta)
 
 
 def _release(waiters: list[asyncio.Future], exc: BaseException | None) -> None:

@@ -42,11 +42,12 @@ import structlog
 from adapters.wecom import render, texts
 from adapters.wecom.api import WeComAPIError, WeComClient
 from adapters.wecom.kf_send import KfSender, SendSkipped, derive_msgid
+from adapters.wecom.ports import StaffTeller
 from adapters.wecom.translate import APP_CHANNEL, KF_CHANNEL, KfEvent, split_chat_id
 from bot.errors import HandoffError
 from bot.handoff import StaffEvent
-from bot.store import ManagerRecord, TicketRecord
-from bot.types import Reply, utcnow
+from bot.records import ManagerRecord, TicketRecord
+from bot.types import Reply
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -81,7 +82,7 @@ def _key(chat_id: str) -> str:
 
 class KfHandoff:
     def __init__(self, engine: Engine, client: WeComClient, secret: str, sender: KfSender):
-        self.engine, self.store, self.client, self.secret = engine, engine.store, client, secret
+        self.engine, self.desk, self.client, self.secret = engine, engine.staff, client, secret
         self.sender = sender
         self._closings: dict[str, Closing] = {}
 
@@ -90,7 +91,7 @@ class KfHandoff:
     async def on_event(self, event: StaffEvent) -> None:
         if event.channel != KF_CHANNEL:
             return
-        conv = await self.store.get_conversation(event.ticket.conversation_id)
+        conv = await self.engine.conversation(event.ticket.conversation_id)
         if conv is None:
             return
         if event.kind == "opened":
@@ -109,13 +110,13 @@ class KfHandoff:
                 await self._trans(chat, POOL)
             except WeComAPIError as exc:  # the session stays with the bot: replies still reach it
                 log.warning("wecom_kf_pool_failed", ticket=ticket.id, chat=chat, error=str(exc))
-                await self.store.tickets.set_meta(ticket.id, kf_error=str(exc)[:200])
+                await self.desk.tickets.set_meta(ticket.id, kf_error=str(exc)[:200])
                 return
             state = POOL
         await self._handed_over(ticket.id, chat, kf_state=state)
 
     async def _to_servicer(self, ticket: TicketRecord, chat: str) -> None:
-        manager = await self.store.tickets.manager(ticket.manager_id) if ticket.manager_id else None
+        manager = await self.desk.tickets.manager(ticket.manager_id) if ticket.manager_id else None
         servicer = manager.kf_servicer_userid if manager else None
         if servicer and ticket.meta.get("kf_state") == HUMAN and ticket.meta.get("kf_servicer") == servicer:
             return  # already served by them (picked up in the WeCom client)
@@ -146,9 +147,9 @@ class KfHandoff:
 
     async def _tell(self, ticket: TicketRecord, manager: ManagerRecord | None, text: str) -> None:
         """A ticket note, and the manager told through the self-built app when there is one."""
-        await self.store.tickets.add_event(ticket.id, "system", "note", text)
-        app = self.engine.channels.get(APP_CHANNEL)
-        if manager is None or not manager.wecom_userid or not hasattr(app, "tell"):
+        await self.desk.system_note(ticket.id, text)
+        app = self.engine.channel(APP_CHANNEL)
+        if manager is None or not manager.wecom_userid or not isinstance(app, StaffTeller):
             log.warning("wecom_kf_manager_not_told", ticket=ticket.id, manager=manager.id if manager else None)
             return
         await app.tell([manager.wecom_userid], text)
@@ -177,7 +178,7 @@ class KfHandoff:
         if await self.sender.state(chat) not in WITH_HUMAN:
             return None
         ticket_id = await self._handover(chat)
-        ticket = await self.store.tickets.get(ticket_id) if ticket_id else None
+        ticket = await self.desk.tickets.get(ticket_id) if ticket_id else None
         if ticket is None or ticket.state in OPEN:
             return None
         code = await self._end(chat, ticket.id)
@@ -210,7 +211,7 @@ class KfHandoff:
     async def _mark_failed(self, replies: list[Reply], reason: str) -> None:
         for reply in replies:
             if reply.message_id is not None:
-                await self.store.set_message_status(reply.message_id, "failed", error=reason[:300])
+                await self.engine.mark_undelivered(reply.message_id, reason)
 
     # --- what happens in the WeCom client ------------------------------------------------------
 
@@ -226,16 +227,16 @@ class KfHandoff:
 
     async def _ended_in_client(self, event: KfEvent, ticket: TicketRecord | None) -> None:
         chat = event.chat_id
-        await self.store.set_state(_key(chat), "")
+        await self.engine.set_state(_key(chat), "")
         self.sender.remember(chat, ENDED)
         if ticket is None:
             return
-        await self.store.tickets.set_meta(ticket.id, kf_state=ENDED)
+        await self.desk.tickets.set_meta(ticket.id, kf_state=ENDED)
         if event.data.get("msg_code"):
             self._closings[chat] = Closing(str(event.data["msg_code"]))
         holder = ticket.manager_id or await self.manager_id(str(event.data.get("old_servicer_userid") or ""))
         try:
-            await self.engine.desk.resolve(ticket.id, holder or "wecom", ENDED_IN_WECOM)
+            await self.desk.resolve(ticket.id, holder or "wecom", ENDED_IN_WECOM)
         except HandoffError as exc:  # closed meanwhile elsewhere
             log.info("wecom_kf_end_not_resolved", ticket=ticket.id, reason=str(exc))
             self._closings.pop(chat, None)
@@ -243,27 +244,26 @@ class KfHandoff:
     async def _served_in_client(self, ticket: TicketRecord, chat: str, servicer: str) -> None:
         await self._handed_over(ticket.id, chat, kf_state=HUMAN, kf_servicer=servicer)
         self.sender.remember(chat, HUMAN)
-        manager = await self.store.tickets.manager_by("kf", servicer)
+        manager = await self.desk.tickets.manager_by("kf", servicer)
         try:
             if manager is None:
-                await self.store.tickets.add_event(ticket.id, "system", "note",
-                                                   texts.text("zh", "kf_served_off_roster", servicer=servicer))
+                await self.desk.system_note(ticket.id, texts.text("zh", "kf_served_off_roster", servicer=servicer))
             elif ticket.state == "waiting":
-                await self.engine.desk.claim(ticket.id, manager.id)
+                await self.desk.claim(ticket.id, manager.id)
             elif ticket.manager_id != manager.id:
-                await self.engine.desk.transfer(ticket.id, ticket.manager_id or "wecom", manager.id)
+                await self.desk.transfer(ticket.id, ticket.manager_id or "wecom", manager.id)
         except HandoffError as exc:
             log.info("wecom_kf_client_change_refused", ticket=ticket.id, reason=str(exc))
 
-    async def servicer_spoke(self, conversation_id: int) -> None:
+    async def servicer_spoke(self, chat: str) -> None:
         """A servicer's message was delivered by WeCom itself: the ticket's first response."""
-        ticket = await self.store.tickets.open_for(conversation_id)
-        if ticket is not None and ticket.state == "active" and ticket.first_response_at is None:
-            await self.store.tickets.transition(ticket.id, ("active",), first_response_at=utcnow())
+        ticket = await self.engine.open_ticket(KF_CHANNEL, chat)
+        if ticket is not None:
+            await self.desk.first_response(ticket.id)
 
     async def manager_id(self, servicer: str) -> str | None:
         """The roster manager whose kf servicer account this is."""
-        manager = await self.store.tickets.manager_by("kf", servicer) if servicer else None
+        manager = await self.desk.tickets.manager_by("kf", servicer) if servicer else None
         return manager.id if manager else None
 
     async def has_ticket(self, chat: str) -> bool:
@@ -272,22 +272,21 @@ class KfHandoff:
     # --- bookkeeping ----------------------------------------------------------------------------
 
     async def _open_ticket(self, chat: str) -> TicketRecord | None:
-        conv = await self.store.find_conversation(KF_CHANNEL, chat)
-        ticket = await self.store.tickets.open_for(conv.id) if conv else None
+        ticket = await self.engine.open_ticket(KF_CHANNEL, chat)
         return ticket if ticket is not None and ticket.state in SERVED else None
 
     async def _handover(self, chat: str) -> int | None:
-        raw = await self.store.get_state(_key(chat))
+        raw = await self.engine.get_state(_key(chat))
         return int(raw) if raw and raw.isdigit() else None
 
     async def _handed_over(self, ticket_id: int, chat: str, **meta: object) -> None:
-        await self.store.set_state(_key(chat), str(ticket_id))
-        await self.store.tickets.set_meta(ticket_id, **meta)
+        await self.engine.set_state(_key(chat), str(ticket_id))
+        await self.desk.tickets.set_meta(ticket_id, **meta)
 
     async def _end(self, chat: str, ticket_id: int) -> str:
         """End the session (trans to 4); its msg_code, or "" when WeCom refused."""
-        await self.store.set_state(_key(chat), "")
-        await self.store.tickets.set_meta(ticket_id, kf_state=ENDED)
+        await self.engine.set_state(_key(chat), "")
+        await self.desk.tickets.set_meta(ticket_id, kf_state=ENDED)
         try:
             return await self._trans(chat, ENDED)
         except WeComAPIError as exc:  # e.g. already ended in the client, its event not pulled yet

@@ -26,9 +26,6 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bot.store import Store
-
-
 class TokenShare(Protocol):
     """Where `WeComClient` keeps tokens so that other workers can use them."""
 
@@ -45,10 +42,20 @@ def token_key(corp_id: str, secret: str) -> str:
     return "wecom:token:" + hashlib.sha256(f"{corp_id}\n{secret}".encode()).hexdigest()[:32]
 
 
-class StoreTokens:
-    """`TokenShare` on the store: encrypted ``channel_state`` rows and a named lock."""
+class SharedState(Protocol):
+    """The engine's channel state and shared locks (`Engine.get_state`, `set_state`, `hold`)."""
 
-    def __init__(self, store: Store, secret_key: bytes):
+    async def get_state(self, key: str) -> str | None: ...
+
+    async def set_state(self, key: str, value: str) -> None: ...
+
+    def hold(self, name: str) -> AbstractAsyncContextManager[None]: ...
+
+
+class StoreTokens:
+    """`TokenShare` on the shared state: encrypted ``channel_state`` rows and a named lock."""
+
+    def __init__(self, store: SharedState, secret_key: bytes):
         self.store = store
         self._aead = AESGCM(hashlib.sha256(b"qdbot wecom access token\n" + secret_key).digest())
 
@@ -76,5 +83,5 @@ class StoreTokens:
 
     @asynccontextmanager
     async def refreshing(self, key: str) -> AsyncIterator[None]:
-        async with self.store.locks.hold(key):
+        async with self.store.hold(key):
             yield

@@ -14,7 +14,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.handoff.roster import next_opening
-from bot.store import ManagerRecord
+from bot.records import ManagerRecord
 
 _ZH_DAYS = dict(zip(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "一二三四五六日"))
 

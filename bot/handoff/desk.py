@@ -25,10 +25,11 @@ from bot.handoff.events import StaffChannel, StaffEvent
 from bot.handoff.roster import load_roster, matches, on_duty, parse_hours
 from bot.exchange import Exchange
 from bot.outbox import Outbox
-from bot.ports import Responder
+from bot.ports import Responder, TicketBook
 from bot.settings import Settings
 from bot.states import OPEN_TICKET, SERVED_TICKET, ButtonAction, StaffEventKind as Kind, TicketState as T
-from bot.store import ManagerRecord, Store, TicketRecord
+from bot.store import Store
+from bot.records import ManagerRecord, TicketRecord
 from bot.types import Button, Conversation, Reply, Role, utcnow
 
 log = structlog.get_logger("qdbot.handoff")
@@ -38,6 +39,7 @@ UNRESOLVED = OPEN_TICKET
 class HandoffDesk:
     def __init__(self, settings: Settings, store: Store, outbox: Outbox, llm: Runnable | None = None):
         self.settings, self.store, self.outbox, self.llm = settings, store, outbox, llm
+        self.tickets: TicketBook = store.tickets  # what staff channels read (the `StaffDesk` port)
         self.tz = ZoneInfo(settings.handoff_timezone)
         parse_hours(settings.handoff_office_hours)  # a malformed HANDOFF_OFFICE_HOURS stops the start
         self.staff: list[StaffChannel] = []
@@ -294,6 +296,17 @@ class HandoffDesk:
         ticket, conv = await self._ticket_conv(ticket_id)
         await self.store.tickets.add_event(ticket_id, manager_id, Kind.NOTE, text)
         await self._emit(Kind.NOTE, ticket, conv, text=text, actor=manager_id, origin=origin)
+
+    async def system_note(self, ticket_id: int, text: str) -> None:
+        """A note by the platform (e.g. why a WeChat Customer Service transfer failed): in the ticket's history."""
+        await self.store.tickets.add_event(ticket_id, "system", Kind.NOTE, text)
+
+    async def first_response(self, ticket_id: int) -> None:
+        """A person answered the user outside the desk (in the platform's own client): the ticket's first
+        response, once."""
+        ticket = await self.store.tickets.get(ticket_id)
+        if ticket is not None and ticket.state == T.ACTIVE and ticket.first_response_at is None:
+            await self.store.tickets.transition(ticket_id, (T.ACTIVE,), first_response_at=utcnow())
 
     async def transfer(self, ticket_id: int, manager_id: str, to_manager_id: str, origin: str = "") -> TicketRecord:
         await self.authorize("transfer", ticket_id, manager_id)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.states import StaffEventKind
-from bot.store import ManagerRecord, TicketRecord
+from bot.records import ManagerRecord, TicketRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.store import TicketRecord
+from bot.records import TicketRecord
 
 ACTIONS = ("claim", "note", "reply", "transfer", "resolve", "hand_back", "cancel")
 _OFFERED = {"claim", "note"}  # what a manager may do to a waiting ticket nobody holds yet

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from bot.errors import ConfigError
-from bot.store import ManagerRecord
+from bot.records import ManagerRecord
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _SEGMENT = re.compile(r"^\s*([a-z]{3})(?:\s*-\s*([a-z]{3}))?\s+(.+)$", re.I)

@@ -6,14 +6,15 @@ dashboard's figures live beside it (`console_search`, `console_stats`) and hang 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.records import AccountRecord, ApiTokenRecord, AuditRecord, CuratedRecord
+from bot.store import mappers
 from bot.store.console_search import ConversationSearch
 from bot.store.console_stats import ConsoleStats
 from bot.store.models import (
@@ -21,65 +22,14 @@ from bot.store.models import (
 )
 from bot.types import utcnow
 
-R = TypeVar("R")
 TOUCH_EVERY = timedelta(minutes=1)  # how stale last_seen_at / last_used_at may be
 
 
-@dataclass(frozen=True, slots=True)
-class AccountRecord:
-    id: int
-    username: str
-    role: str
-    manager_id: str | None
-    active: bool
-    created_at: datetime
-    last_login_at: datetime | None = None
-    password_hash: str = field(default="", repr=False)
 
 
-@dataclass(frozen=True, slots=True)
-class ApiTokenRecord:
-    id: int
-    account_id: int
-    name: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked: bool
-    scope: str = "full"
-    expires_at: datetime | None = None
-
-    def valid(self, now: datetime) -> bool:
-        return not self.revoked and (self.expires_at is None or self.expires_at > now)
 
 
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    id: int
-    at: datetime
-    account_id: int | None
-    username: str
-    action: str
-    target: str
-    detail: dict[str, Any]
-    ip: str | None
 
-
-@dataclass(frozen=True, slots=True)
-class CuratedRecord:
-    id: int
-    question: str
-    examples: list[str]
-    answer: str
-    lang: str
-    status: str
-    created_by: str
-    updated_by: str
-    created_at: datetime
-    updated_at: datetime
-
-
-def _record(cls: type[R], row: object) -> R:
-    return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
 
 class ConsoleStore:
@@ -103,22 +53,22 @@ class ConsoleStore:
             except IntegrityError:
                 await s.rollback()
                 return None
-            return _record(AccountRecord, row)
+            return mappers.record(AccountRecord, row)
 
     async def account(self, account_id: int) -> AccountRecord | None:
         async with self._session() as s:
             row = await s.get(AccountRow, account_id)
-            return _record(AccountRecord, row) if row else None
+            return mappers.record(AccountRecord, row) if row else None
 
     async def account_by_name(self, username: str) -> AccountRecord | None:
         async with self._session() as s:
             row = (await s.scalars(select(AccountRow).where(AccountRow.username == username))).first()
-            return _record(AccountRecord, row) if row else None
+            return mappers.record(AccountRecord, row) if row else None
 
     async def accounts(self) -> list[AccountRecord]:
         async with self._session() as s:
             rows = await s.scalars(select(AccountRow).order_by(AccountRow.username))
-            return [_record(AccountRecord, r) for r in rows]
+            return [mappers.record(AccountRecord, r) for r in rows]
 
     async def count_accounts(self) -> int:
         async with self._session() as s:
@@ -133,7 +83,7 @@ class ConsoleStore:
             for key, value in values.items():
                 setattr(row, key, value)
             row.updated_at = utcnow()
-            return _record(AccountRecord, row)
+            return mappers.record(AccountRecord, row)
 
     # ---------------------------------------------------------------- sessions
 
@@ -153,7 +103,7 @@ class ConsoleStore:
                 return None
             if now - found[0].last_seen_at > TOUCH_EVERY:  # not a write on every request
                 found[0].last_seen_at = now
-            return _record(AccountRecord, found[1])
+            return mappers.record(AccountRecord, found[1])
 
     async def delete_session(self, token_hash: str) -> None:
         async with self._session() as s, s.begin():
@@ -191,7 +141,7 @@ class ConsoleStore:
                 return None
             if found[0].last_used_at is None or now - found[0].last_used_at > TOUCH_EVERY:
                 found[0].last_used_at = now
-            return _record(AccountRecord, found[1]), _record(ApiTokenRecord, found[0])
+            return mappers.record(AccountRecord, found[1]), mappers.record(ApiTokenRecord, found[0])
 
     async def token_account(self, token_hash: str) -> AccountRecord | None:
         grant = await self.token_grant(token_hash, utcnow())
@@ -203,12 +153,12 @@ class ConsoleStore:
         if account_id is not None:
             stmt = stmt.where(ApiTokenRow.account_id == account_id)
         async with self._session() as s:
-            return [_record(ApiTokenRecord, r) for r in await s.scalars(stmt)]
+            return [mappers.record(ApiTokenRecord, r) for r in await s.scalars(stmt)]
 
     async def token(self, token_id: int) -> ApiTokenRecord | None:
         async with self._session() as s:
             row = await s.get(ApiTokenRow, token_id)
-            return _record(ApiTokenRecord, row) if row else None
+            return mappers.record(ApiTokenRecord, row) if row else None
 
     async def revoke_token(self, token_id: int) -> bool:
         async with self._session() as s, s.begin():
@@ -266,7 +216,7 @@ class ConsoleStore:
         if action:
             stmt = stmt.where(AuditRow.action == action)
         async with self._session() as s:
-            return [_record(AuditRecord, r) for r in await s.scalars(stmt)]
+            return [mappers.record(AuditRecord, r) for r in await s.scalars(stmt)]
 
     # ---------------------------------------------------------------- curated answers
 
@@ -276,7 +226,7 @@ class ConsoleStore:
                                    created_by=by, updated_by=by, created_at=utcnow(), updated_at=utcnow())
             s.add(row)
             await s.flush()
-            record = _record(CuratedRecord, row)
+            record = mappers.record(CuratedRecord, row)
         self.curated_version += 1
         return record
 
@@ -289,18 +239,18 @@ class ConsoleStore:
             for key, value in values.items():
                 setattr(row, key, value)
             row.updated_by, row.updated_at = by, utcnow()
-            record = _record(CuratedRecord, row)
+            record = mappers.record(CuratedRecord, row)
         self.curated_version += 1
         return record
 
     async def curated(self, curated_id: int) -> CuratedRecord | None:
         async with self._session() as s:
             row = await s.get(CuratedAnswerRow, curated_id)
-            return _record(CuratedRecord, row) if row else None
+            return mappers.record(CuratedRecord, row) if row else None
 
     async def curated_list(self, status: str | None = None) -> list[CuratedRecord]:
         stmt = select(CuratedAnswerRow).order_by(CuratedAnswerRow.id.desc())
         if status:
             stmt = stmt.where(CuratedAnswerRow.status == status)
         async with self._session() as s:
-            return [_record(CuratedRecord, r) for r in await s.scalars(stmt)]
+            return [mappers.record(CuratedRecord, r) for r in await s.scalars(stmt)]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,52 +22,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.privacy import mask
 from bot.store.models import ConversationRow, GapRow, MessageRow, TicketRow
-from bot.store.records import StoredMessage
-from bot.store.tickets import TicketRecord, _ticket
+from bot.records import SEARCH_MODES, ConversationFilter, ConversationSummary, Page, StoredMessage, TicketRecord
+from bot.store import mappers
 from bot.types import TEST_CHANNELS
 
-MODES = ("llm", "extractive", "curated")
+MODES = SEARCH_MODES
 
 
-@dataclass(frozen=True, slots=True)
-class ConversationFilter:
-    channel: str | None = None
-    since: datetime | None = None  # active at or after
-    until: datetime | None = None  # started before
-    keyword: str | None = None
-    handoff: bool | None = None
-    feedback: str | None = None  # "up" | "down"
-    unanswered: bool = False
-    mode: str | None = None  # "llm" | "extractive" | "curated"
-    masked: bool = False  # the searcher sees contacts masked: the keyword must match the masked text
 
 
 SENSITIVE = re.compile(r"[\d@*]")  # what a keyword needs to probe masked digits or addresses
 
 
-@dataclass(frozen=True, slots=True)
-class ConversationSummary:
-    id: int
-    channel: str
-    chat_id: str
-    user_id: str
-    user_name: str | None
-    created_at: datetime
-    updated_at: datetime
-    message_count: int = 0
-    first_question: str = ""
-    feedback_up: int = 0
-    feedback_down: int = 0
-    no_answer: int = 0
-    ticket_state: str | None = None
-    modes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    rows: list[ConversationSummary]
-    next_cursor: str | None
-    search: str = field(default="like")  # how the keyword was searched: fts5 | trgm | like
 
 
 def encode_cursor(updated_at: datetime, conversation_id: int) -> str:
@@ -222,21 +189,20 @@ class ConversationSearch:
     # ---------------------------------------------------------------- transcripts and exports
 
     async def messages_of(self, ids: list[int]) -> dict[int, list[StoredMessage]]:
-        from bot.store.store import _message
 
         out: dict[int, list[StoredMessage]] = {i: [] for i in ids}
         async with self._session() as s:
             rows = await s.scalars(select(MessageRow).where(MessageRow.conversation_id.in_(ids))
                                    .order_by(MessageRow.conversation_id, MessageRow.id))
             for r in rows:
-                out[r.conversation_id].append(_message(r))
+                out[r.conversation_id].append(mappers.message(r))
         return out
 
     async def tickets_of(self, ids: list[int]) -> dict[int, list[TicketRecord]]:
         out: dict[int, list[TicketRecord]] = {i: [] for i in ids}
         async with self._session() as s:
             for r in await s.scalars(select(TicketRow).where(TicketRow.conversation_id.in_(ids)).order_by(TicketRow.id)):
-                out[r.conversation_id].append(_ticket(r))
+                out[r.conversation_id].append(mappers.ticket(r))
         return out
 
     async def gap_rows(self, since: datetime | None = None, limit: int = 1000) -> list[dict[str, Any]]:

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.store.models import ConversationRow, MessageRow, TicketRow
-from bot.store.tickets import TicketRecord, _ticket
+from bot.records import TicketRecord
+from bot.store import mappers
 from bot.types import TEST_CHANNELS
 
 
@@ -76,7 +77,7 @@ class ConsoleStats:
         stmt = (select(TicketRow).where(TicketRow.created_at >= since, TicketRow.created_at < until)
                 .order_by(TicketRow.id.desc()).limit(limit))
         async with self._session() as s:
-            return [_ticket(r) for r in await s.scalars(stmt)]
+            return [mappers.ticket(r) for r in await s.scalars(stmt)]
 
     async def questions(self, since: datetime, until: datetime, limit: int = 3000) -> list[str]:
         """The newest questions of the window (for the top topics): user messages that were answered or

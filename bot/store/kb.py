@@ -11,25 +11,8 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.store.models import ChunkRow, DocumentRow, KbStateRow
-from bot.store.records import ChunkRecord, DocumentRecord
+from bot.records import ChunkRecord, DocumentRecord
 from bot.types import utcnow
-
-
-def doc_record(row: DocumentRow) -> DocumentRecord:
-    return DocumentRecord(
-        id=row.id, title=row.title, source=row.source, sha256=row.sha256, chunk_count=row.chunk_count,
-        status=row.status, error=row.error, size_bytes=row.size_bytes, ingested_at=row.ingested_at,
-        updated_at=row.updated_at, identity=dict(row.identity or {}),
-        identity_override=dict(row.identity_override or {}), text_sha256=row.text_sha256,
-        review=list(row.review or []),
-    )
-
-
-def chunk_record(row: ChunkRow) -> ChunkRecord:
-    return ChunkRecord(id=row.id, doc_id=row.doc_id, position=row.position, title=row.title,
-                       section=row.section, source=row.source, text=row.text, flags=tuple(row.flags or ()))
-
-
 async def bump_generation(session: AsyncSession) -> int:
     state = await session.get(KbStateRow, 1, with_for_update=True)
     if state is None:

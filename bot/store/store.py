@@ -15,12 +15,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.errors import StorageError
-from bot.store import kb, migrate
+from bot.store import kb, mappers, migrate
 from bot.store.console import ConsoleStore
 from bot.store.models import (
     ChannelStateRow, ChunkRow, ConversationRow, DocumentRow, GapRow, KbStateRow, MessageRow, ProcessedEventRow,
 )
-from bot.store.records import ChunkRecord, DocumentRecord, StoredMessage
+from bot.records import ChunkRecord, DocumentRecord, StoredMessage
 from bot.store.broadcast import Broadcast
 from bot.store.calendar import CalendarStore
 from bot.store.eligibility import EligibilityStore
@@ -48,23 +48,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     for pragma in ("journal_mode=WAL", "busy_timeout=10000", "foreign_keys=ON", "synchronous=NORMAL"):
         cur.execute(f"PRAGMA {pragma}")
     cur.close()
-
-
-def _conversation(row: ConversationRow) -> Conversation:
-    return Conversation(id=row.id, channel=row.channel, chat_id=row.chat_id, user_id=row.user_id,
-                        created_at=row.created_at, updated_at=row.updated_at, lang=row.lang,
-                        user_name=row.user_name, blocked=bool(row.blocked))
-
-
-def _message(row: MessageRow) -> StoredMessage:
-    return StoredMessage(
-        id=row.id, conversation_id=row.conversation_id, channel=row.channel, role=row.role, text=row.text,
-        created_at=row.created_at, status=row.status, mode=row.mode, feedback=row.feedback, author=row.author,
-        reply_to_id=row.reply_to_id, no_answer=row.no_answer, handoff=row.handoff, latency_ms=row.latency_ms,
-        meta=dict(row.meta or {}),
-    )
-
-
 class Store:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
@@ -110,7 +93,7 @@ class Store:
             row = await self._find_conversation(s, msg.channel, msg.chat_id)
             if row is None:
                 row = await self._create_conversation(s, msg)
-            return _conversation(row)
+            return mappers.conversation(row)
 
     async def _find_conversation(self, s: AsyncSession, channel: str, chat_id: str) -> ConversationRow | None:
         stmt = select(ConversationRow).where(ConversationRow.channel == channel, ConversationRow.chat_id == chat_id)
@@ -133,13 +116,13 @@ class Store:
     async def get_conversation(self, conversation_id: int) -> Conversation | None:
         async with self._session() as s:
             row = await s.get(ConversationRow, conversation_id)
-            return _conversation(row) if row else None
+            return mappers.conversation(row) if row else None
 
     @_translated
     async def find_conversation(self, channel: str, chat_id: str) -> Conversation | None:
         async with self._session() as s:
             row = await self._find_conversation(s, channel, chat_id)
-            return _conversation(row) if row else None
+            return mappers.conversation(row) if row else None
 
     @_translated
     async def reset_context(self, conversation_id: int) -> None:
@@ -237,13 +220,13 @@ class Store:
         async with self._session() as s:
             row = (await s.scalars(select(MessageRow).where(
                 MessageRow.channel == channel, MessageRow.channel_message_id == channel_message_id))).first()
-            return _message(row) if row else None
+            return mappers.message(row) if row else None
 
     @_translated
     async def get_message(self, message_id: int) -> StoredMessage | None:
         async with self._session() as s:
             row = await s.get(MessageRow, message_id)
-            return _message(row) if row else None
+            return mappers.message(row) if row else None
 
     @_translated
     async def messages(self, conversation_id: int, *, after_id: int | None = None,
@@ -254,7 +237,7 @@ class Store:
                     .order_by(MessageRow.id).limit(limit))
             if after_id is not None:
                 stmt = stmt.where(MessageRow.id > after_id)
-            return [_message(r) for r in await s.scalars(stmt)]
+            return [mappers.message(r) for r in await s.scalars(stmt)]
 
     @_translated
     async def recent_turns(self, conversation_id: int, limit: int) -> list[Turn]:
@@ -357,13 +340,13 @@ class Store:
                 and_(MessageRow.status == "received", MessageRow.created_at < received_before),
                 and_(MessageRow.status == "processing", MessageRow.created_at < processing_before)))
                 .order_by(MessageRow.id).limit(limit))
-            return [_message(r) for r in await s.scalars(stmt)]
+            return [mappers.message(r) for r in await s.scalars(stmt)]
 
     @_translated
     async def replies_to(self, message_id: int) -> list[StoredMessage]:
         async with self._session() as s:
             stmt = select(MessageRow).where(MessageRow.reply_to_id == message_id).order_by(MessageRow.id)
-            return [_message(r) for r in await s.scalars(stmt)]
+            return [mappers.message(r) for r in await s.scalars(stmt)]
 
     @_translated
     async def count_messages(self) -> int:
@@ -392,13 +375,13 @@ class Store:
     async def kb_list_documents(self) -> list[DocumentRecord]:
         async with self._session() as s:
             rows = await s.scalars(select(DocumentRow).order_by(DocumentRow.source))
-            return [kb.doc_record(r) for r in rows]
+            return [mappers.doc_record(r) for r in rows]
 
     @_translated
     async def kb_get_document(self, doc_id: str) -> DocumentRecord | None:
         async with self._session() as s:
             row = await s.get(DocumentRow, doc_id)
-            return kb.doc_record(row) if row else None
+            return mappers.doc_record(row) if row else None
 
     @_translated
     async def kb_chunk_ids(self, doc_id: str) -> list[str]:
@@ -442,7 +425,7 @@ class Store:
         """The indexed document, other than `other_than`, whose extracted text has this hash (a duplicate's original)."""
         async with self._session() as s:
             row = await kb.find_same_text(s, text_sha256, other_than)
-            return kb.doc_record(row) if row else None
+            return mappers.doc_record(row) if row else None
 
     @_translated
     async def kb_maintain(self) -> str:
@@ -453,7 +436,7 @@ class Store:
     async def kb_all_chunks(self) -> list[ChunkRecord]:
         async with self._session() as s:
             rows = await s.scalars(select(ChunkRow).order_by(ChunkRow.doc_id, ChunkRow.position))
-            return [kb.chunk_record(r) for r in rows]
+            return [mappers.chunk_record(r) for r in rows]
 
     @_translated
     async def kb_get_chunks(self, ids: list[str]) -> list[ChunkRecord]:
@@ -461,7 +444,7 @@ class Store:
             return []
         async with self._session() as s:
             rows = await s.scalars(select(ChunkRow).where(ChunkRow.id.in_(ids)))
-            by_id = {r.id: kb.chunk_record(r) for r in rows}
+            by_id = {r.id: mappers.chunk_record(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     @_translated

@@ -5,79 +5,21 @@ same ticket at once get exactly one winner, on SQLite and on PostgreSQL, with on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields as dc_fields
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.records import ManagerRecord, TicketEvent, TicketRecord
+from bot.store import mappers
 from bot.store.models import ManagerRow, TicketEventRow, TicketRow
 from bot.types import utcnow
 
 OPEN_STATES = ("intake", "waiting", "active")
 
 
-@dataclass(frozen=True, slots=True)
-class TicketRecord:
-    id: int
-    conversation_id: int
-    state: str
-    fields: dict[str, Any]
-    intake_step: str | None
-    summary: str
-    trigger: str
-    lang: str
-    manager_id: str | None
-    created_at: datetime
-    waiting_since: datetime | None = None
-    claimed_at: datetime | None = None
-    first_response_at: datetime | None = None
-    resolved_at: datetime | None = None
-    last_activity_at: datetime | None = None
-    notified_at: datetime | None = None
-    notify_count: int = 0
-    outcome: str | None = None
-    rating: int | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
 
-
-@dataclass(frozen=True, slots=True)
-class ManagerRecord:
-    id: str
-    name: str
-    specialties: tuple[str, ...] = ()
-    working_hours: str = ""
-    telegram_user_id: str | None = None
-    wecom_userid: str | None = None
-    kf_servicer_userid: str | None = None
-    active: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class TicketEvent:
-    ticket_id: int
-    at: datetime
-    actor: str
-    action: str
-    detail: str
-
-
-_TICKET_FIELDS = [f.name for f in dc_fields(TicketRecord)]
-
-
-def _ticket(row: TicketRow) -> TicketRecord:
-    values = {name: getattr(row, name) for name in _TICKET_FIELDS}
-    values["fields"] = dict(row.fields or {})
-    values["meta"] = dict(row.meta or {})
-    return TicketRecord(**values)
-
-
-def _manager(row: ManagerRow) -> ManagerRecord:
-    return ManagerRecord(id=row.id, name=row.name, specialties=tuple(row.specialties or ()),
-                         working_hours=row.working_hours or "", telegram_user_id=row.telegram_user_id,
-                         wecom_userid=row.wecom_userid, kf_servicer_userid=row.kf_servicer_userid, active=row.active)
 
 
 class TicketStore:
@@ -100,12 +42,12 @@ class TicketStore:
             except IntegrityError:
                 await s.rollback()
                 return None
-            return _ticket(row)
+            return mappers.ticket(row)
 
     async def get(self, ticket_id: int) -> TicketRecord | None:
         async with self._session() as s:
             row = await s.get(TicketRow, ticket_id)
-            return _ticket(row) if row else None
+            return mappers.ticket(row) if row else None
 
     async def open_for(self, conversation_id: int) -> TicketRecord | None:
         """The conversation's unresolved ticket (intake, waiting or active), if any."""
@@ -113,7 +55,7 @@ class TicketStore:
             stmt = (select(TicketRow).where(TicketRow.conversation_id == conversation_id,
                                             TicketRow.state.in_(OPEN_STATES)).order_by(TicketRow.id.desc()))
             row = (await s.scalars(stmt)).first()
-            return _ticket(row) if row else None
+            return mappers.ticket(row) if row else None
 
     async def latest_for(self, conversation_id: int) -> TicketRecord | None:
         """The conversation's newest ticket in any state."""
@@ -121,7 +63,7 @@ class TicketStore:
             stmt = (select(TicketRow).where(TicketRow.conversation_id == conversation_id)
                     .order_by(TicketRow.id.desc()).limit(1))
             row = (await s.scalars(stmt)).first()
-            return _ticket(row) if row else None
+            return mappers.ticket(row) if row else None
 
     async def transition(self, ticket_id: int, from_states: tuple[str, ...], to_state: str | None = None,
                          **values: Any) -> TicketRecord | None:
@@ -135,7 +77,7 @@ class TicketStore:
             if res.rowcount != 1:
                 return None
             row = await s.get(TicketRow, ticket_id, populate_existing=True)
-            return _ticket(row)
+            return mappers.ticket(row)
 
     async def set_meta(self, ticket_id: int, **meta: Any) -> None:
         async with self._session() as s, s.begin():
@@ -158,7 +100,7 @@ class TicketStore:
             stmt = select(TicketRow).order_by(TicketRow.id.desc()).limit(limit)
             if states:
                 stmt = stmt.where(TicketRow.state.in_(states))
-            return [_ticket(r) for r in await s.scalars(stmt)]
+            return [mappers.ticket(r) for r in await s.scalars(stmt)]
 
     async def find_by_meta(self, key: str, value: str) -> TicketRecord | None:
         """An unresolved ticket whose meta[key] == value (e.g. a Telegram topic id)."""
@@ -182,12 +124,12 @@ class TicketStore:
             stmt = select(ManagerRow).order_by(ManagerRow.id)
             if active_only:
                 stmt = stmt.where(ManagerRow.active.is_(True))
-            return [_manager(r) for r in await s.scalars(stmt)]
+            return [mappers.manager(r) for r in await s.scalars(stmt)]
 
     async def manager(self, manager_id: str) -> ManagerRecord | None:
         async with self._session() as s:
             row = await s.get(ManagerRow, manager_id)
-            return _manager(row) if row else None
+            return mappers.manager(row) if row else None
 
     async def manager_by(self, attr: str, value: str) -> ManagerRecord | None:
         """The manager whose telegram_user_id / wecom_userid / kf_servicer_userid is `value`."""
@@ -195,4 +137,4 @@ class TicketStore:
                   "kf": ManagerRow.kf_servicer_userid}[attr]
         async with self._session() as s:
             row = (await s.scalars(select(ManagerRow).where(column == str(value)))).first()
-            return _manager(row) if row else None
+            return mappers.manager(row) if row else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from bot.store import ChunkRecord, DocumentRecord, Store
+from bot.store import Store
+from bot.records import ChunkRecord, DocumentRecord
 from knowledge.policy_ingest import PolicyIngest
 from knowledge.support_ingest import SupportIngest, chain
 

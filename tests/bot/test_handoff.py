@@ -11,7 +11,7 @@ import prompts
 from bot.errors import HandoffError
 from bot.llm import make_chat_model
 from bot.settings import load_settings
-from bot.store import ManagerRecord
+from bot.records import ManagerRecord
 from bot.types import IncomingMessage, Role
 from tests.fakes.channel import RecordingChannel
 from tests.fakes.engine import make_engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from bot.clock import FixedClock
-from bot.store import ChunkRecord, DocumentRecord
+from bot.records import ChunkRecord, DocumentRecord
 from bot.store.calendar import NOTICE_AUTHOR
 from bot.subscriptions import Notices
 from bot.types import IncomingMessage, Reply

@@ -11,7 +11,7 @@ from bot.calendar import CalendarEntry
 from bot.clock import FixedClock
 from bot.policy import PolicyDesk
 from bot.status import PolicyState, Status, state_of, status_line
-from bot.store import DocumentRecord
+from bot.records import DocumentRecord
 from bot.store.calendar import PolicyRecord
 from bot.types import Citation
 from tests.fakes.engine import POLICY

@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 from bot.clock import FixedClock
 from bot.eligibility import EligibilityDesk
 from bot.export import PROFILE_HIDDEN, conversation_json
-from bot.store.console_search import ConversationFilter
+from bot.records import ConversationFilter
 from bot.store.eligibility import REDACTED
 from tests.adapters.web.conftest import serve
 from tests.bot.support_docs import TODAY, ingest

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from bot.app import build_app, channel_factories, make_web_app, run_server
 from bot.settings import load_settings
-from bot.store import ManagerRecord
+from bot.records import ManagerRecord
 from tests.browser.conftest import DESKTOP, ServerThread, _free_port, _require_chromium, open_page
 
 pytestmark = pytest.mark.browser

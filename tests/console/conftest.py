@@ -15,7 +15,8 @@ from adapters import web as web_chat
 from adapters.console.channel import ConsoleChannel
 from adapters.console.settings import ConsoleSettings
 from bot.app import App, make_web_app
-from bot.store import ManagerRecord, Store
+from bot.store import Store
+from bot.records import ManagerRecord
 from bot.types import IncomingMessage
 from tests.fakes.engine import make_engine
 

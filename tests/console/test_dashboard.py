@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from bot.dashboard import local_days, percentile, sla, top_topics
-from bot.store import TicketRecord
+from bot.records import TicketRecord
 from tests.console.seed import INTAKE, seed
 from tests.console.conftest import say
 

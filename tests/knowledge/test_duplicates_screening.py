@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from bot import extractive
 from bot.errors import DocumentError
-from bot.store import ChunkRecord, DocumentRecord, Store, kb as kb_rows
+from bot.store import Store, kb as kb_rows
+from bot.records import ChunkRecord, DocumentRecord
 from knowledge import KnowledgeBase, screening
 from knowledge.ingest import doc_id_for
 from tests.knowledge.conftest import make_settings

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.ports import Retriever
-from bot.store import ChunkRecord, DocumentRecord, Store
+from bot.store import Store
+from bot.records import ChunkRecord, DocumentRecord
 from knowledge import KnowledgeBase
 from knowledge.retriever import rrf
 from tests.knowledge.conftest import make_settings

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.store import ChunkRecord, DocumentRecord, Store
+from bot.store import Store
+from bot.records import ChunkRecord, DocumentRecord
 from bot.types import IncomingMessage, Role
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.store import ManagerRecord, Store
+from bot.store import Store
+from bot.records import ManagerRecord
 from bot.types import IncomingMessage
 
 

@@ -17,7 +17,7 @@ from adapters.telegram import render
 from adapters.telegram.ordering import StaffTopicsInOrder
 from adapters.telegram.staff_actions import parse_command
 from adapters.telegram.topics import topic_name
-from bot.store import ManagerRecord, TicketRecord
+from bot.records import ManagerRecord, TicketRecord
 from bot.types import IncomingMessage, Role, utcnow
 from tests.fakes.channel import RecordingChannel
 

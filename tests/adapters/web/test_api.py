@@ -222,7 +222,7 @@ async def test_history_gives_a_cursor_the_open_ticket_and_the_quick_reply_button
 
 
 async def test_a_rating_button_rates_the_resolved_ticket_and_anything_else_is_refused(webchat):
-    from bot.store import ManagerRecord
+    from bot.records import ManagerRecord
     await webchat.engine.store.tickets.upsert_manager(ManagerRecord("alice", "张工"))
     await webchat.chat("/human")
     for answer in ("2", "跳过", "跳过", "跳过", "跳过", "跳过"):

@@ -8,7 +8,7 @@ import prompts
 from adapters.wecom import texts
 from adapters.wecom.app_staff import Command, parse_command
 from adapters.wecom.render import utf8_len
-from bot.store import ManagerRecord
+from bot.records import ManagerRecord
 from bot.types import IncomingMessage, Role
 from tests.adapters.wecom.harness import QUESTION, Deployment
 from tests.fakes.channel import RecordingChannel

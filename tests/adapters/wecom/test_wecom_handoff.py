@@ -7,7 +7,7 @@ import pytest
 import prompts
 from adapters.wecom import texts
 from adapters.wecom.kf_handoff import ENDED_IN_WECOM
-from bot.store import ManagerRecord
+from bot.records import ManagerRecord
 from tests.adapters.wecom.harness import KF, QUESTION, Deployment
 from tests.fakes.staff import RecordingStaff
 

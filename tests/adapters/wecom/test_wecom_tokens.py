@@ -10,6 +10,7 @@ from sqlalchemy import text
 from adapters.wecom.api import WeComClient
 from adapters.wecom.tokens import StoreTokens, token_key
 from bot.store import Store
+from tests.fakes.engine import make_engine
 from tests.fakes.wecom_server import FakeWeCom
 
 SEND = "/cgi-bin/message/send"
@@ -24,8 +25,9 @@ KEY = b"shared-secret-of-the-deployment-0123456789"
 
 
 def worker(fake: FakeWeCom, store: Store, key: bytes = KEY) -> WeComClient:
-    """One worker's client: its own in-memory cache, the shared store behind it."""
-    return WeComClient(fake.base_url, fake.corp_id, backoff=(0.05, 0.1, 0.2), shared=StoreTokens(store, key))
+    """One worker's client: its own engine and in-memory cache, the shared store behind them."""
+    return WeComClient(fake.base_url, fake.corp_id, backoff=(0.05, 0.1, 0.2),
+                       shared=StoreTokens(make_engine(store), key))
 
 
 async def test_two_workers_with_cold_caches_fetch_the_token_once(fake, store):
