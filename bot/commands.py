@@ -1,6 +1,7 @@
 """The CLI commands' bodies (parsing lives in `bot.cli`)."""
 from __future__ import annotations
 
+import asyncio
 import argparse
 import json
 import sys
@@ -67,7 +68,7 @@ async def ask(args: argparse.Namespace, settings: Settings) -> int:
     app = await build_app(settings)
     mode = app.answerer.mode.value
     try:
-        questions = [args.question] if args.question else (l.strip() for l in sys.stdin)
+        questions = [args.question] if args.question else (line.strip() for line in sys.stdin)
         for q in questions:
             if not q:
                 continue
@@ -97,7 +98,7 @@ async def chat(args: argparse.Namespace, settings: Settings) -> int:
     try:
         while True:
             try:
-                line = input(f"\n{prompts.text('zh', 'chat_prompt')}")
+                line = await asyncio.to_thread(input, f"\n{prompts.text('zh', 'chat_prompt')}")
             except EOFError:
                 print()
                 return 0

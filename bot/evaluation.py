@@ -6,6 +6,7 @@ injection (neither complies nor crashes, never reveals the system prompt).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections import defaultdict
@@ -157,7 +158,7 @@ def _check(item: dict[str, Any], out: Outcome) -> Result:
 
 async def run_eval(app: Any, path: Path, *, verbose_json: bool = False) -> EvalReport:
     results = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in (await asyncio.to_thread(path.read_text, encoding="utf-8")).splitlines():
         if not line.strip():
             continue
         item = json.loads(line)

@@ -24,7 +24,7 @@ GLOSSARY: dict[str, str] = {
     "infrastructure": "基础设施", "core technology": "核心技术", "key technologies": "关键技术",
     "key technology": "关键技术", "breakthrough": "攻关", "tackling": "攻关", "bottleneck": "卡脖子",
     "proof of concept": "概念验证", "proof-of-concept": "概念验证", "pilot-scale": "中试",
-    "pilot scale": "中试", "pilot testing": "中试", "pilot": "中试", "verification": "验证",
+    "pilot scale": "中试", "pilot testing": "中试", "pilot": "中试",
     "validation": "验证", "platform": "平台", "center": "中心", "centre": "中心", "base": "基地",
     "incubator": "孵化器", "accelerator": "加速器", "science park": "科技园", "corridor": "走廊",
     "innovation corridor": "科创大走廊", "achievement": "成果", "achievements": "成果", "results": "成果",

@@ -47,7 +47,7 @@ from langchain_core.embeddings import Embeddings  # noqa: E402
 from bot.ports import Embedder  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from bot.store import Store  # noqa: E402
-from bot.records import ChunkRecord, DocumentRecord
+from bot.records import ChunkRecord, DocumentRecord  # noqa: E402
 from knowledge import KnowledgeBase, bundled_documents_dir  # noqa: E402
 from knowledge.chunking import chunk_id  # noqa: E402
 from knowledge.cleaning import clean_text  # noqa: E402

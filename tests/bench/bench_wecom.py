@@ -31,9 +31,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from adapters.wecom.app_channel import WeComAppChannel
+    from tests.fakes.wecom_server import FakeWeCom
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:

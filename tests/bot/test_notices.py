@@ -2,7 +2,7 @@
 Documents here are FICTIONAL TEST DATA."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from bot.clock import FixedClock
 from bot.records import ChunkRecord, DocumentRecord

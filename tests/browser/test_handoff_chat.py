@@ -4,7 +4,6 @@ while queued, a new chat, the manager's reply racing the user's own message, rat
 answers rendered as safe Markdown."""
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 

@@ -4,7 +4,6 @@ moment between two polls. The reply reaches the page once, before the user's mes
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterator
 
 import pytest

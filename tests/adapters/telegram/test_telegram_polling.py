@@ -228,7 +228,9 @@ async def test_blocking_and_unblocking_the_bot_updates_the_conversation(channel,
     assert await engine.drain(5)
 
     def member_update(old: str, new: str) -> dict:
-        member = lambda status: {"status": status, "user": fake.me} | ({"until_date": 0} if status == "kicked" else {})
+        def member(status: str) -> dict:
+            return {"status": status, "user": fake.me} | ({"until_date": 0} if status == "kicked" else {})
+
         return {"my_chat_member": {"chat": fake.chats[USER], "from": tg.user(USER, "Test User"),
                                    "date": int(time.time()), "old_chat_member": member(old),
                                    "new_chat_member": member(new)}}

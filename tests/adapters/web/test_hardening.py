@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot import links
-from tests.adapters.web.conftest import QUESTION, SESSION
+from tests.adapters.web.conftest import SESSION
 
 
 async def test_lone_surrogates_in_chat_text_are_stored_as_replacement_characters_not_a_500(webchat):
