@@ -59,6 +59,8 @@ ROUTES = [
     ("POST", f"{API}/support/{{id}}", api_support.update_item),
     ("POST", f"{API}/support/{{id}}/state", api_support.set_state),
     ("GET", f"{API}/gaps", api_gaps.gaps),
+    ("POST", f"{API}/gaps/dismiss", api_gaps.dismiss_gaps),
+    ("POST", f"{API}/gaps/reopen", api_gaps.reopen_gaps),
     ("GET", f"{API}/curated", api_gaps.list_curated),
     ("POST", f"{API}/curated", api_gaps.create_curated),
     ("POST", f"{API}/curated/{{id}}", api_gaps.update_curated),

@@ -67,8 +67,12 @@ TICKET_ACTIONS = {
     "hand_back": ("Hand the conversation back to the assistant", _obj()),
     "cancel": ("Cancel the ticket (the user is told; no rating asked)", _obj()),
 }
-CURATED_BODY = _obj(question="string", answer="string", examples={"type": "array", "items": {"type": "string"}},
-                    lang={"enum": ["zh", "en"]}, status={"enum": ["active", "retired"]})
+STRINGS = {"type": "array", "items": {"type": "string"}}
+CURATED_BODY = _obj(question="string", answer="string", examples=STRINGS, lang={"enum": ["zh", "en"]},
+                    status={"enum": ["active", "retired"]},
+                    gap_keys={**STRINGS, "description": "keys of the gap group the answer is written for"})
+GAPS_BODY = _obj(keys={**STRINGS, "description": "question keys, as GET /api/admin/gaps lists them"},
+                 questions={**STRINGS, "description": "or the questions' wordings"})
 ACCOUNT_BODY = _obj(username="string", role={"enum": ALL}, password="string", manager_id="string",
                     active="boolean")
 UPLOAD_BODY = {"type": "object", "required": ["file"],
@@ -142,8 +146,16 @@ PATHS: dict[str, dict[str, Any]] = {
                                             body=_obj(paused="boolean"))},
     "/api/admin/try": {"post": op("What the assistant would answer, with its passages (nothing stored)", STAFF,
                                   body=_obj(question="string"))},
-    "/api/admin/gaps": {"get": op("Unanswered, low-confidence and 👎 questions grouped by similarity", STAFF,
-                                  params=[_q("days", "period, default 30", {"type": "integer"})])},
+    "/api/admin/gaps": {"get": op("Unanswered, low-confidence and 👎 questions grouped by similarity, in one state "
+                                  "(each group lists its question `keys`; `counts` per state)", STAFF,
+                                  params=[_q("days", "period, default 30", {"type": "integer"}),
+                                          _q("state", "open (default), answered or dismissed",
+                                             {"enum": ["open", "answered", "dismissed"]})])},
+    "/api/admin/gaps/dismiss": {"post": op("Dismiss gap questions: one group's or many groups' keys at once, or "
+                                           "questions by their wording (audited)", STAFF, body=GAPS_BODY,
+                                           response=_obj(dismissed="integer", keys={"type": "array"}))},
+    "/api/admin/gaps/reopen": {"post": op("Reopen dismissed gap questions (audited)", STAFF, body=GAPS_BODY,
+                                          response=_obj(reopened="integer", keys={"type": "array"}))},
     "/api/admin/curated": {"get": op("Curated answers", STAFF, params=[_q("status", "active or retired")]),
                            "post": op("Write a curated answer", STAFF, body=CURATED_BODY, ok="201")},
     "/api/admin/curated/{id}": {"post": op("Edit a curated answer", STAFF, params=[ID], body=CURATED_BODY)},
