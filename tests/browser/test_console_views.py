@@ -1,0 +1,62 @@
+"""The console's finishing touches in headless Chromium (issue 13): gap states with bulk dismiss, readable chart
+axes, the chunk viewer of a document, compact ticket cards; at 390x844 and 1280x800, screenshots in
+/tmp/shots13/ for people to look at."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import DESKTOP, PHONE, open_page
+from tests.browser.test_console import INTAKE, PASSWORD, server, signed_in  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+SHOTS = Path("/tmp/shots13")
+
+
+def shot(shots, pg, name: str, full_page: bool = False) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shots(pg, name, full_page=full_page), SHOTS / f"{name}.png")
+
+
+def phone_of(browser, server, pg):  # noqa: F811
+    """The same signed-in session on a 390x844 phone."""
+    return open_page(browser, server, PHONE, storage_state=pg.context.storage_state())
+
+
+def boxes(pg, selector: str) -> list[dict]:
+    """Bounding boxes of the visible elements matching `selector`, left to right."""
+    found = pg.locator(selector).evaluate_all(
+        "els => els.filter(e => e.getClientRects().length).map(e => { const r = e.getBoundingClientRect();"
+        " return {x: r.x, y: r.y, w: r.width, h: r.height, text: e.textContent}; })")
+    return sorted(found, key=lambda b: b["x"])
+
+
+def assert_axes_readable(pg) -> None:
+    xs, ys = boxes(pg, "figure.bars text.tick.x"), boxes(pg, "figure.bars text.tick.y")
+    assert len(xs) >= 3 and 5 <= len(ys) <= 6, (xs, ys)
+    assert all(a["x"] + a["w"] <= b["x"] for a, b in zip(xs, xs[1:])), xs  # no two day labels overlap
+    (chart,) = boxes(pg, "figure.bars > svg")
+    assert chart["x"] <= xs[0]["x"] and xs[-1]["x"] + xs[-1]["w"] <= chart["x"] + chart["w"]  # none cut off
+    assert min(b["h"] for b in xs + ys) >= 9  # drawn at a readable size
+    values = [int(b["text"]) for b in sorted(ys, key=lambda b: -b["y"])]
+    assert values[0] == 0 and len({b - a for a, b in zip(values, values[1:])}) == 1
+
+
+@pytest.mark.parametrize("days", ["7", "30", "90"])
+def test_the_dashboard_chart_has_round_labelled_y_ticks_and_day_labels_that_never_overlap(browser, signed_in, server,
+                                                                                           shots, days):
+    for n in range(3):
+        server.chat(f"sess-chart-{days}-{n}", "青岛计划建设多少家概念验证平台？")
+    pg = signed_in("olga", f"/console/dashboard?days={days}")
+    assert_axes_readable(pg)
+    phone = phone_of(browser, server, pg)
+    phone.goto(f"/console/dashboard?days={days}")
+    assert_axes_readable(phone)
+    if days == "30":
+        shot(shots, pg, "dashboard-1280", full_page=True)
+        shot(shots, phone, "dashboard-390", full_page=True)
+    phone.context.close()
+    assert pg.problems == []
