@@ -130,6 +130,13 @@ PATHS: dict[str, dict[str, Any]] = {
         "the document is indexed again", STAFF, params=[ID],
         body=_obj(title="string", issuer="string", region="string", doc_number="string", issued="string",
                   effective="string", expires="string"))},
+    "/api/admin/documents/{id}/chunks": {"get": op(
+        "The document's indexed chunks in reading order: position, section path, article, region, characters, "
+        "text, flagged sentences", STAFF,
+        params=[ID, _q("offset", "chunks to skip, default 0", {"type": "integer", "minimum": 0}),
+                _q("limit", "chunks per page, 1-200, default 50", {"type": "integer", "minimum": 1, "maximum": 200})],
+        response=_obj(document="object", total="integer", offset="integer", limit="integer",
+                      next_offset="integer", chunks={"type": "array"}))},
     "/api/admin/documents/{id}/status": {"post": op("Set the document's policy status (empty: automatic) and successor", STAFF,
                                                     params=[ID], body=_obj(status="string", successor="string"))},
     "/api/admin/calendar/{id}": {"post": op("Correct an application calendar entry (it is then kept across re-ingests)",

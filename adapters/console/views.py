@@ -2,6 +2,7 @@
 may not see it (`bot.accounts.sees_contacts`): operators always, managers except on their own ticket."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from bot.privacy import mask
 from bot.store import StoredMessage, TicketEvent, TicketRecord
 from bot.store.console import AccountRecord, ApiTokenRecord, AuditRecord, CuratedRecord
 from bot.store.console_search import ConversationSummary
-from bot.store.records import DocumentRecord
+from bot.store.records import ChunkRecord, DocumentRecord
 from bot.types import utcnow
 
 Masker = Callable[[str | None], str]
@@ -82,6 +83,19 @@ def document_json(d: DocumentRecord) -> dict[str, Any]:
             "error": d.error, "size_bytes": d.size_bytes, "ingested_at": iso(d.ingested_at),
             "updated_at": iso(d.updated_at), "identity": d.effective_identity, "extracted": d.identity,
             "corrections": d.identity_override, "review": d.review}
+
+
+ARTICLE = re.compile(r"^第[一二三四五六七八九十百千零〇两\d]+条")
+
+
+def chunk_json(c: ChunkRecord, region: str) -> dict[str, Any]:
+    """One indexed chunk as the chunk viewer shows it: where it sits (position, section path, article), what the
+    index keeps beside its text (title, source, the document's region, flagged sentences), its length."""
+    path = [p for p in c.section.split(" > ") if p]
+    article = next((m.group(0) for p in reversed(path) if (m := ARTICLE.match(p))), "")
+    return {"id": c.id, "position": c.position, "section": c.section, "section_path": path, "article": article,
+            "region": region, "title": c.title, "source": c.source, "chars": len(c.text), "text": c.text,
+            "flags": list(c.flags)}
 
 
 def curated_json(c: CuratedRecord) -> dict[str, Any]:

@@ -60,3 +60,34 @@ def test_the_dashboard_chart_has_round_labelled_y_ticks_and_day_labels_that_neve
         shot(shots, phone, "dashboard-390", full_page=True)
     phone.context.close()
     assert pg.problems == []
+
+
+RULES = ("# 青岛市海洋科技成果转化条例（虚构测试数据）\n\n## 第一章 总则\n\n"
+         "第一条 为促进海洋科技成果转化<script>window.__xss = 1</script>，制定本条例。\n\n"
+         "第二条 本条例适用于本市行政区域内的海洋科技成果转化活动。<img src=x onerror=\"window.__xss = 2\">\n\n"
+         "## 第二章 支持措施\n\n第三条 对转化成效突出的单位给予最高100万元奖励。\n\n"
+         "第四条 对技术经理人按技术合同成交额给予奖励，每年评选一次优秀技术经理人并予以通报表扬。\n")
+
+
+def test_the_kb_page_opens_a_documents_chunk_viewer_where_a_script_in_the_text_is_shown_and_never_run(
+        browser, signed_in, server, shots):
+    server.call(server.app.kb.ingest_bytes("rules-fixture.md", RULES.encode()))
+    pg = signed_in("olga", "/console/kb")
+    pg.on("dialog", lambda d: d.dismiss())
+    pg.get_by_role("link", name="青岛市海洋科技成果转化条例（虚构测试数据）").click()
+    expect(pg.get_by_role("heading", name="青岛市海洋科技成果转化条例（虚构测试数据）")).to_be_visible()
+    chunks = pg.locator("li.chunk")
+    expect(chunks.first).to_contain_text("<script>window.__xss = 1</script>")
+    third = chunks.filter(has_text="100万元")
+    expect(third.locator("header")).to_contain_text("第三条")
+    expect(third.locator("header")).to_contain_text("青岛市")
+    assert pg.evaluate("window.__xss") is None and pg.locator("li.chunk img").count() == 0
+    shot(shots, pg, "chunks-1280", full_page=True)
+    phone = phone_of(browser, server, pg)
+    phone.goto(pg.url)
+    expect(phone.locator("li.chunk").first).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    shot(shots, phone, "chunks-390", full_page=True)
+    assert phone.evaluate("window.__xss") is None
+    phone.context.close()
+    assert pg.problems == []

@@ -123,3 +123,12 @@ async def test_the_gap_states_migration_goes_down_to_0012_and_up_again(store: St
         await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "head"))
     await store.console.gaps.decide({"0" * 32: "深圳的补贴标准是多少"}, "dismissed", "ada")
     assert (await store.console.gaps.decisions())["0" * 32].state == "dismissed"
+
+
+async def test_a_documents_chunks_are_paged_in_reading_order_with_the_total(store: Store):
+    doc = DocumentRecord(id="d9", title="T", source="a.txt", sha256="x")
+    chunks = [ChunkRecord(f"c{n}", "d9", n, "T", "一 > 二", "a.txt", f"第{n}段") for n in (3, 0, 2, 1, 4)]
+    await store.kb_replace_document(doc, chunks)
+    page, total = await store.kb_chunks_page("d9", offset=1, limit=3)
+    assert total == 5 and [c.position for c in page] == [1, 2, 3]
+    assert await store.kb_chunks_page("other", 0, 10) == ([], 0)
