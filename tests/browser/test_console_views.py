@@ -91,3 +91,39 @@ def test_the_kb_page_opens_a_documents_chunk_viewer_where_a_script_in_the_text_i
     assert phone.evaluate("window.__xss") is None
     phone.context.close()
     assert pg.problems == []
+
+
+def test_an_operator_ticks_two_gap_groups_dismisses_them_at_once_and_reopens_one(browser, signed_in, server, shots):
+    asked = ["深圳的人工智能补贴标准是多少？", "北京有什么人才公寓？", "上海的孵化器怎么申请？"]
+    for n, question in enumerate(asked):
+        assert server.chat(f"sess-gapstate-{n}", question)["no_answer"] is True
+    pg = signed_in("olga", "/console/gaps")
+    groups = {q: pg.locator("article.gap", has_text=q) for q in asked}
+    for q in asked:
+        expect(groups[q]).to_be_visible()
+    shot(shots, pg, "gaps-1280", full_page=True)
+    phone = phone_of(browser, server, pg)
+    phone.goto("/console/gaps")
+    expect(phone.locator("article.gap").first).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(shots, phone, "gaps-390", full_page=True)
+    phone.context.close()
+
+    groups[asked[0]].get_by_role("checkbox").check()
+    groups[asked[1]].get_by_role("checkbox").check()
+    pg.get_by_role("button", name="忽略所选").click()
+    expect(pg.locator(".flash")).to_contain_text("已忽略问题数： 2")
+    expect(pg.locator("article.gap", has_text=asked[2])).to_be_visible()
+    for q in asked[:2]:
+        expect(pg.locator("article.gap", has_text=q)).to_have_count(0)
+    pg.get_by_role("link", name="已忽略").click()
+    dismissed = pg.locator("article.gap.dismissed")
+    expect(dismissed.filter(has_text=asked[0])).to_contain_text("olga 于")
+    shot(shots, pg, "gaps-dismissed-1280", full_page=True)
+    dismissed.filter(has_text=asked[1]).get_by_role("button", name="重新打开").click()
+    expect(pg.locator(".flash")).to_contain_text("已重新打开问题数： 1")
+    pg.get_by_role("link", name="待处理").click()
+    expect(pg.locator("article.gap.open", has_text=asked[1])).to_be_visible()
+    audit = server.call(server.app.store.console.audit_log(action="gaps_dismiss"))
+    assert audit[0].username == "olga" and audit[0].detail["count"] == 2
+    assert pg.problems == []
