@@ -127,3 +127,40 @@ def test_an_operator_ticks_two_gap_groups_dismisses_them_at_once_and_reopens_one
     audit = server.call(server.app.store.console.audit_log(action="gaps_dismiss"))
     assert audit[0].username == "olga" and audit[0].detail["count"] == 2
     assert pg.problems == []
+
+
+def test_ticket_cards_show_the_request_first_in_at_most_160_px_and_open_their_details_in_place(browser, signed_in,
+                                                                                                server, shots):
+    for n in range(3):
+        server.chat(f"sess-cards-{n}", "/human")
+        for answer in INTAKE:
+            server.chat(f"sess-cards-{n}", answer)
+    waiting = server.call(server.app.store.tickets.list(("waiting",)))
+    server.call(server.app.engine.desk.claim(waiting[0].id, "alice"))
+    pg = signed_in("ada", "/console/tickets")
+    cards = pg.locator("#queue article.ticket-card")
+    expect(cards.first).to_be_visible()
+    assert len(boxes(pg, "#queue article.ticket-card")) >= 3
+    assert max(b["h"] for b in boxes(pg, "#queue article.ticket-card")) <= 160
+    first = pg.locator("#queue article.ticket-card.waiting").first
+    expect(first.locator(".tc-request")).to_contain_text("专利许可 · 海洋生物：一项海藻提取专利想授权给企业")
+    expect(pg.locator("#queue article.ticket-card.active").first.locator(".tc-meta")).to_contain_text("alice")
+    shot(shots, pg, "tickets-1280", full_page=True)
+    phone = phone_of(browser, server, pg)
+    phone.goto("/console/tickets")
+    expect(phone.locator("#queue article.ticket-card").first).to_be_visible()
+    assert max(b["h"] for b in boxes(phone, "#queue article.ticket-card")) <= 200
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(shots, phone, "tickets-390", full_page=True)
+    phone.context.close()
+
+    first.locator("summary").click()
+    expect(first.locator(".tc-details .turn").first).to_be_visible()  # the conversation, loaded when opened
+    expect(first.locator(".tc-details")).to_contain_text("青岛某某科技有限公司")  # the intake answers
+    shot(shots, pg, "tickets-details-1280")
+    pg.evaluate("document.querySelector('#queue').setAttribute('data-refreshed', '')")
+    for text in ("/human", *INTAKE):  # a new ticket waits: the queue is redrawn live
+        server.chat("sess-cards-new", text)
+    expect(pg.locator("#queue")).not_to_have_attribute("data-refreshed", "", timeout=10_000)
+    expect(first.locator(".tc-details .turn").first).to_be_visible()  # what was open stays open
+    assert pg.problems == []
