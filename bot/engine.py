@@ -26,9 +26,10 @@ from bot.handoff import HandoffDesk
 from bot.ports import Channel
 from bot.privacy import mask
 from bot.settings import Settings
+from bot.stopping import Generations
 from bot.store import Store, StoredMessage
 from bot.text import detect_lang
-from bot.types import TEST_CHANNELS, Answer, Button, Conversation, IncomingMessage, Reply, Role, utcnow
+from bot.types import TEST_CHANNELS, Answer, AnswerMode, Button, Conversation, IncomingMessage, Reply, Role, utcnow
 
 log = structlog.get_logger("qdbot.engine")
 OnDelta = Callable[[str], Awaitable[None]]
@@ -44,7 +45,7 @@ _OUTCOME: ContextVar["Outcome | None"] = ContextVar("qdbot_outcome", default=Non
 class Outcome:
     """What happened to one inbound message (for adapters, the CLI and the log line)."""
 
-    status: str  # answered | no_answer | handoff | duplicate | rejected | rate_limited | command | smalltalk | error
+    status: str  # answered | no_answer | stopped | handoff | duplicate | rejected | rate_limited | command | smalltalk | error
     conversation_id: int | None = None
     message_id: int | None = None
     answer: Answer | None = None
@@ -68,6 +69,7 @@ class Engine:
         self._idle = asyncio.Event()
         self._idle.set()
         self.desk = HandoffDesk(settings, store, self._send, answerer.llm)
+        self.generations = Generations()  # answers being written here, so a user can stop theirs
 
     def register(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -285,32 +287,47 @@ class Engine:
         history = await self.store.recent_turns(conv.id, self.settings.history_turns + 1)
         fresh = utcnow() - timedelta(minutes=self.settings.history_max_age_minutes)
         history = [t for t in history if t.id != out.message_id and t.created_at >= fresh][-self.settings.history_turns:]
-        answer = await self._run_answer(msg.text, history, lang, on_delta)
+        answer = await self._run_answer(msg.text, history, lang, on_delta, (conv.channel, conv.chat_id))
         if reminder is not None:
             if answer.no_answer:
                 return False
             await self._reply(conv, out, reminder)
         out.answer = answer
-        out.status = "no_answer" if answer.no_answer else "answered"
+        out.status = "stopped" if answer.stopped else "no_answer" if answer.no_answer else "answered"
         if answer.no_answer and conv.channel not in TEST_CHANNELS:
             await self.store.record_gap(msg.text, "no_answer", message_id=out.message_id,
                                         conversation_id=conv.id, top_score=answer.timings.get("top_score"))
         await self._reply(conv, out, self._answer_reply(answer), answer=answer)
         return True
 
-    async def _run_answer(self, text: str, history: list, lang: str, on_delta: OnDelta | None) -> Answer:
+    async def _run_answer(self, text: str, history: list, lang: str, on_delta: OnDelta | None,
+                          chat: tuple[str, str]) -> Answer:
+        """The answer, generated so that `stop(channel, chat_id)` can end it: then what was written so far."""
         streamed = ""
-        async for event in self.answerer.stream(text, history, lang):
-            if isinstance(event, Delta):
-                streamed += event.text
-                if on_delta is not None:
-                    await on_delta(streamed)
-            else:
-                return event
-        raise RuntimeError("answerer ended without an answer")
+
+        async def generate() -> Answer:
+            nonlocal streamed
+            async for event in self.answerer.stream(text, history, lang):
+                if isinstance(event, Delta):
+                    streamed += event.text
+                    if on_delta is not None:
+                        await on_delta(streamed)
+                else:
+                    return event
+            raise RuntimeError("answerer ended without an answer")
+
+        answer = await self.generations.run(chat, generate)
+        return answer if answer is not None else stopped_answer(streamed, lang, self.answerer.mode)
+
+    def stop(self, channel: str, chat_id: str) -> bool:
+        """Stop the answer being written for this chat in this worker (False: none is); the part written so
+        far is stored and sent, marked as stopped."""
+        return self.generations.stop((channel, chat_id))
 
     def _answer_reply(self, answer: Answer) -> Reply:
         lang = answer.lang
+        if answer.stopped:  # a part of an answer: nothing to rate, no sources it was checked against
+            return Reply(answer.text)
         buttons = (Button(prompts.text(lang, "button_human"), "handoff"),) if answer.no_answer else (
             Button(prompts.text(lang, "button_up"), "feedback:up"),
             Button(prompts.text(lang, "button_down"), "feedback:down"),
@@ -437,4 +454,15 @@ def _answer_meta(answer: Answer) -> dict:
         "top_score": top,
         "latency_ms": int(answer.timings.get("total_ms", answer.timings.get("retrieval_ms", 0))),
         "lang": answer.lang,
+        **({"stopped": True} if answer.stopped else {}),
     }
+
+
+_CITATION_MARK = re.compile(r"\[\d{1,2}\]")
+
+
+def stopped_answer(streamed: str, lang: str, mode: AnswerMode) -> Answer:
+    """What was written before the user stopped it, without [n] marks (a part was never checked against its
+    sources); a short notice when nothing was written yet."""
+    text = _CITATION_MARK.sub("", streamed).strip()
+    return Answer(text or prompts.text(lang, "answer_stopped"), mode, lang=lang, stopped=True)

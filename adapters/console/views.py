@@ -47,7 +47,8 @@ def message_json(msg: StoredMessage, m: Masker) -> dict[str, Any]:
            "created_at": iso(msg.created_at), "status": msg.status, "reply_to_id": msg.reply_to_id,
            "handoff": msg.handoff}
     if msg.role == "assistant":
-        out.update(mode=msg.mode, no_answer=msg.no_answer, feedback=msg.feedback, latency_ms=msg.latency_ms,
+        out.update(mode=msg.mode, no_answer=msg.no_answer, stopped=bool(meta.get("stopped")), feedback=msg.feedback,
+                   latency_ms=msg.latency_ms,
                    rewritten_query=m(meta.get("rewritten_query")) or None, notice=meta.get("notice"),
                    top_score=meta.get("top_score"), timings=meta.get("timings") or {},
                    passages=[_passage(p, m) for p in meta.get("passages") or ()],
