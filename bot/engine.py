@@ -13,6 +13,7 @@ import dataclasses
 import re
 import time
 import weakref
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -31,11 +32,12 @@ from bot.inbox import Inbox, Process
 from bot.ports import Channel, Responder, StaffDesk
 from bot.privacy import mask
 from bot.settings import Settings
+from bot.stopping import Generations
 from bot.states import ButtonAction, MessageStatus, OutcomeStatus, TicketState
 from bot.store import Store
 from bot.records import StoredMessage, TicketRecord
 from bot.text import detect_lang
-from bot.types import TEST_CHANNELS, Answer, Button, Conversation, IncomingMessage, Reply, Role, utcnow
+from bot.types import TEST_CHANNELS, Answer, AnswerMode, Button, Conversation, IncomingMessage, Reply, Role, utcnow
 
 __all__ = ["COMMANDS", "Engine", "Exchange", "Outcome"]
 log = structlog.get_logger("qdbot.engine")
@@ -63,6 +65,7 @@ class Engine:
         self._idle = asyncio.Event()
         self._idle.set()
         self.desk = HandoffDesk(settings, store, self.outbox, answerer.llm)
+        self.generations = Generations()  # answers being written here, so a user can stop theirs
 
     @property
     def channels(self) -> dict[str, Channel]:
@@ -226,7 +229,8 @@ class Engine:
             await self._say(ex, reminder)
         out = ex.outcome
         out.answer = answer
-        out.status = OutcomeStatus.NO_ANSWER if answer.no_answer else OutcomeStatus.ANSWERED
+        out.status = (OutcomeStatus.STOPPED if answer.stopped else
+                      OutcomeStatus.NO_ANSWER if answer.no_answer else OutcomeStatus.ANSWERED)
         if answer.no_answer and ex.conv.channel not in TEST_CHANNELS:
             await self.store.record_gap(ex.text, "no_answer", message_id=ex.message_id,
                                         conversation_id=ex.conv.id, top_score=answer.timings.get("top_score"))
@@ -234,18 +238,32 @@ class Engine:
         return True
 
     async def _run_answer(self, ex: Exchange, history: list) -> Answer:
+        """The answer, generated so that `stop(channel, chat_id)` can end it: then what was written so far."""
         streamed = ""
-        async for event in self.answerer.stream(ex.text, history, ex.lang):
-            if isinstance(event, Delta):
-                streamed += event.text
-                if ex.responder is not None:
-                    await ex.responder.delta(streamed)
-            else:
-                return event
-        raise RuntimeError("answerer ended without an answer")
+
+        async def generate() -> Answer:
+            nonlocal streamed
+            async for event in self.answerer.stream(ex.text, history, ex.lang):
+                if isinstance(event, Delta):
+                    streamed += event.text
+                    if ex.responder is not None:
+                        await ex.responder.delta(streamed)
+                else:
+                    return event
+            raise RuntimeError("answerer ended without an answer")
+
+        answer = await self.generations.run((ex.conv.channel, ex.conv.chat_id), generate)
+        return answer if answer is not None else stopped_answer(streamed, ex.lang, self.answerer.mode)
+
+    def stop(self, channel: str, chat_id: str) -> bool:
+        """Stop the answer being written for this chat in this worker (False: none is); the part written so
+        far is stored and sent, marked as stopped."""
+        return self.generations.stop((channel, chat_id))
 
     def _answer_reply(self, answer: Answer) -> Reply:
         lang = answer.lang
+        if answer.stopped:  # a part of an answer: nothing to rate, no sources it was checked against
+            return Reply(answer.text)
         buttons = (Button(prompts.text(lang, "button_human"), ButtonAction.HANDOFF),) if answer.no_answer else (
             Button(prompts.text(lang, "button_up"), "feedback:up"),
             Button(prompts.text(lang, "button_down"), "feedback:down"),
@@ -371,6 +389,14 @@ class Engine:
         return Inbox(self.store, channel, process, workers=workers,
                      lease=self.settings.inbox_lease_seconds if lease is None else lease)
 
+    def subscribe(self, topic: str, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Hear notices published on `topic` by any worker (`publish`)."""
+        self.store.broadcast.subscribe(topic, listener)
+
+    async def publish(self, topic: str, notice: dict[str, Any]) -> None:
+        """Tell every worker (their `subscribe`rs of `topic`), e.g. a stop pressed on another worker."""
+        await self.store.broadcast.publish(topic, notice)
+
     async def seen_event(self, key: str) -> bool:
         """Record a platform event id; True when it was recorded before (a redelivery)."""
         return await self.store.seen_event(key)
@@ -466,6 +492,16 @@ def _exchange(conv: Conversation, msg: IncomingMessage, message_id: int, respond
     command = text.split(" ")[0].lower() if text.startswith("/") else ""
     return Exchange(conv, msg, message_id, _lang_of(msg, conv), Outcome(OutcomeStatus.ANSWERED, conv.id, message_id),
                     responder, command)
+
+
+_CITATION_MARK = re.compile(r"\[\d{1,2}\]")
+
+
+def stopped_answer(streamed: str, lang: str, mode: AnswerMode) -> Answer:
+    """What was written before the user stopped it, without [n] marks (a part was never checked against its
+    sources); a short notice when nothing was written yet."""
+    text = _CITATION_MARK.sub("", streamed).strip()
+    return Answer(text or prompts.text(lang, "answer_stopped"), mode, lang=lang, stopped=True)
 
 
 def _aside(ex: Exchange) -> Exchange:

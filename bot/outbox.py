@@ -98,4 +98,5 @@ def answer_meta(answer: Answer) -> dict[str, Any]:
         "top_score": top,
         "latency_ms": int(answer.timings.get("total_ms", answer.timings.get("retrieval_ms", 0))),
         "lang": answer.lang,
+        **({"stopped": True} if answer.stopped else {}),
     }

@@ -114,6 +114,7 @@ class Answer:
     notice: str | None = None  # e.g. "LLM unavailable, showing excerpts"
     lang: str = "zh"
     timings: dict[str, float] = field(default_factory=dict)
+    stopped: bool = False  # the user stopped it while it was written: the text is what was written so far
 
 
 @dataclass(frozen=True, slots=True)

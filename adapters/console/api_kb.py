@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import BodyPartReader, web
 
 from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
-from adapters.console.views import document_json
+from adapters.console.views import chunk_json, document_json
 from bot.accounts import STAFF
 from bot.errors import DocumentError
 from bot.types import Answer
@@ -80,6 +80,35 @@ async def read_upload(ctx: Ctx, cap: int) -> Upload:
 async def list_documents(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
     docs = await console.store.kb_list_documents()
     return json_response({"documents": [document_json(d) for d in docs]})
+
+
+MAX_CHUNKS = 200  # chunks one page of the chunk viewer may ask for
+
+
+def _bounded(query: Any, name: str, default: int, most: int) -> int:
+    """A whole number from 0 (1 for limit) to `most` from the query string; anything else is refused (400)."""
+    raw, least = query.get(name, str(default)), 1 if name == "limit" else 0
+    if not raw.isdigit() or not least <= int(raw) <= most:
+        raise Refused(400, "error_bad_request", f"{name} must be a whole number from {least} to {most}")
+    return int(raw)
+
+
+async def chunks_data(console: "ConsoleChannel", request: web.Request) -> dict[str, Any]:
+    """A document and one page of its indexed chunks in reading order (`offset`, `limit` up to 200)."""
+    doc = await _document(console, request)
+    offset = _bounded(request.query, "offset", 0, 10**9)
+    limit = _bounded(request.query, "limit", 50, MAX_CHUNKS)
+    chunks, total = await console.store.kb_chunks_page(doc.id, offset, limit)
+    region = doc.effective_identity.get("region", "")
+    more = offset + len(chunks) < total
+    return {"document": document_json(doc), "total": total, "offset": offset, "limit": limit,
+            "next_offset": offset + len(chunks) if more else None,
+            "chunks": [chunk_json(c, region) for c in chunks]}
+
+
+@endpoint(*STAFF)
+async def list_chunks(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    return json_response(await chunks_data(console, request))
 
 
 def _report_json(report: Any) -> dict[str, Any]:

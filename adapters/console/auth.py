@@ -58,6 +58,7 @@ class Ctx:
     read_only: bool = False
     csrf: str = ""
     body: dict[str, Any] = field(default_factory=dict)
+    lists: dict[str, list[str]] = field(default_factory=dict)  # a form's repeated fields (checkboxes), all values
     form: bool = False
     multipart: MultipartReader | None = None
     pending_part: BodyPartReader | None = None  # a multipart's first part, when it was not the CSRF token
@@ -103,7 +104,9 @@ async def read_body(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -
         elif isinstance(first, BodyPartReader):
             ctx.pending_part = first
     elif ctype == "application/x-www-form-urlencoded":
-        ctx.body = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        posted = await request.post()
+        ctx.body = {k: v for k, v in posted.items() if isinstance(v, str)}
+        ctx.lists = {k: [v for v in posted.getall(k) if isinstance(v, str)] for k in set(posted)}
         token = token or ctx.body.get("_csrf")
     elif ctype == "application/json":
         ctx.body = await _json(request)

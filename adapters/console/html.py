@@ -58,10 +58,12 @@ def csrf_field(ctx: Ctx) -> str:
 
 
 def form(ctx: Ctx, action: str, inner: str, *, next_: str = "", cls: str = "", multipart: bool = False,
-         confirm: str = "") -> str:
-    """A POST form carrying the CSRF token first (multipart forms are checked on their first part)."""
+         confirm: str = "", ident: str = "") -> str:
+    """A POST form carrying the CSRF token first (multipart forms are checked on their first part); `ident` is
+    its id, for controls elsewhere on the page that belong to it (`form="..."`)."""
     enc = ' enctype="multipart/form-data"' if multipart else ""
     data = f' data-confirm="{e(confirm)}"' if confirm else ""
+    data += f' id="{e(ident)}"' if ident else ""
     back = f'<input type="hidden" name="next" value="{e(next_)}">' if next_ else ""
     return (f'<form method="post" action="{e(action)}" class="{e(cls)}"{enc}{data}>{csrf_field(ctx)}{back}'
             f'{inner}</form>')
@@ -86,9 +88,11 @@ def select(name: str, options: Iterable[tuple[str, str]], current: str = "") -> 
     return f'<select name="{e(name)}">{opts}</select>'
 
 
-def period_tabs(lang: str, current: int, choices: tuple[int, ...] = (7, 30, 90)) -> str:
-    links = "".join(f'<a href="?days={n}"{" aria-current=page" if n == current else ""}>{e(t(lang, "last_days", n=n))}</a>'
-                    for n in choices)
+def period_tabs(lang: str, current: int, choices: tuple[int, ...] = (7, 30, 90), keep: str = "") -> str:
+    """Links to the last 7, 30 or 90 days; `keep` is the rest of the query string (e.g. `state=open`)."""
+    rest = f"&amp;{e(keep)}" if keep else ""
+    links = "".join(f'<a href="?days={n}{rest}"{" aria-current=page" if n == current else ""}>'
+                    f'{e(t(lang, "last_days", n=n))}</a>' for n in choices)
     return f'<nav class="tabs">{links}</nav>'
 
 

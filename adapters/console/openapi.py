@@ -67,8 +67,12 @@ TICKET_ACTIONS = {
     "hand_back": ("Hand the conversation back to the assistant", _obj()),
     "cancel": ("Cancel the ticket (the user is told; no rating asked)", _obj()),
 }
-CURATED_BODY = _obj(question="string", answer="string", examples={"type": "array", "items": {"type": "string"}},
-                    lang={"enum": ["zh", "en"]}, status={"enum": ["active", "retired"]})
+STRINGS = {"type": "array", "items": {"type": "string"}}
+CURATED_BODY = _obj(question="string", answer="string", examples=STRINGS, lang={"enum": ["zh", "en"]},
+                    status={"enum": ["active", "retired"]},
+                    gap_keys={**STRINGS, "description": "keys of the gap group the answer is written for"})
+GAPS_BODY = _obj(keys={**STRINGS, "description": "question keys, as GET /api/admin/gaps lists them"},
+                 questions={**STRINGS, "description": "or the questions' wordings"})
 ACCOUNT_BODY = _obj(username="string", role={"enum": ALL}, password="string", manager_id="string",
                     active="boolean")
 UPLOAD_BODY = {"type": "object", "required": ["file"],
@@ -126,6 +130,13 @@ PATHS: dict[str, dict[str, Any]] = {
         "the document is indexed again", STAFF, params=[ID],
         body=_obj(title="string", issuer="string", region="string", doc_number="string", issued="string",
                   effective="string", expires="string"))},
+    "/api/admin/documents/{id}/chunks": {"get": op(
+        "The document's indexed chunks in reading order: position, section path, article, region, characters, "
+        "text, flagged sentences", STAFF,
+        params=[ID, _q("offset", "chunks to skip, default 0", {"type": "integer", "minimum": 0}),
+                _q("limit", "chunks per page, 1-200, default 50", {"type": "integer", "minimum": 1, "maximum": 200})],
+        response=_obj(document="object", total="integer", offset="integer", limit="integer",
+                      next_offset="integer", chunks={"type": "array"}))},
     "/api/admin/documents/{id}/status": {"post": op("Set the document's policy status (empty: automatic) and successor", STAFF,
                                                     params=[ID], body=_obj(status="string", successor="string"))},
     "/api/admin/calendar/{id}": {"post": op("Correct an application calendar entry (it is then kept across re-ingests)",
@@ -142,8 +153,16 @@ PATHS: dict[str, dict[str, Any]] = {
                                             body=_obj(paused="boolean"))},
     "/api/admin/try": {"post": op("What the assistant would answer, with its passages (nothing stored)", STAFF,
                                   body=_obj(question="string"))},
-    "/api/admin/gaps": {"get": op("Unanswered, low-confidence and 👎 questions grouped by similarity", STAFF,
-                                  params=[_q("days", "period, default 30", {"type": "integer"})])},
+    "/api/admin/gaps": {"get": op("Unanswered, low-confidence and 👎 questions grouped by similarity, in one state "
+                                  "(each group lists its question `keys`; `counts` per state)", STAFF,
+                                  params=[_q("days", "period, default 30", {"type": "integer"}),
+                                          _q("state", "open (default), answered or dismissed",
+                                             {"enum": ["open", "answered", "dismissed"]})])},
+    "/api/admin/gaps/dismiss": {"post": op("Dismiss gap questions: one group's or many groups' keys at once, or "
+                                           "questions by their wording (audited)", STAFF, body=GAPS_BODY,
+                                           response=_obj(dismissed="integer", keys={"type": "array"}))},
+    "/api/admin/gaps/reopen": {"post": op("Reopen dismissed gap questions (audited)", STAFF, body=GAPS_BODY,
+                                          response=_obj(reopened="integer", keys={"type": "array"}))},
     "/api/admin/curated": {"get": op("Curated answers", STAFF, params=[_q("status", "active or retired")]),
                            "post": op("Write a curated answer", STAFF, body=CURATED_BODY, ok="201")},
     "/api/admin/curated/{id}": {"post": op("Edit a curated answer", STAFF, params=[ID], body=CURATED_BODY)},

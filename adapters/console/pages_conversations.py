@@ -116,6 +116,7 @@ def turn_html(console: "ConsoleChannel", ctx: Ctx, m: dict[str, Any]) -> str:
     author = t(ctx.lang, "role_turn_" + m["role"]) + (f' · {m["author"]}' if m.get("author") and m["role"] == "manager" else "")
     extra = _answer_details(ctx, m) if m["role"] == "assistant" and m.get("mode") else ""
     flag = badge(t(ctx.lang, "unanswered"), "muted") if m.get("no_answer") else ""
+    flag += badge(t(ctx.lang, "stopped_by_user"), "amber") if m.get("stopped") else ""
     return (f'<article class="turn {e(m["role"])}" data-id="{m["id"]}"><header><strong>{e(author)}</strong> '
             f'<time>{e(when(datetime.fromisoformat(m["created_at"]), console.tz))}</time> {flag}</header>'
             f'<div class="text">{e(m["text"])}</div>{extra}</article>')

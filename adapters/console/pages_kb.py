@@ -1,11 +1,13 @@
-"""Page: the knowledge base (documents, upload, replace, re-ingest, delete) and the "try a question" box."""
+"""Pages: the knowledge base (documents, upload, replace, re-ingest, delete, the "try a question" box) and the
+chunk viewer of one document (its indexed chunks in reading order, a page at a time)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from aiohttp import web
 
-from adapters.console.api_kb import IDENTITY_FIELDS, try_answer
+from adapters.console.api_kb import IDENTITY_FIELDS, chunks_data, try_answer
 from adapters.console.auth import Ctx, Refused, endpoint
 from adapters.console.html import badge, e, field, form, page, table, when
 from adapters.console.i18n import t
@@ -33,9 +35,14 @@ def _doc_row(console: "ConsoleChannel", ctx: Ctx, d: Any, policy: tuple[dict, di
                     next_="/console/kb", cls="inline")
     delete = form(ctx, f"/api/admin/documents/{d.id}/delete", f'<button class="danger">{e(t(lang, "delete"))}</button>',
                   next_="/console/kb", cls="inline", confirm=t(lang, "confirm_delete", title=d.title))
-    return [e(d.title) + _identity(ctx, d), str(d.chunk_count), f'<code>{e(d.source)}</code>',
+    chunks = f'<a href="{_viewer(d.id)}">{e(t(lang, "view_chunks", n=d.chunk_count))}</a>'
+    return [f'<a href="{_viewer(d.id)}">{e(d.title)}</a>' + _identity(ctx, d), chunks, f'<code>{e(d.source)}</code>',
             e(when(d.ingested_at, console.tz)), status + error + review_html(lang, d),
             status_cell(ctx, d.id, policy[0].get(d.id), policy[1].get(d.id, {})), replace + reingest + delete]
+
+
+def _viewer(doc_id: str) -> str:
+    return e(f"/console/kb/{quote(doc_id, safe='')}")
 
 
 def _identity(ctx: Ctx, d: Any) -> str:
@@ -108,3 +115,43 @@ async def kb_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> 
             + f'</section>{failed}<div class="two"><section><h2>{e(t(lang, "upload"))}</h2>{upload}</section>'
             f'<section id="try"><h2>{e(t(lang, "try_title"))}</h2>{_try_box(ctx, question, result)}</section></div>')
     return page(console, request, ctx, t(lang, "nav_kb"), body, "kb")
+
+
+def _chunk(ctx: Ctx, c: dict[str, Any], title: str) -> str:
+    lang = ctx.lang
+    levels = c["section_path"][1:] if c["section_path"][:1] == [title] else c["section_path"]  # the title is above
+    path = " › ".join(e(p) for p in levels) or e(t(lang, "no_section"))
+    facts = [badge(c["article"])] if c["article"] else []
+    facts += [badge(c["region"], "muted")] if c["region"] else []
+    facts += [badge(t(lang, "chunk_chars", n=c["chars"]), "muted")]
+    facts += [badge(t(lang, "chunk_flagged", n=len(c["flags"])), "amber")] if c["flags"] else []
+    return (f'<li class="chunk" id="chunk-{c["position"]}"><header><span class="chunk-no">#{c["position"] + 1}</span>'
+            f'<span class="chunk-path">{path}</span>{" ".join(facts)}</header>'
+            f'<div class="chunk-text">{e(c["text"])}</div></li>')
+
+
+def _pager(ctx: Ctx, data: dict[str, Any]) -> str:
+    lang, offset, limit = ctx.lang, data["offset"], data["limit"]
+    shown = t(lang, "chunks_shown", first=offset + 1 if data["chunks"] else 0, last=offset + len(data["chunks"]),
+              total=data["total"])
+    prev = (f'<a class="button" rel="prev" href="?offset={max(offset - limit, 0)}&amp;limit={limit}">'
+            f'{e(t(lang, "previous_page"))}</a>') if offset > 0 else ""
+    nxt = (f'<a class="button" rel="next" href="?offset={data["next_offset"]}&amp;limit={limit}">{e(t(lang, "next_page"))}</a>'
+           if data["next_offset"] is not None else "")
+    return f'<div class="pager"><span class="muted">{e(shown)}</span><span class="spacer"></span>{prev}{nxt}</div>'
+
+
+@endpoint(*STAFF, page=True)
+async def chunks_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    """One document's indexed chunks in reading order, 50 a page: section path, article, region, characters."""
+    data, lang = await chunks_data(console, request), ctx.lang
+    doc = data["document"]
+    ident = doc["identity"]
+    facts = " · ".join(e(v) for v in (ident.get("region"), ident.get("issuer"), ident.get("doc_number")) if v)
+    head = (f'<p><a href="/console/kb">← {e(t(lang, "nav_kb"))}</a></p><p class="muted">{facts}'
+            f'{" · " if facts else ""}<code>{e(doc["source"])}</code> · {e(t(lang, "view_chunks", n=data["total"]))}</p>')
+    items = "".join(_chunk(ctx, c, doc["title"]) for c in data["chunks"])
+    more = data["offset"] > 0 or data["next_offset"] is not None
+    body = head + _pager(ctx, data) + (f'<ol class="chunks">{items}</ol>' if items else
+                                       f'<p class="empty">{e(t(lang, "no_chunks"))}</p>') + (_pager(ctx, data) if more else "")
+    return page(console, request, ctx, doc["title"], body, "kb")

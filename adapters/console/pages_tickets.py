@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+import prompts
 from adapters.console.api_tickets import actor, history_data, queue_data, ticket_data
 from adapters.console.filters import number
 from adapters.console.auth import Ctx, endpoint
@@ -27,10 +28,11 @@ def _when(console: "ConsoleChannel", value: str | None) -> str:
     return when(datetime.fromisoformat(value), console.tz) if value else "—"
 
 
-def _claim(ctx: Ctx, tk: dict[str, Any]) -> str:
+def _claim(ctx: Ctx, tk: dict[str, Any], small: bool = False) -> str:
     if tk["state"] != "waiting" or (ctx.role == MANAGER and not ctx.account.manager_id):
         return ""
-    return form(ctx, f"/api/admin/tickets/{tk['id']}/claim", f'<button class="primary">{e(t(ctx.lang, "claim"))}</button>',
+    return form(ctx, f"/api/admin/tickets/{tk['id']}/claim",
+                f'<button class="primary{" small" if small else ""}">{e(t(ctx.lang, "claim"))}</button>',
                 next_=f"/console/tickets/{tk['id']}", cls="inline")
 
 
@@ -39,27 +41,47 @@ def unstaffed(ctx: Ctx, tk: dict[str, Any]) -> str:
     return badge(t(ctx.lang, "unstaffed_" + tk["unstaffed"]), "error") if tk.get("unstaffed") else ""
 
 
-def _waiting_row(console: "ConsoleChannel", ctx: Ctx, tk: dict[str, Any]) -> list[str]:
-    return [f'<a href="/console/tickets/{tk["id"]}">#{tk["id"]}</a>', e(tk["channel"]),
-            badge(duration(tk["waiting_seconds"], ctx.lang), "amber") + unstaffed(ctx, tk),
-            f'<pre class="card-text">{e(tk["card"])}</pre>', _claim(ctx, tk)]
+def request_line(lang: str, tk: dict[str, Any]) -> str:
+    """What the user asked for, in a line or two: kind and field, then the request in their words (else the
+    message that asked for a manager, else the start of the summary)."""
+    fields = tk["fields"] or {}
+    head = " · ".join(v for v in (prompts.text(lang, f"kind_{fields['kind']}") if fields.get("kind") else "",
+                                  str(fields.get("field") or "")) if v)
+    trigger = tk["trigger"] if tk["trigger"] and not tk["trigger"].startswith("/") else ""
+    said = str(fields.get("description") or "") or trigger or (tk["summary"] or "").strip().split("\n")[0]
+    return f"{head}：{said}" if head and said else head or said or t(lang, "no_request")
 
 
-def _active_row(console: "ConsoleChannel", ctx: Ctx, tk: dict[str, Any]) -> list[str]:
-    mine = badge(t(ctx.lang, "mine"), "ok") if tk["manager_id"] and tk["manager_id"] == ctx.account.manager_id else ""
-    return [f'<a href="/console/tickets/{tk["id"]}">#{tk["id"]}</a>', e(tk["channel"]), f'{e(tk["manager_id"])} {mine}',
-            e(_when(console, tk["claimed_at"])), e(duration(tk["waiting_seconds"], ctx.lang)),
-            f'<pre class="card-text">{e(tk["card"])}</pre>']
+def _ticket_card(console: "ConsoleChannel", ctx: Ctx, tk: dict[str, Any]) -> str:
+    """A compact card: the request first, then state · channel · age · who holds it on one line; the intake
+    answers and the conversation (loaded when opened) behind a toggle."""
+    lang, tid = ctx.lang, tk["id"]
+    waiting = tk["state"] == "waiting"
+    age = (t(lang, "waiting_for", time=duration(tk["waiting_seconds"], lang)) if waiting
+           else t(lang, "claimed_at_short", time=_when(console, tk["claimed_at"])[5:]))
+    mine = tk["manager_id"] and tk["manager_id"] == ctx.account.manager_id
+    holder = (e(tk["manager_id"]) + (" " + badge(t(lang, "mine"), "ok") if mine else "")) if tk["manager_id"] else \
+        e(t(lang, "unclaimed"))
+    meta = " · ".join((badge(t(lang, "state_" + tk["state"]), "amber" if waiting else "ok"), e(tk["channel"]),
+                       f'<span class="tc-age">{e(age)}</span>', holder))
+    details = (f'<details class="tc-details" id="tc-details-{tid}" data-load="/console/tickets/{tid}?partial=preview">'
+               f'<summary>{e(t(lang, "ticket_details"))}</summary><pre class="card-text">{e(tk["card"])}</pre>'
+               f'<div class="tc-transcript"><a href="/console/tickets/{tid}">{e(t(lang, "open_ticket"))}</a></div>'
+               f'</details>')
+    return (f'<article class="ticket-card {e(tk["state"])}" id="ticket-card-{tid}"><p class="tc-request">'
+            f'<a href="/console/tickets/{tid}" class="tc-id">#{tid}</a> {e(request_line(lang, tk))}</p>'
+            f'<div class="tc-meta"><span>{meta}</span>{unstaffed(ctx, tk)}<span class="spacer"></span>'
+            f'{_claim(ctx, tk, small=True)}</div>{details}</article>')
 
 
 async def queue_html(console: "ConsoleChannel", ctx: Ctx) -> str:
     q, lang = await queue_data(console, ctx), ctx.lang
-    waiting = table([t(lang, k) for k in ("ticket", "channel", "waiting", "card", "actions")],
-                    [_waiting_row(console, ctx, tk) for tk in q["waiting"]], empty=t(lang, "no_waiting"))
-    active = table([t(lang, k) for k in ("ticket", "channel", "manager", "claimed_at", "waited", "card")],
-                   [_active_row(console, ctx, tk) for tk in q["active"]], empty=t(lang, "no_active"))
-    return (f'<h2>{e(t(lang, "waiting_tickets"))} <span class="count">{len(q["waiting"])}</span></h2>{waiting}'
-            f'<h2>{e(t(lang, "active_tickets"))} <span class="count">{len(q["active"])}</span></h2>{active}')
+    out = []
+    for key, empty in (("waiting", "no_waiting"), ("active", "no_active")):
+        cards = "".join(_ticket_card(console, ctx, tk) for tk in q[key])
+        out.append(f'<h2>{e(t(lang, key + "_tickets"))} <span class="count">{len(q[key])}</span></h2>'
+                   + (f'<div class="ticket-cards">{cards}</div>' if cards else f'<p class="empty">{e(t(lang, empty))}</p>'))
+    return "".join(out)
 
 
 async def history_html(console: "ConsoleChannel", ctx: Ctx) -> str:
@@ -132,6 +154,17 @@ def _transcript(console: "ConsoleChannel", ctx: Ctx, data: dict[str, Any]) -> st
     return "".join(turn_html(console, ctx, m) for m in data["messages"])
 
 
+PREVIEW_TURNS = 6
+
+
+def _preview(console: "ConsoleChannel", ctx: Ctx, data: dict[str, Any]) -> str:
+    turns = data["messages"][-PREVIEW_TURNS:]
+    more = len(data["messages"]) - len(turns)
+    link = (f'<a href="/console/tickets/{data["ticket"]["id"]}">'
+            f'{e(t(ctx.lang, "open_ticket_more", n=more) if more else t(ctx.lang, "open_ticket"))}</a>')
+    return f'<div class="transcript compact">{"".join(turn_html(console, ctx, m) for m in turns)}</div>{link}'
+
+
 def _live(attr: str, ticket_id: int, part: str, html: str) -> str:
     return (f'<section {attr} class="live" data-live="/console/tickets/{ticket_id}?partial={part}" '
             f'data-ticket="{ticket_id}" aria-live="polite">{html}</section>')
@@ -144,6 +177,9 @@ async def ticket_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx)
     data = await ticket_data(console, ctx, ticket_id, audit=part is None)
     if part in ("transcript", "side"):
         return html_response((_transcript if part == "transcript" else _side)(console, ctx, data))
+    if part == "preview":  # a queue card's details, opened: the latest turns (audited like the ticket page)
+        await console.store.console.audit(ctx.account, "view_ticket", f"ticket:{ticket_id}", ctx.ip, preview=True)
+        return html_response(_preview(console, ctx, data))
     body = (f'<div class="ticket-grid">{_live("id=ticket-transcript", ticket_id, "transcript", _transcript(console, ctx, data))}'
             f'<aside class="ticket-side">{_actions(ctx, data["ticket"], data["managers"])}'
             f'{_live("id=ticket-side", ticket_id, "side", _side(console, ctx, data))}</aside></div>')

@@ -2,16 +2,17 @@
 may not see it (`bot.accounts.sees_contacts`): operators always, managers except on their own ticket."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from bot.accounts import sees_contacts
 from bot.privacy import mask
-from bot.records import StoredMessage, TicketEvent, TicketRecord
-from bot.records import AccountRecord, ApiTokenRecord, AuditRecord, CuratedRecord
-from bot.records import ConversationSummary
-from bot.records import DocumentRecord
+from bot.records import (
+    AccountRecord, ApiTokenRecord, AuditRecord, ChunkRecord, ConversationSummary, CuratedRecord, DocumentRecord,
+    StoredMessage, TicketEvent, TicketRecord,
+)
 from bot.types import utcnow
 
 Masker = Callable[[str | None], str]
@@ -46,7 +47,8 @@ def message_json(msg: StoredMessage, m: Masker) -> dict[str, Any]:
            "created_at": iso(msg.created_at), "status": msg.status, "reply_to_id": msg.reply_to_id,
            "handoff": msg.handoff}
     if msg.role == "assistant":
-        out.update(mode=msg.mode, no_answer=msg.no_answer, feedback=msg.feedback, latency_ms=msg.latency_ms,
+        out.update(mode=msg.mode, no_answer=msg.no_answer, stopped=bool(meta.get("stopped")), feedback=msg.feedback,
+                   latency_ms=msg.latency_ms,
                    rewritten_query=m(meta.get("rewritten_query")) or None, notice=meta.get("notice"),
                    top_score=meta.get("top_score"), timings=meta.get("timings") or {},
                    passages=[_passage(p, m) for p in meta.get("passages") or ()],
@@ -82,6 +84,19 @@ def document_json(d: DocumentRecord) -> dict[str, Any]:
             "error": d.error, "size_bytes": d.size_bytes, "ingested_at": iso(d.ingested_at),
             "updated_at": iso(d.updated_at), "identity": d.effective_identity, "extracted": d.identity,
             "corrections": d.identity_override, "review": d.review}
+
+
+ARTICLE = re.compile(r"^第[一二三四五六七八九十百千零〇两\d]+条")
+
+
+def chunk_json(c: ChunkRecord, region: str) -> dict[str, Any]:
+    """One indexed chunk as the chunk viewer shows it: where it sits (position, section path, article), what the
+    index keeps beside its text (title, source, the document's region, flagged sentences), its length."""
+    path = [p for p in c.section.split(" > ") if p]
+    article = next((m.group(0) for p in reversed(path) if (m := ARTICLE.match(p))), "")
+    return {"id": c.id, "position": c.position, "section": c.section, "section_path": path, "article": article,
+            "region": region, "title": c.title, "source": c.source, "chars": len(c.text), "text": c.text,
+            "flags": list(c.flags)}
 
 
 def curated_json(c: CuratedRecord) -> dict[str, Any]:

@@ -4,6 +4,7 @@
     GET  /api/ui?lang=           the page's sentences   GET /answer/{token}  one answer, signed link
     POST /api/chat               one message -> the answer as JSON
     POST /api/chat/stream        the same as server-sent events: delta*, reply*, done
+    POST /api/chat/stop          stop the answer being written for this session (in whichever worker)
     POST /api/feedback           👍/👎 on an answer     GET /api/chat/history?after=
     POST /api/button             a rating button (rate:<ticket>:<stars>); other buttons send their text
 
@@ -42,6 +43,7 @@ from bot.text import detect_lang
 from bot.types import IncomingMessage, Reply, Role
 
 log = structlog.get_logger("qdbot.web")
+STOP_CHANNEL = "qdbot_chat_stop"  # a stop pressed on one worker, for the worker writing the answer
 HISTORY_PAGE = 500  # messages per history answer; the page asks again while `more`
 Handler = Callable[["WebChannel", web.Request], Awaitable[web.StreamResponse]]
 
@@ -90,8 +92,14 @@ class WebChannel:
     # ------------------------------------------------------------ Channel port
 
     async def start(self, handler: InboundHandler) -> None:
-        """Take messages; they go to `engine.handle` directly, which also streams the answer."""
+        """Take messages; they go to `engine.handle` directly, which also streams the answer. Hear the stops
+        pressed on other workers."""
         self.accepting = True
+        self.engine.subscribe(STOP_CHANNEL, self._stop_here)
+
+    def _stop_here(self, notice: dict[str, Any]) -> None:
+        if isinstance(notice.get("chat_id"), str) and self.engine.stop(CHANNEL, notice["chat_id"]):
+            log.info("web_answer_stopped", session=notice["chat_id"], by="broadcast")
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         """The engine stored the reply already: hand it to the request (or open streams) of this session."""
@@ -109,6 +117,7 @@ class WebChannel:
             web.get("/api/ui", self.ui),
             web.post("/api/chat", self.chat),
             web.post("/api/chat/stream", self.chat_stream),
+            web.post("/api/chat/stop", self.chat_stop),
             web.post("/api/feedback", self.feedback),
             web.post("/api/button", self.button),
             web.get("/api/chat/history", self.history),
@@ -195,6 +204,23 @@ class WebChannel:
             except ConnectionResetError:
                 log.info("web_stream_client_gone", session=public)
         return resp
+
+    @_api
+    async def chat_stop(self, request: web.Request) -> web.StreamResponse:
+        """Stop the session's answer: here when this worker writes it, else every other worker is told (the
+        one writing it stops it). Either way the stream ends with the part written so far, stored as stopped;
+        `stopped` says whether it was found here. Nothing being written: nothing happens."""
+        lang = translate.lang_of(request.query.get("lang"))
+        stop = translate.parse_stop(await translate.read_body(request), lang)
+        secret, issued = self._credential(request, stop.session_id, lang)
+        if issued:
+            return _error("error_not_found", 404, lang)
+        public = session.public_id(self._secret, secret)
+        here = self.engine.stop(CHANNEL, public)
+        if not here:
+            await self.engine.publish(STOP_CHANNEL, {"chat_id": public})
+        log.info("web_stop", session=public, here=here)
+        return web.json_response({"ok": True, "stopped": here})
 
     @_api
     async def feedback(self, request: web.Request) -> web.StreamResponse:

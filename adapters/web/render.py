@@ -63,6 +63,7 @@ def outcome_json(out: Outcome, heard: Sequence[Reply], default_mode: str) -> dic
         "message_id": main.message_id if main else None,
         "question_id": out.message_id,
         "status": out.status,
+        "stopped": bool(out.answer and out.answer.stopped),
         "notices": [r.text for r in heard if main is None or r.message_id != main.message_id],
         "replies": [reply_json(r) for r in heard],
     }
@@ -78,6 +79,7 @@ def message_json(m: StoredMessage) -> dict[str, Any]:
         "feedback": m.feedback,
         "no_answer": m.no_answer,
         "handoff": m.handoff,
+        "stopped": bool(m.meta.get("stopped")),
         "buttons": buttons_json(m.meta.get("buttons") or ()),
         "created_at": m.created_at.isoformat(),
     }

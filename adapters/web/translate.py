@@ -58,6 +58,13 @@ class ButtonIn(BaseModel):
     action: str = Field(pattern=r"^rate:\d{1,19}:[1-5]$")
 
 
+class StopIn(BaseModel):
+    """Stop the answer being written for this session (the page's stop button)."""
+    model_config = ConfigDict(extra="ignore")
+
+    session_id: str | None = Field(None, pattern=SESSION_ID)  # an API client's own secret; else the cookie
+
+
 class HistoryIn(BaseModel):
     after: int = Field(0, ge=0, lt=MAX_ID)
 
@@ -119,6 +126,11 @@ def parse_feedback(body: bytes, default_lang: str = "zh") -> FeedbackIn:
 def parse_button(body: bytes, default_lang: str = "zh") -> ButtonIn:
     data = _json_object(body, default_lang)
     return _validate(ButtonIn, data, lang_of(data.get("lang", default_lang)))
+
+
+def parse_stop(body: bytes, default_lang: str = "zh") -> StopIn:
+    data = _json_object(body or b"{}", default_lang)
+    return _validate(StopIn, data, lang_of(data.get("lang", default_lang)))
 
 
 def parse_history(query: dict[str, str]) -> HistoryIn:

@@ -1,8 +1,9 @@
 """The operator console's tables: accounts, sessions, API tokens, login attempts, audit log, curated answers.
 
 Secrets never reach the database in the clear: sessions and API tokens are kept as SHA-256 hashes of
-random tokens, passwords as argon2 hashes (computed by `bot.accounts`). Conversation search and the
-dashboard's figures live beside it (`console_search`, `console_stats`) and hang off `Store.console`.
+random tokens, passwords as argon2 hashes (computed by `bot.accounts`). Conversation search, the
+dashboard's figures and the gap decisions live beside it (`console_search`, `console_stats`,
+`gap_states`) and hang off `Store.console`.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bot.records import AccountRecord, ApiTokenRecord, AuditRecord, CuratedRecor
 from bot.store import mappers
 from bot.store.console_search import ConversationSearch
 from bot.store.console_stats import ConsoleStats
+from bot.store.gap_states import GapStates
 from bot.store.models import (
     AccountRow, ApiTokenRow, AuditRow, ConsoleSessionRow, CuratedAnswerRow, LoginAttemptRow,
 )
@@ -38,6 +40,7 @@ class ConsoleStore:
         self.curated_version = 0  # bumped on every change of a curated answer made through this store
         self.search = ConversationSearch(sessions)
         self.stats = ConsoleStats(sessions)
+        self.gaps = GapStates(sessions)  # operators' decisions on knowledge-gap questions
 
     # ---------------------------------------------------------------- accounts
 

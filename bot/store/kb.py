@@ -7,7 +7,7 @@ autovacuum reclaims the space).
 """
 from __future__ import annotations
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.store.models import ChunkRow, DocumentRow, KbStateRow
@@ -58,6 +58,14 @@ async def find_same_text(session: AsyncSession, text_sha256: str, other_than: st
 async def chunk_ids(session: AsyncSession, doc_id: str) -> list[str]:
     rows = await session.scalars(select(ChunkRow.id).where(ChunkRow.doc_id == doc_id).order_by(ChunkRow.position))
     return list(rows)
+
+
+async def chunks_page(session: AsyncSession, doc_id: str, offset: int, limit: int) -> tuple[list[ChunkRow], int]:
+    """One page of a document's chunks in reading order, and how many it has."""
+    total = await session.scalar(select(func.count(ChunkRow.id)).where(ChunkRow.doc_id == doc_id))
+    rows = await session.scalars(select(ChunkRow).where(ChunkRow.doc_id == doc_id)
+                                 .order_by(ChunkRow.position).offset(offset).limit(limit))
+    return list(rows), int(total or 0)
 
 
 async def mark_failed(session: AsyncSession, doc: DocumentRecord) -> None:

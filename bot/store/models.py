@@ -359,3 +359,16 @@ class CuratedAnswerRow(Base):
     updated_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class GapStateRow(Base):
+    """An operator's decision on a knowledge-gap question (migration 0013); no row: the question is open."""
+
+    __tablename__ = "gap_states"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)  # SHA-256 of the normalised question
+    question: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # dismissed | answered
+    curated_id: Mapped[int | None] = mapped_column(ForeignKey("curated_answers.id", ondelete="SET NULL"))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

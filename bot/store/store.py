@@ -448,6 +448,13 @@ class Store:
         return [by_id[i] for i in ids if i in by_id]
 
     @_translated
+    async def kb_chunks_page(self, doc_id: str, offset: int = 0, limit: int = 50) -> tuple[list[ChunkRecord], int]:
+        """A document's chunks in reading order, `limit` from `offset`, and how many it has (the chunk viewer)."""
+        async with self._session() as s:
+            rows, total = await kb.chunks_page(s, doc_id, offset, limit)
+            return [kb.chunk_record(r) for r in rows], total
+
+    @_translated
     async def kb_generation(self) -> int:
         async with self._session() as s:
             return int(await s.scalar(select(KbStateRow.generation).where(KbStateRow.id == 1)) or 0)

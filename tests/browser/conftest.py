@@ -180,3 +180,21 @@ def shots(tmp_path_factory: pytest.TempPathFactory):
         shutil.copy(path, SCREENSHOTS / path.name)
         return path
     return take
+
+
+@pytest.fixture
+def held_llm(server: ServerThread):
+    """The running server answers in LLM mode from a loopback model that holds each stream after its first
+    text chunk until `fake.release` is set (from this thread: `server.loop.call_soon_threadsafe`)."""
+    from bot.llm import make_chat_model
+    from tests.fakes.openai_server import FakeOpenAI
+
+    fake = FakeOpenAI(api_key="k")
+    server.call(fake.start())
+    fake.hold_streams = True
+    settings = load_settings(openai_base_url=fake.base_url, openai_api_key="k", llm_max_retries=0)
+    server.app.answerer.llm = make_chat_model(settings)
+    yield fake
+    server.loop.call_soon_threadsafe(fake.release.set)
+    server.app.answerer.llm = None
+    server.call(fake.stop())

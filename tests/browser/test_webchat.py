@@ -123,3 +123,63 @@ def test_the_alerts_button_subscribes_and_a_new_document_is_noticed_on_the_next_
     expect(page.locator(".msg").filter(has_text="青岛市概念验证中心资助办法（虚构测试数据）")).to_have_count(1)
     server.call(server.app.kb.remove_document(
         next(d.id for d in server.call(server.app.store.kb_list_documents()) if d.source.endswith("alerts-fixture.md"))))
+
+
+STOP_ANSWER = "青岛计划三年内建设概念验证平台60家左右[1]，省级以上中试验证平台15家左右[1]。"
+
+
+def test_the_send_button_stops_a_streaming_answer_which_is_stored_as_stopped_and_the_next_question_works(
+        page, desktop, server, held_llm, shots):
+    import asyncio
+
+    held_llm.responder = lambda messages, body: STOP_ANSWER
+    held_llm.chunk_chars = 16  # the first chunk shows, then the model holds its stream
+    page.goto("/")
+    ask(page, QUESTION)
+    expect(page.locator(".msg.pending .text")).to_have_text("青岛计划三年内建设概念验证平台6")
+    stop = page.get_by_role("button", name="停止生成回答")
+    expect(stop).to_be_enabled()
+    expect(stop).to_have_text("停止")
+    _copy(shots(page, "chat-streaming-390"))
+    stop.click()
+    stopped = page.locator(".msg.assistant.stopped")
+    expect(stopped).to_contain_text("青岛计划三年内建设概念验证平台6")
+    expect(stopped.locator(".stopped-label")).to_have_text("已停止生成。")
+    expect(page.locator(".msg.pending")).to_have_count(0)
+    expect(page.get_by_role("button", name="发送")).to_be_visible()
+    server.call(asyncio.wait_for(held_llm.abandoned.wait(), 10))  # the model's stream was closed by the server
+    stored = server.call(server.app.store.get_message(int(stopped.get_attribute("data-id"))))
+    assert stored.meta.get("stopped") is True and stored.text == "青岛计划三年内建设概念验证平台6"
+
+    page.reload()  # history shows it as stopped, nothing streams again
+    expect(page.locator(".msg.assistant.stopped .stopped-label")).to_have_count(1)
+    expect(page.locator(".msg.pending")).to_have_count(0)
+    expect(page.locator(".msg.assistant.stopped .feedback")).to_have_count(0)
+    _copy(shots(page, "chat-stopped-390"))
+    wide = desktop(page)
+    wide.goto("/")
+    expect(wide.locator(".msg.assistant.stopped")).to_be_visible()
+    _copy(shots(wide, "chat-stopped-1280"))
+
+    wide.get_by_role("button", name="新对话").click()  # a fresh context: no follow-up rewrite asks the model first
+    expect(wide.locator(".msg.system")).to_contain_text("重新开始")
+    ask(wide, "青岛计划建设多少家中试验证平台？")  # the next question, on the desktop: held, then let go
+    expect(wide.locator(".msg.pending .text")).to_have_text("青岛计划三年内建设概念验证平台6")
+    expect(wide.get_by_role("button", name="停止生成回答")).to_be_enabled()
+    _copy(shots(wide, "chat-streaming-1280"))
+    server.loop.call_soon_threadsafe(held_llm.release.set)
+    answer = wide.locator(ANSWER).last
+    expect(answer).to_contain_text("中试验证平台15家左右", timeout=20_000)
+    expect(answer.locator(".text .cite")).to_have_count(2)
+    expect(answer.locator(".stopped-label")).to_have_count(0)
+    expect(answer.locator(".feedback")).to_have_count(1)
+    expect(wide.get_by_role("button", name="发送")).to_be_visible()
+    assert page.problems == [] and wide.problems == []
+
+
+def _copy(path) -> None:
+    import shutil
+    from pathlib import Path
+
+    Path("/tmp/shots13").mkdir(exist_ok=True)
+    shutil.copy(path, Path("/tmp/shots13") / path.name)

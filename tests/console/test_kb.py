@@ -8,7 +8,7 @@ from aiohttp import FormData
 from adapters.console.settings import ConsoleSettings
 from bot.app import build_app
 from bot.settings import load_settings
-from tests.console.conftest import start_console
+from tests.console.conftest import ALICE, start_console
 
 FACT_V1 = "# 青岛市海洋牧场建设扶持办法\n\n## 一、补助标准\n\n对新建的海洋牧场示范区，每个项目给予最高300万元建设补助。\n"
 FACT_V2 = "# 青岛市海洋牧场建设扶持办法\n\n## 一、补助标准\n\n对新建的海洋牧场示范区，每个项目给予最高450万元建设补助。\n"
@@ -189,3 +189,62 @@ async def test_operators_correct_a_calendar_entry_set_a_policy_status_and_pause_
     assert await c.store.get_state("notices_paused") == "0"
     actions = [a.action for a in await c.store.console.audit_log()]
     assert {"calendar_update", "kb_status", "notices_pause", "notices_resume"} <= set(actions)
+
+
+RULES = ("# 青岛市海洋科技成果转化条例（虚构测试数据）\n\n## 第一章 总则\n\n"
+         "第一条 为促进海洋科技成果转化<script>window.__xss = 1</script>，制定本条例。\n\n"
+         "第二条 本条例适用于本市行政区域内的海洋科技成果转化活动。<img src=x onerror=\"window.__xss = 2\">\n\n"
+         "## 第二章 支持措施\n\n第三条 对转化成效突出的单位给予最高100万元奖励。\n\n"
+         "第四条 对技术经理人按技术合同成交额给予奖励。\n")
+
+
+async def test_the_chunk_viewer_lists_a_documents_chunks_in_order_with_section_article_region_and_length(kb_console):
+    c = kb_console
+    up = await c.api("POST", "/api/admin/documents", role="operator", data=_file("条例.md", RULES.encode()))
+    doc_id, total = up["document"]["id"], up["document"]["chunks"]
+    data = await c.api("GET", f"/api/admin/documents/{doc_id}/chunks", role="operator")
+    chunks = data["chunks"]
+    assert data["total"] == total == len(chunks) >= 4 and data["next_offset"] is None
+    assert [ch["position"] for ch in chunks] == sorted(ch["position"] for ch in chunks)
+    third = next(ch for ch in chunks if "100万元" in ch["text"])
+    assert third["article"] == "第三条" and third["section_path"][-2:] == ["第二章支持措施", "第三条"]
+    assert third["region"] == "青岛市" and third["chars"] == len(third["text"])
+    assert third["title"] == "青岛市海洋科技成果转化条例（虚构测试数据）" and third["source"] == "uploads/条例.md"
+    assert any("<script>" in ch["text"] for ch in chunks)  # kept as text: the pages escape it
+
+    first = await c.api("GET", f"/api/admin/documents/{doc_id}/chunks", role="operator", params={"limit": "2"})
+    rest = await c.api("GET", f"/api/admin/documents/{doc_id}/chunks", role="operator",
+                       params={"offset": str(first["next_offset"]), "limit": "200"})
+    assert [ch["id"] for ch in first["chunks"] + rest["chunks"]] == [ch["id"] for ch in chunks]
+    assert first["next_offset"] == 2 and rest["next_offset"] is None
+
+
+@pytest.mark.parametrize("params, detail", [({"limit": "0"}, "limit must be a whole number from 1 to 200"),
+                                            ({"limit": "201"}, "from 1 to 200"), ({"offset": "-1"}, "offset"),
+                                            ({"offset": "x"}, "offset must be a whole number")])
+async def test_the_chunk_viewer_refuses_a_page_it_cannot_mean_and_a_document_it_does_not_know(kb_console, params, detail):
+    c = kb_console
+    doc_id = (await c.api("GET", "/api/admin/documents", role="operator"))["documents"][0]["id"]
+    bad = await c.api("GET", f"/api/admin/documents/{doc_id}/chunks", role="operator", params=params, expect=400)
+    assert detail in bad["detail"]
+    await c.api("GET", "/api/admin/documents/nope/chunks", role="operator", expect=404)
+    await c.store.tickets.upsert_manager(ALICE)
+    await c.api("GET", f"/api/admin/documents/{doc_id}/chunks", role="manager", expect=403)
+
+
+async def test_the_chunk_viewer_page_escapes_document_text_and_pages_through_big_documents(kb_console):
+    c = kb_console
+    up = await c.api("POST", "/api/admin/documents", role="operator", data=_file("条例.md", RULES.encode()))
+    doc_id = up["document"]["id"]
+    await c.account("operator", "olga")
+    await c.login("olga")
+    kb = await (await c.client.get("/console/kb")).text()
+    assert f'href="/console/kb/{doc_id}"' in kb
+    html = await (await c.client.get(f"/console/kb/{doc_id}?limit=2")).text()
+    assert "<script>window.__xss" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in html
+    assert html.count('<li class="chunk"') == 2 and 'rel="next" href="?offset=2&amp;limit=2"' in html
+    last = await (await c.client.get(f"/console/kb/{doc_id}?offset=2&limit=2")).text()
+    assert "第三条" in last and "100万元" in last and 'rel="prev"' in last and "青岛市" in last
+    missing = await c.client.get("/console/kb/nope")
+    assert missing.status == 404

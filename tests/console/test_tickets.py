@@ -134,3 +134,28 @@ async def test_an_admin_claims_replies_and_resolves_and_an_operator_cancels_any_
     assert any(f"#{other}" in m["text"] and "工作人员" in m["text"]
                for m in await console.history("sess-ticket-0002"))
     await console.api("POST", f"/api/admin/tickets/{other}/cancel", role="operator", json={}, expect=409)
+
+
+async def test_a_queue_card_shows_the_request_first_then_one_line_of_facts_and_loads_its_details_audited(sqlite_console):
+    import re
+
+    c = sqlite_console
+    tid = await _waiting_ticket(c)
+    await c.account("operator", "olga")
+    await c.login("olga")
+    html = await (await c.client.get("/console/tickets?partial=queue")).text()
+    card = re.search(rf'<article class="ticket-card waiting" id="ticket-card-{tid}">(.*?)</article>', html, re.S).group(1)
+    request = re.search(r'<p class="tc-request">(.*?)</p>', card, re.S).group(1)
+    assert "专利许可 · 海洋生物：一项海藻提取专利想授权给企业" in request  # kind · field: the request in their words
+    meta = re.search(r'<div class="tc-meta">(.*?)<details', card, re.S).group(1)
+    assert "等待认领" in meta and "web" in meta and "已等待" in meta and "未认领" in meta and "认领</button>" in meta
+    assert card.index("tc-request") < card.index("tc-meta") < card.index("<details")
+    details = re.search(r"<details(.*?)</details>", card, re.S).group(0)
+    assert "138****5678" in details and "13812345678" not in html  # the intake answers, masked, behind the toggle
+    assert f'data-load="/console/tickets/{tid}?partial=preview"' in details
+
+    preview = await (await c.client.get(f"/console/tickets/{tid}?partial=preview")).text()
+    assert "<html" not in preview and preview.count('class="turn ') == 6 and "打开工单查看全部对话" in preview
+    assert "13812345678" not in preview and "138****5678" in preview
+    audit = await c.store.console.audit_log(action="view_ticket")
+    assert audit[0].target == f"ticket:{tid}" and audit[0].detail == {"preview": True}

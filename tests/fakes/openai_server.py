@@ -8,6 +8,10 @@ It speaks the real wire protocol (JSON and server-sent events) so that the offic
         fake.fail_next(1, "429")
         client = openai.AsyncOpenAI(base_url=fake.base_url, api_key="sk-test")
 
+A stream can be held after its first text chunk (``fake.hold_streams = True``) until
+``fake.release`` is set, so a test can act in the middle of an answer without timing;
+``fake.streams_abandoned`` counts streams whose client went away before the end.
+
 Endpoints: ``POST /v1/chat/completions`` (plain and ``stream: true``),
 ``POST /v1/embeddings`` and ``GET /v1/models``. Every request is recorded in
 ``fake.requests`` before auth and faults are applied.
@@ -95,6 +99,12 @@ class FakeOpenAI:
         self.delay = 0.0  # seconds added to every request
         self.stream_delay = 0.0  # seconds between streamed chunks
         self.hang_seconds = 30.0  # how long a "timeout" fault sleeps
+        # hold a stream after its first content chunk until `release` is set (the client may go away meanwhile)
+        self.hold_streams = False
+        self.release = asyncio.Event()
+        self.holding = asyncio.Event()  # set while a stream is held
+        self.streams_abandoned = 0  # streams whose client went away before the end
+        self.abandoned = asyncio.Event()  # set when one did
         self.requests: list[RecordedRequest] = []
         self._scripted: deque[str] = deque()
         self._faults: deque[str] = deque()
@@ -224,10 +234,20 @@ class FakeOpenAI:
             events = events[: max(1, len(events) // 2)]
         else:
             events.append(b"data: [DONE]\n\n")
-        for i, event in enumerate(events):
-            if i and self.stream_delay:
-                await asyncio.sleep(self.stream_delay)
-            await resp.write(event)
+        try:
+            for i, event in enumerate(events):
+                if i and self.stream_delay:
+                    await asyncio.sleep(self.stream_delay)
+                await resp.write(event)
+                if i == 1 and self.hold_streams:  # events[0] names the role, events[1] is the first text
+                    self.holding.set()
+                    await self.release.wait()
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.streams_abandoned += 1
+            self.abandoned.set()
+            raise
+        finally:
+            self.holding.clear()
         if request[FAULT] == "stream_cut":
             return self._abort(request, resp)
         await resp.write_eof()

@@ -106,3 +106,30 @@ async def test_messages_after_an_id_return_only_newer_ones_in_order(store: Store
     ids = [await store.record_user_message(conv, msg(f"m{i}", mid=str(i))) for i in range(5)]
     newer = await store.messages(conv.id, after_id=ids[2], limit=10)
     assert [m.text for m in newer] == ["m3", "m4"]
+
+
+async def test_the_gap_states_migration_goes_down_to_0012_and_up_again(store: Store):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from bot.store.migrate import alembic_config
+
+    def tables(conn) -> set[str]:
+        return set(inspect(conn).get_table_names())
+
+    async with store.engine.begin() as conn:
+        assert "gap_states" in await conn.run_sync(tables)
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0012"))
+        assert "gap_states" not in await conn.run_sync(tables)
+        await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "head"))
+    await store.console.gaps.decide({"0" * 32: "深圳的补贴标准是多少"}, "dismissed", "ada")
+    assert (await store.console.gaps.decisions())["0" * 32].state == "dismissed"
+
+
+async def test_a_documents_chunks_are_paged_in_reading_order_with_the_total(store: Store):
+    doc = DocumentRecord(id="d9", title="T", source="a.txt", sha256="x")
+    chunks = [ChunkRecord(f"c{n}", "d9", n, "T", "一 > 二", "a.txt", f"第{n}段") for n in (3, 0, 2, 1, 4)]
+    await store.kb_replace_document(doc, chunks)
+    page, total = await store.kb_chunks_page("d9", offset=1, limit=3)
+    assert total == 5 and [c.position for c in page] == [1, 2, 3]
+    assert await store.kb_chunks_page("other", 0, 10) == ([], 0)

@@ -1,16 +1,41 @@
 /* The operator console's only script: live sections (server-sent events, then a 30 s refresh in case
-   the event happened on another worker) and confirmations. Pages work without it. */
+   the event happened on another worker), details that load when opened, and confirmations. Pages work
+   without it. */
 (function () {
   "use strict";
 
   var live = Array.prototype.slice.call(document.querySelectorAll("[data-live]"));
 
+  function getHtml(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (resp) { return resp.ok ? resp.text() : null; });
+  }
+
+  /* A <details data-load="..."> fills its last child with the server's fragment when first opened. */
+  function load(details) {
+    var url = details.getAttribute("data-load");
+    if (!url || details.getAttribute("data-loaded")) { return; }
+    details.setAttribute("data-loaded", "1");
+    getHtml(url).then(function (html) {
+      if (html !== null) { details.lastElementChild.innerHTML = html; /* escaped by the server */ }
+      else { details.removeAttribute("data-loaded"); }
+    }).catch(function () { details.removeAttribute("data-loaded"); });
+  }
+
+  document.addEventListener("toggle", function (event) {
+    if (event.target.open) { load(event.target); }
+  }, true);
+
   function refresh(el) {
-    return fetch(el.getAttribute("data-live"), { credentials: "same-origin", headers: { Accept: "text/html" } })
-      .then(function (resp) { return resp.ok ? resp.text() : null; })
+    var open = Array.prototype.map.call(el.querySelectorAll("details[open][id]"), function (d) { return d.id; });
+    return getHtml(el.getAttribute("data-live"))
       .then(function (html) {
         if (html !== null) {
           el.innerHTML = html; /* server-rendered and escaped by the server */
+          open.forEach(function (id) { /* what the user had opened stays open */
+            var details = document.getElementById(id);
+            if (details && el.contains(details)) { details.open = true; load(details); }
+          });
           el.setAttribute("data-refreshed", String(Date.now()));
         }
       })

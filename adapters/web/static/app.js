@@ -6,6 +6,8 @@
 // are given in commit order) and asks the server for everything after the cursor the server last gave it;
 // what a send streams back is merged by id, so nothing is shown twice and nothing is skipped.
 // The session is the server's HttpOnly cookie: this script never sees or sends a session id.
+// While an answer streams, the send button stops it: the page stops showing it at once and asks the server
+// (POST /api/chat/stop) to stop writing it; the stream then ends with the part written, stored as stopped.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -14,6 +16,7 @@
     lang: read("qdbot.lang") === "en" ? "en" : "zh", t: {}, maxChars: 2000,
     floor: Number(read("qdbot.floor") || 0),
     msgs: new Map(), cursor: 0, busy: false, polling: null, outbox: [], opener: null,
+    streaming: null,  // while an answer streams: { pending, abort, stopping }; the send button is a stop button
   };
 
   function read(key) { try { return localStorage.getItem(key); } catch { return null; } }
@@ -54,6 +57,7 @@
     $("examples").replaceChildren(...(S.t.examples || []).map((q) =>
       el("button", { type: "button", class: "chip", onclick: () => send(q) }, q)));
     for (const msg of S.msgs.values()) redraw(msg);
+    setBusy(S.busy);  // the send / stop button in the new language
   }
 
   // ---------------------------------------------------------------- messages
@@ -177,15 +181,17 @@
 
   function bubble(msg) {
     const isAnswer = msg.role === "assistant";
-    const cls = `msg ${msg.role}${msg.no_answer ? " no-answer" : ""}${msg.pending ? " pending" : ""}`;
+    const cls = `msg ${msg.role}${msg.no_answer ? " no-answer" : ""}${msg.pending ? " pending" : ""}${msg.stopped ? " stopped" : ""}`;
+    const whole = isAnswer && !msg.pending && !msg.no_answer && !msg.stopped;
     const who = msg.role === "user" ? "you" : msg.role === "system" ? "assistant" : msg.role;
     return el("li", { class: cls, "data-id": msg.id ?? "", "aria-busy": msg.pending ? "true" : null },
       el("div", { class: msg.role === "user" ? "who visually-hidden" : "who" }, t(who)),
       msg.no_answer ? el("div", { class: "badge" }, t("no_answer_label")) : null,
       msg.pending && !msg.text ? el("div", { class: "text thinking" }, t("thinking")) : answerText(msg),
+      msg.stopped ? el("div", { class: "stopped-label" }, t("stopped")) : null,
       isAnswer && !msg.pending ? sourcesList(msg) : null,
-      isAnswer && !msg.pending && !msg.no_answer && msg.id ? feedbackBar(msg) : null,
-      isAnswer && !msg.pending && !msg.no_answer ? followUps(msg) : null,
+      whole && msg.id ? feedbackBar(msg) : null,
+      whole ? followUps(msg) : null,
       isAnswer && msg.no_answer ? el("button", { type: "button", class: "secondary", onclick: () => send("/human") }, t("human")) : null,
       quickReplies(msg));
   }
@@ -305,22 +311,26 @@
     const pending = add({ id: null, role: "assistant", text: "", pending: true });
     const body = { text };
     if (text.startsWith("/")) body.lang = S.lang;  // questions: the engine follows the question's language
+    const stream = S.streaming = { pending, abort: new AbortController(), stopping: false };
+    setBusy(true);
     try {
-      const res = await post("/api/chat/stream", body);
+      const res = await post("/api/chat/stream", body, { signal: stream.abort.signal });
       const done = await readEvents(res, (name, data) => {
-        if (name === "delta" && pending.node.isConnected) streamInto(pending, data.text);
+        if (name === "delta" && pending.node.isConnected && !stream.stopping) streamInto(pending, data.text);
         if (name === "reply") add(fromReply(data));
         if (name === "reply" && data.role === "assistant") pending.node.remove();
       });
       finish(done, user, pending);
       return done;
     } catch (err) {
+      if (stream.stopping) { pending.node.remove(); return false; }  // stopped here: the stored part comes by poll
       for (const m of [user, pending]) if (m && m.node && !m.id) m.node.remove();
       if (!silent && !$("input").value && !(user && user.id)) { $("input").value = text; resize(); }
       showError(err instanceof TypeError ? t("error_network") : err.message);
       return false;
     } finally {
       S.outbox = S.outbox.filter((m) => m !== user);
+      S.streaming = null;
       setBusy(false);
       poll();  // whatever was pushed meanwhile (a manager's reply on another worker), and the banner
     }
@@ -334,7 +344,19 @@
     if (!done.message_id) return;
     const main = S.msgs.get(done.message_id) || add({ id: done.message_id, role: done.sources.length || done.no_answer ? "assistant" : "system",
       text: done.answer, sources: done.sources });
-    update(main, { no_answer: done.no_answer, handoff: done.handoff });
+    update(main, { no_answer: done.no_answer, handoff: done.handoff, stopped: done.stopped });
+  }
+
+  // The stop button: the page shows no more of the answer at once; the server stops writing it and the
+  // stream ends with the stored part. Should the server not answer, the stream is dropped here.
+  async function stopAnswer() {
+    const stream = S.streaming;
+    if (!stream || stream.stopping) return;
+    stream.stopping = true;
+    stream.pending.node.setAttribute("aria-busy", "false");
+    setBusy(true);
+    try { await post("/api/chat/stop", {}); }
+    catch { stream.abort.abort(); }
   }
 
   async function sendFeedback(msg, value) {
@@ -371,7 +393,11 @@
 
   function setBusy(busy) {
     S.busy = busy;
-    $("send").disabled = busy || !$("input").value.trim();
+    const stream = S.streaming, send = $("send");
+    send.classList.toggle("stop", Boolean(stream));
+    send.textContent = t(stream ? (stream.stopping ? "stopping" : "stop") : "send");
+    send.setAttribute("aria-label", t(stream ? "stop_label" : "send"));
+    send.disabled = stream ? stream.stopping : busy || !$("input").value.trim();
     $("human").disabled = busy;
     $("new-chat").disabled = busy;
   }
@@ -382,7 +408,7 @@
     const input = $("input");
     input.style.height = "";
     if (input.value) input.style.height = `${Math.min(input.scrollHeight + 2, 160)}px`;
-    $("send").disabled = S.busy || !input.value.trim();
+    if (!S.streaming) $("send").disabled = S.busy || !input.value.trim();
   }
 
   function submit() {
@@ -412,7 +438,7 @@
   }
 
   function wire() {
-    $("form").addEventListener("submit", (e) => { e.preventDefault(); submit(); });
+    $("form").addEventListener("submit", (e) => { e.preventDefault(); if (S.streaming) stopAnswer(); else submit(); });
     $("input").addEventListener("input", resize);
     $("input").addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) { e.preventDefault(); submit(); }
