@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import warnings
 from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,8 +36,6 @@ from knowledge.policy_ingest import PolicyIngest
 from knowledge.support_ingest import SupportIngest, chain
 
 log = structlog.get_logger("qdbot.serve")
-# adapters reach the App as request.app["qdbot"] (a plain key keeps them free of importing this module)
-warnings.filterwarnings("ignore", category=web.NotAppKeyWarning)
 ChannelFactory = Callable[[Engine, Settings], "Channel | None"]
 
 
@@ -58,6 +55,9 @@ class App:
         await self.kb.close()
         await self.store.close()
 
+
+
+APP = web.AppKey("qdbot", App)  # /healthz reads the App; adapters get what they need from the Engine
 
 async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_if_empty: bool = True,
                     clock: Clock | None = None) -> App:
@@ -83,7 +83,7 @@ async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_i
     await _warm_up(kb)
     answerer = Answerer(kb, settings, llm=llm, embedder=embedder, curated=CuratedAnswers(store, embedder))
     answerer.policy = policy
-    engine = Engine(settings, store, answerer)
+    engine = Engine(settings, store, answerer, knowledge=kb)
     engine.notices = Notices(engine, policy.clock)
     engine.eligibility = EligibilityDesk(engine, policy.clock, llm)
     loaded = await engine.desk.load_roster()
@@ -135,7 +135,7 @@ async def _storage_problem(app: "App") -> str | None:
 async def _healthz(request: web.Request) -> web.Response:
     """ok / degraded (dense retrieval down, answers from BM25) / unavailable (503: the database cannot be
     written, so no message could be stored)."""
-    app: App = request.app["qdbot"]
+    app = request.app[APP]
     storage = await _storage_problem(app)
     degraded = bool(getattr(app.kb, "degraded", False))
     status = "unavailable" if storage else ("degraded" if degraded else "ok")
@@ -148,7 +148,7 @@ async def _healthz(request: web.Request) -> web.Response:
 def make_web_app(app: App, factories: list[ChannelFactory] | None = None) -> web.Application:
     """The aiohttp application with /healthz and every configured channel's routes."""
     web_app = web.Application(client_max_size=2 * 1024 * 1024)
-    web_app["qdbot"] = app
+    web_app[APP] = app
     web_app.router.add_get("/healthz", _healthz)
     for factory in factories if factories is not None else channel_factories():
         channel = factory(app.engine, app.settings)

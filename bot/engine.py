@@ -29,7 +29,7 @@ from bot.extractive import render_sources
 from bot.handoff import HandoffDesk
 from bot.outbox import Outbox
 from bot.inbox import Inbox, Process
-from bot.ports import Channel, Responder, StaffDesk
+from bot.ports import Channel, KnowledgeAdmin, Responder, StaffDesk
 from bot.privacy import mask
 from bot.settings import Settings
 from bot.stopping import Generations
@@ -53,10 +53,11 @@ class Engine:
     notices = None  # bot.subscriptions.Notices (issue 16): subscription commands and proactive notices
     eligibility = None  # bot.eligibility.EligibilityDesk (issue 17): company profile and the self-check
 
-    def __init__(self, settings: Settings, store: Store, answerer: Answerer):
+    def __init__(self, settings: Settings, store: Store, answerer: Answerer, knowledge: KnowledgeAdmin | None = None):
         self.settings = settings
         self.store = store
         self.answerer = answerer
+        self.knowledge = knowledge  # the console's way to change the knowledge base (None: read-only use)
         self.outbox = Outbox(store)
         # held or awaited locks stay referenced; idle ones vanish (no growth per conversation)
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()

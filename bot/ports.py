@@ -6,6 +6,7 @@ The core depends only on these protocols; `bot.app` (the composition root) plugs
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from bot.records import ManagerRecord, TicketRecord
@@ -76,6 +77,23 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]: ...
 
     def embed_query(self, text: str) -> list[float]: ...
+
+
+@runtime_checkable
+class KnowledgeAdmin(Protocol):
+    """The knowledge base as the console changes it (`knowledge.KnowledgeBase`): ingest, upload, remove,
+    correct a document's identity. Reports and records are the knowledge package's own plain objects."""
+
+    @property
+    def uploads_dir(self) -> Path: ...
+
+    async def ingest(self, paths: list[Path] | None = None, prune: bool = False, **kw: Any) -> Any: ...
+
+    async def ingest_bytes(self, filename: str, data: bytes) -> Any: ...
+
+    async def remove_document(self, doc_id: str) -> bool: ...
+
+    async def update_identity(self, doc_id: str, corrections: dict[str, str]) -> Any: ...
 
 
 @runtime_checkable

@@ -76,6 +76,11 @@ class KnowledgeBase:
         return self.retriever.lexical.mentions(word)
 
     # -- writing ---------------------------------------------------------------------------
+    @property
+    def uploads_dir(self) -> Path:
+        """Where documents uploaded through the console are kept."""
+        return Path(self.ingestor.uploads_dir)
+
     async def ingest(self, paths: list[Path] | None = None, prune: bool = False,
                      progress: bool = False) -> IngestReport:
         """Ingest files or folders (default: the bundled documents) and refresh the indexes."""

@@ -7,30 +7,30 @@ answered alike for unknown and known usernames, and written to the audit log.
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
+from adapters.console.context import ConsoleContext
 from adapters.console import openapi as spec
 from adapters.console.filters import days, number
 from adapters.console.auth import (
     SESSION_COOKIE, Ctx, Refused, _json, client_ip, done, endpoint, flash_redirect, json_response, safe_next,
     set_cookie,
 )
+from adapters.console.html import token_page
 from adapters.console.i18n import lang_of, t
 from adapters.console.views import account_json, audit_json, changes, token_json
 from bot import dashboard as dash
 from bot.accounts import ADMIN, MANAGER, ROLES, STAFF
 from bot.types import utcnow
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 LOGIN_CSRF_COOKIE = "qdbot_login_csrf"
 
 
-async def openapi(console: "ConsoleChannel", request: web.Request) -> web.StreamResponse:
+async def openapi(console: ConsoleContext, request: web.Request) -> web.StreamResponse:
     return json_response(spec.document())
 
 
@@ -50,7 +50,7 @@ async def _login_body(request: web.Request) -> tuple[dict[str, Any], bool]:
     raise Refused(415, "error_bad_request", "JSON or a form")
 
 
-async def login(console: "ConsoleChannel", request: web.Request) -> web.StreamResponse:
+async def login(console: ConsoleContext, request: web.Request) -> web.StreamResponse:
     lang = lang_of(request)
     try:
         body, form = await _login_body(request)
@@ -82,7 +82,7 @@ async def login(console: "ConsoleChannel", request: web.Request) -> web.StreamRe
 
 
 @endpoint()
-async def logout(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def logout(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     if ctx.session:
         await console.accounts.logout(ctx.session)
     await console.store.console.audit(ctx.account, "logout", "", ctx.ip)
@@ -92,38 +92,38 @@ async def logout(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> w
 
 
 @endpoint()
-async def me(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def me(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     return json_response({"account": account_json(ctx.account), "via": ctx.via, "csrf": ctx.csrf})
 
 
-async def dashboard_data(console: "ConsoleChannel", days: int) -> dash.Dashboard:
+async def dashboard_data(console: ConsoleContext, days: int) -> dash.Dashboard:
     tz = console.settings.handoff_timezone
     since, until = dash.period(days, tz, utcnow())
     return await dash.build(console.store, since, until, tz)
 
 
 @endpoint(*STAFF)
-async def dashboard(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def dashboard(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     period = days(request.query)
     return json_response((await dashboard_data(console, period)).as_json())
 
 
 @endpoint(ADMIN)
-async def list_accounts(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def list_accounts(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     accounts = await console.store.console.accounts()
     return json_response({"accounts": [account_json(a) | {"tokens": [
         token_json(tk) for tk in await console.store.console.tokens(a.id)]} for a in accounts]})
 
 
 @endpoint(ADMIN)
-async def list_tokens(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def list_tokens(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     names = {a.id: a.username for a in await console.store.console.accounts()}
     return json_response({"tokens": [token_json(tk) | {"username": names.get(tk.account_id, "")}
                                      for tk in await console.store.console.tokens()]})
 
 
 @endpoint(ADMIN)
-async def revoke_token(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def revoke_token(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     token_id = number(request.match_info["id"])
     token = await console.store.console.token(token_id)
     if token is None:
@@ -142,7 +142,7 @@ def _flag(value: Any) -> bool | None:
 
 
 @endpoint(ADMIN)
-async def create_account(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def create_account(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     b = ctx.body
     account = await console.accounts.create(str(b.get("username") or "").strip(), str(b.get("role") or ""),
                                             str(b.get("password") or ""), str(b.get("manager_id") or "").strip() or None)
@@ -153,7 +153,7 @@ async def create_account(console: "ConsoleChannel", request: web.Request, ctx: C
 
 
 @endpoint(ADMIN)
-async def update_account(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def update_account(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     account_id, b = number(request.match_info["id"]), ctx.body
     role = str(b.get("role") or "") or None
     if role is not None and role not in ROLES:
@@ -175,7 +175,7 @@ async def update_account(console: "ConsoleChannel", request: web.Request, ctx: C
 
 
 @endpoint(ADMIN)
-async def issue_token(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def issue_token(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     account = await console.store.console.account(number(request.match_info["id"]))
     if account is None:
         raise Refused(404, "error_not_found")
@@ -192,14 +192,12 @@ async def issue_token(console: "ConsoleChannel", request: web.Request, ctx: Ctx)
     await console.store.console.audit(ctx.account, "token_issue", f"account:{account.id}", ctx.ip, name=name,
                                       scope=scope, days=days)
     if ctx.form:
-        from adapters.console.pages_admin import token_page
-
         return token_page(ctx, account.username, raw)
     return json_response({"token": raw, "account": account_json(account)}, status=201)
 
 
 @endpoint(ADMIN)
-async def audit(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def audit(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     before = request.query.get("before")
     rows = await console.store.console.audit_log(200, number(before) if before else None,
                                                  request.query.get("action") or None)

@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from adapters.console.context import ConsoleContext
 from adapters.console.auth import Ctx, Refused, done, endpoint
 from bot.accounts import STAFF
 from bot.status import Status
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 _DATE = re.compile(r"^(\d{4}-)?\d{2}-\d{2}$")
 _TEXT = ("what", "who", "clause")
@@ -32,7 +30,7 @@ def _entry_changes(body: dict) -> dict:
 
 
 @endpoint(*STAFF)
-async def update_entry(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def update_entry(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     entry_id = request.match_info["id"]
     if not entry_id.isdigit() or not await console.store.calendar.update_entry(int(entry_id), **_entry_changes(ctx.body)):
         raise Refused(404, "error_not_found")
@@ -42,7 +40,7 @@ async def update_entry(console: "ConsoleChannel", request: web.Request, ctx: Ctx
 
 
 @endpoint(*STAFF)
-async def pause_notices(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def pause_notices(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     paused = str(ctx.body.get("paused", "")).lower() in ("1", "true", "on", "yes")
     await console.store.set_state("notices_paused", "1" if paused else "0")
     await console.store.console.audit(ctx.account, "notices_pause" if paused else "notices_resume", "notices", ctx.ip)
@@ -50,7 +48,7 @@ async def pause_notices(console: "ConsoleChannel", request: web.Request, ctx: Ct
 
 
 @endpoint(*STAFF)
-async def set_status(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def set_status(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     status = str(ctx.body.get("status", "")).strip()
     if status and status not in Status.__members__.values():
         raise Refused(400, "error_invalid", "status")
@@ -63,7 +61,7 @@ async def set_status(console: "ConsoleChannel", request: web.Request, ctx: Ctx) 
     return done(console, request, ctx, {"ok": True}, default="/console/kb")
 
 
-def _forget(console: "ConsoleChannel") -> None:
+def _forget(console: ConsoleContext) -> None:
     policy = getattr(console.engine.answerer, "policy", None)
     if policy is not None:
         policy.forget()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from aiohttp import web
 
+from adapters.console.context import ConsoleContext
 from adapters.console.auth import Ctx, Refused, endpoint, json_response
 from adapters.console.filters import number, parse_filter
 from adapters.console.views import conversation_json, event_json, masker, message_json, ticket_json
@@ -20,13 +21,11 @@ from bot import export as exporting
 from bot.accounts import STAFF, sees_contacts
 from bot.types import utcnow
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 log = structlog.get_logger("qdbot.console")
 
 
-async def conversations_data(console: "ConsoleChannel", ctx: Ctx, query: Any) -> dict[str, Any]:
+async def conversations_data(console: ConsoleContext, ctx: Ctx, query: Any) -> dict[str, Any]:
     f = replace(parse_filter(query, console.tz), masked=not sees_contacts(ctx.account))
     page = await console.store.console.search.page(f, query.get("cursor") or None, console.config.console_page_size)
     await console.store.console.audit(ctx.account, "search" if f.keyword else "list_conversations", "conversations",
@@ -42,11 +41,11 @@ def _filter_json(f: Any) -> dict[str, Any]:
 
 
 @endpoint(*STAFF)
-async def list_conversations(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def list_conversations(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     return json_response(await conversations_data(console, ctx, request.query))
 
 
-async def transcript_data(console: "ConsoleChannel", ctx: Ctx, conversation_id: int) -> dict[str, Any]:
+async def transcript_data(console: ConsoleContext, ctx: Ctx, conversation_id: int) -> dict[str, Any]:
     """Every turn with its author, the tickets with their history; audited as a view."""
     store = console.store
     conv = await store.get_conversation(conversation_id)
@@ -66,12 +65,12 @@ async def transcript_data(console: "ConsoleChannel", ctx: Ctx, conversation_id: 
 
 
 @endpoint(*STAFF)
-async def get_conversation(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def get_conversation(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     return json_response(await transcript_data(console, ctx, number(request.match_info["id"])))
 
 
 @endpoint(*STAFF)
-async def export(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def export(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """The filtered conversations as CSV (one row per message) or JSON Lines, streamed, personal data masked."""
     fmt = request.query.get("format", "csv")
     if fmt not in ("csv", "jsonl"):

@@ -9,10 +9,11 @@ and retiring one, and every dismissal and reopening, is written to the audit log
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
+from adapters.console.context import ConsoleContext
 from adapters.console.filters import days, number
 from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
 from adapters.console.views import curated_json, iso, masker
@@ -22,8 +23,6 @@ from bot.privacy import mask
 from bot.text import detect_lang
 from bot.types import utcnow
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 MAX_EXAMPLES = 20
 MAX_KEYS = 1000  # question keys one dismissal or reopening may name
@@ -37,19 +36,19 @@ def state_of(query: Any) -> str:
     return state
 
 
-async def _states(console: "ConsoleChannel", items: list[GapItem]) -> dict[str, Any]:
+async def _states(console: ConsoleContext, items: list[GapItem]) -> dict[str, Any]:
     keys = {i.key for i in items}
     decisions = await console.store.console.gaps.decisions(keys)
     return states_of(keys, decisions, await console.store.console.curated_list("active"))
 
 
-async def gaps_data(console: "ConsoleChannel", request: web.Request, ctx: Ctx, days: int = 30,
+async def gaps_data(console: ConsoleContext, request: web.Request, ctx: Ctx, days: int = 30,
                     state: str = "open") -> dict[str, Any]:
     since = utcnow() - timedelta(days=days)
     items = await collect(console.store, console.settings.retrieval_min_score, since)
     states = await _states(console, items)
     shown = [i for i in items if states[i.key].state == state]
-    embedder = getattr(getattr(request.app.get("qdbot"), "answerer", None), "embedder", None)
+    embedder = getattr(console.engine.answerer, "embedder", None)
     groups = await GapGrouper(embedder).group(shown)
     await console.store.console.audit(ctx.account, "view_gaps", "gaps", ctx.ip, days=days, state=state,
                                       groups=len(groups))
@@ -68,7 +67,7 @@ def _decision(state: Any) -> dict[str, Any]:
 
 
 @endpoint(*STAFF)
-async def gaps(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def gaps(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     period = days(request.query)
     return json_response(await gaps_data(console, request, ctx, period, state_of(request.query)))
 
@@ -89,13 +88,13 @@ def _named_keys(ctx: Ctx, name: str = "keys") -> list[str]:
     return keys
 
 
-async def _known(console: "ConsoleChannel") -> dict[str, str]:
+async def _known(console: ConsoleContext) -> dict[str, str]:
     """{key: question} of every gap question of the last year."""
     since = utcnow() - timedelta(days=366)
     return {i.key: i.question for i in await collect(console.store, console.settings.retrieval_min_score, since)}
 
 
-async def _questions(console: "ConsoleChannel", ctx: Ctx) -> dict[str, str]:
+async def _questions(console: ConsoleContext, ctx: Ctx) -> dict[str, str]:
     """{key: question} of the gaps the request names by `keys` (gaps asked in the last year) and `questions`
     (any wording); nothing named, or a key no gap has, is refused."""
     keys = _named_keys(ctx)
@@ -115,19 +114,19 @@ async def _questions(console: "ConsoleChannel", ctx: Ctx) -> dict[str, str]:
 
 
 @endpoint(*STAFF)
-async def dismiss_gaps(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def dismiss_gaps(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """Dismiss gap questions (one group's or many groups' keys at once): they leave the open list."""
     return await _decide(console, request, ctx, "dismiss")
 
 
 @endpoint(*STAFF)
-async def reopen_gaps(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def reopen_gaps(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """Forget the decisions on gap questions: dismissed ones are open again (answered ones stay answered while an
     active curated answer has them among its wordings)."""
     return await _decide(console, request, ctx, "reopen")
 
 
-async def _decide(console: "ConsoleChannel", request: web.Request, ctx: Ctx, action: str) -> web.StreamResponse:
+async def _decide(console: ConsoleContext, request: web.Request, ctx: Ctx, action: str) -> web.StreamResponse:
     named, states = await _questions(console, ctx), console.store.console.gaps
     if action == "dismiss":
         n, field = await states.decide(named, "dismissed", ctx.account.username), "dismissed"
@@ -140,7 +139,7 @@ async def _decide(console: "ConsoleChannel", request: web.Request, ctx: Ctx, act
 
 
 @endpoint(*STAFF)
-async def list_curated(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def list_curated(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     status = request.query.get("status") or None
     if status not in (None, "active", "retired"):
         raise Refused(400, "error_bad_request", "status must be active or retired")
@@ -165,7 +164,7 @@ def _required(ctx: Ctx, key: str, limit: int) -> str:
 
 
 @endpoint(*STAFF)
-async def create_curated(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def create_curated(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     question, answer = _required(ctx, "question", 500), _required(ctx, "answer", 4000)
     examples = [q for q in _examples(ctx.body.get("examples")) if q != question]
     lang = ctx.body.get("lang") if ctx.body.get("lang") in ("zh", "en") else detect_lang(question)
@@ -182,7 +181,7 @@ async def create_curated(console: "ConsoleChannel", request: web.Request, ctx: C
 
 
 @endpoint(*STAFF)
-async def update_curated(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def update_curated(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     curated_id = number(request.match_info["id"])
     values: dict[str, Any] = {}
     for key, limit in (("question", 500), ("answer", 4000)):
@@ -196,12 +195,12 @@ async def update_curated(console: "ConsoleChannel", request: web.Request, ctx: C
 
 
 @endpoint(*STAFF)
-async def retire_curated(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def retire_curated(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     return await _save(console, request, ctx, number(request.match_info["id"]), {"status": "retired"},
                        "curated_retire")
 
 
-async def _save(console: "ConsoleChannel", request: web.Request, ctx: Ctx, curated_id: int, values: dict[str, Any],
+async def _save(console: ConsoleContext, request: web.Request, ctx: Ctx, curated_id: int, values: dict[str, Any],
                 action: str) -> web.StreamResponse:
     record = await console.store.console.update_curated(curated_id, ctx.account.username, **values)
     if record is None:

@@ -1,6 +1,6 @@
 """The knowledge base from the browser: documents, upload, replace, re-ingest, delete, and "try a question".
 
-Everything goes through the running server's `KnowledgeBase` (`request.app["qdbot"].kb`), so the
+Everything goes through the running server's knowledge base (`engine.knowledge`, a `KnowledgeAdmin`), so the
 assistant answers from the change at once. Uploads are streamed with a size cap; a document that
 cannot be read is kept as failed with its error, shown in the list.
 """
@@ -9,18 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from adapters.console.context import ConsoleContext
 from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
 from adapters.console.views import chunk_json, document_json
 from bot.accounts import STAFF
 from bot.errors import DocumentError
+from bot.ports import KnowledgeAdmin
 from bot.types import Answer
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 SUFFIXES = (".docx", ".pdf", ".txt", ".text", ".md", ".markdown", ".html", ".htm")
 UPLOADS = "uploads/"
@@ -34,8 +34,8 @@ class Upload:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-def _kb(request: web.Request) -> Any:
-    kb = getattr(request.app.get("qdbot"), "kb", None)
+def _kb(console: ConsoleContext) -> KnowledgeAdmin:
+    kb = console.engine.knowledge
     if kb is None:
         raise Refused(503, "error_kb_unavailable")
     return kb
@@ -77,7 +77,7 @@ async def read_upload(ctx: Ctx, cap: int) -> Upload:
 
 
 @endpoint(*STAFF)
-async def list_documents(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def list_documents(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     docs = await console.store.kb_list_documents()
     return json_response({"documents": [document_json(d) for d in docs]})
 
@@ -93,7 +93,7 @@ def _bounded(query: Any, name: str, default: int, most: int) -> int:
     return int(raw)
 
 
-async def chunks_data(console: "ConsoleChannel", request: web.Request) -> dict[str, Any]:
+async def chunks_data(console: ConsoleContext, request: web.Request) -> dict[str, Any]:
     """A document and one page of its indexed chunks in reading order (`offset`, `limit` up to 200)."""
     doc = await _document(console, request)
     offset = _bounded(request.query, "offset", 0, 10**9)
@@ -107,7 +107,7 @@ async def chunks_data(console: "ConsoleChannel", request: web.Request) -> dict[s
 
 
 @endpoint(*STAFF)
-async def list_chunks(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def list_chunks(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     return json_response(await chunks_data(console, request))
 
 
@@ -117,10 +117,10 @@ def _report_json(report: Any) -> dict[str, Any]:
             "failures": [{"file": Path(p).name, "reason": r} for p, r in report.failures]}
 
 
-async def _ingest(console: "ConsoleChannel", request: web.Request, ctx: Ctx, up: Upload, action: str,
+async def _ingest(console: ConsoleContext, request: web.Request, ctx: Ctx, up: Upload, action: str,
                   target: str) -> web.StreamResponse:
     try:
-        report = await _kb(request).ingest_bytes(up.filename, up.data)
+        report = await _kb(console).ingest_bytes(up.filename, up.data)
     except DocumentError:
         raise
     except Exception as exc:  # audited before it becomes a 500, so a crashed upload is on record
@@ -137,12 +137,12 @@ async def _ingest(console: "ConsoleChannel", request: web.Request, ctx: Ctx, up:
 
 
 @endpoint(*STAFF)
-async def upload(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def upload(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     up = await read_upload(ctx, console.config.max_upload_bytes)
     return await _ingest(console, request, ctx, up, "kb_upload", "")
 
 
-async def _document(console: "ConsoleChannel", request: web.Request):
+async def _document(console: ConsoleContext, request: web.Request):
     doc_id = request.match_info["id"]
     doc = await console.store.kb_get_document(doc_id) if len(doc_id) <= 64 else None
     if doc is None:
@@ -150,18 +150,18 @@ async def _document(console: "ConsoleChannel", request: web.Request):
     return doc
 
 
-def _forget_upload(request: web.Request, source: str) -> None:
+def _forget_upload(console: ConsoleContext, source: str) -> None:
     """Delete an uploaded file (and its sidecar) so a later ingest of the folder does not bring it back."""
     if not source.startswith(UPLOADS):
         return
-    folder = Path(_kb(request).ingestor.uploads_dir)
+    folder = _kb(console).uploads_dir
     name = Path(source[len(UPLOADS):]).name
     for path in (folder / name, folder / f"{name}.meta.toml"):
         path.unlink(missing_ok=True)
 
 
 @endpoint(*STAFF)
-async def replace(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def replace(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """A new version of a document: same name and type keeps its identity, else the old one is removed."""
     old = await _document(console, request)
     up = await read_upload(ctx, console.config.max_upload_bytes)
@@ -170,17 +170,17 @@ async def replace(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> 
         up.filename = old_name
     resp = await _ingest(console, request, ctx, up, "kb_replace", f"document:{old.id}")
     if UPLOADS + up.filename != old.source:
-        await _kb(request).remove_document(old.id)
-        _forget_upload(request, old.source)
+        await _kb(console).remove_document(old.id)
+        _forget_upload(console, old.source)
     return resp
 
 
 @endpoint(*STAFF)
-async def reingest(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def reingest(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """Read the document's file again (uploaded or bundled documents)."""
-    doc, kb = await _document(console, request), _kb(request)
+    doc, kb = await _document(console, request), _kb(console)
     if doc.source.startswith(UPLOADS):
-        report = await kb.ingest([Path(kb.ingestor.uploads_dir) / Path(doc.source).name])
+        report = await kb.ingest([kb.uploads_dir / Path(doc.source).name])
     elif doc.source.startswith(BUNDLED):
         report = await kb.ingest()
     else:
@@ -193,10 +193,10 @@ async def reingest(console: "ConsoleChannel", request: web.Request, ctx: Ctx) ->
 
 
 @endpoint(*STAFF)
-async def delete(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def delete(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     doc = await _document(console, request)
-    await _kb(request).remove_document(doc.id)
-    _forget_upload(request, doc.source)
+    await _kb(console).remove_document(doc.id)
+    _forget_upload(console, doc.source)
     await console.store.console.audit(ctx.account, "kb_delete", f"document:{doc.id}", ctx.ip, title=doc.title)
     return done(console, request, ctx, {"ok": True}, key="done_kb_delete", default="/console/kb", detail=doc.title)
 
@@ -205,12 +205,12 @@ IDENTITY_FIELDS = ("title", "issuer", "region", "doc_number", "issued", "effecti
 
 
 @endpoint(*STAFF)
-async def identity(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def identity(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """Correct what ingest read about a document (an empty field goes back to what was read)."""
     doc = await _document(console, request)
     fields = {k: str(ctx.body.get(k) or "") for k in IDENTITY_FIELDS if k in ctx.body}
     try:
-        updated = await _kb(request).update_identity(doc.id, {**doc.identity_override, **fields})
+        updated = await _kb(console).update_identity(doc.id, {**doc.identity_override, **fields})
     except ValueError as exc:
         raise Refused(400, "error_identity", str(exc)) from exc
     if updated is None:
@@ -230,17 +230,14 @@ def answer_json(a: Answer) -> dict[str, Any]:
                           "lexical": p.lexical_score, "text": p.text} for p in a.passages]}
 
 
-async def try_answer(request: web.Request, question: str) -> dict[str, Any]:
+async def try_answer(console: ConsoleContext, question: str) -> dict[str, Any]:
     """What the assistant would answer, and from which passages (nothing is stored)."""
-    answerer = getattr(request.app.get("qdbot"), "answerer", None)
-    if answerer is None:
-        raise Refused(503, "error_kb_unavailable")
-    return answer_json(await answerer.answer(question[:2000]))
+    return answer_json(await console.engine.answerer.answer(question[:2000]))
 
 
 @endpoint(*STAFF)
-async def try_question(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def try_question(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     question = str(ctx.body.get("question") or "").strip()
     if not question:
         raise Refused(400, "error_missing", "question")
-    return json_response(await try_answer(request, question))
+    return json_response(await try_answer(console, question))

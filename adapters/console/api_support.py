@@ -1,16 +1,14 @@
 """Console API of issue 17: correct a support item, publish or hide it."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from adapters.console.context import ConsoleContext
 from adapters.console.auth import Ctx, Refused, done, endpoint
 from bot.accounts import STAFF
 from bot.support import FIELDS, OPS, STATES, Condition
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 
 def _number(body: dict, key: str) -> float | None:
@@ -52,7 +50,7 @@ def _item_id(request: web.Request) -> int:
 
 
 @endpoint(*STAFF)
-async def update_item(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def update_item(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     item_id, body = _item_id(request), ctx.body
     item = await console.store.eligibility.get_item(item_id)
     if item is None:
@@ -71,7 +69,7 @@ async def update_item(console: "ConsoleChannel", request: web.Request, ctx: Ctx)
 
 
 @endpoint(*STAFF)
-async def set_state(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def set_state(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     item_id, state = _item_id(request), str(ctx.body.get("state", ""))
     if state not in STATES:
         raise Refused(400, "error_invalid", "state")

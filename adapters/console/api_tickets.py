@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
+from adapters.console.context import ConsoleContext
 from adapters.console.filters import days, number
 from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
 from adapters.console.views import event_json, masker, message_json, ticket_json
@@ -23,21 +24,19 @@ from bot.dashboard import sla
 from bot.records import TicketRecord
 from bot.types import utcnow
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 OPEN = ("waiting", "active")
 CLOSED = ("resolved", "expired", "cancelled")
 KEEPALIVE_SECONDS = 15.0
 
 
-async def _with_card(console: "ConsoleChannel", ctx: Ctx, t: TicketRecord) -> dict[str, Any]:
+async def _with_card(console: ConsoleContext, ctx: Ctx, t: TicketRecord) -> dict[str, Any]:
     conv = await console.store.get_conversation(t.conversation_id)
     channel = conv.channel if conv else ""
     return ticket_json(t, ctx.account, channel=channel, card=console.desk.card(t, channel))
 
 
-async def queue_data(console: "ConsoleChannel", ctx: Ctx) -> dict[str, Any]:
+async def queue_data(console: ConsoleContext, ctx: Ctx) -> dict[str, Any]:
     tickets = await console.store.tickets.list(OPEN, limit=500)
     rows = [await _with_card(console, ctx, t) for t in tickets]
     waiting = sorted((r for r in rows if r["state"] == "waiting"), key=lambda r: r["waiting_since"] or "")
@@ -45,7 +44,7 @@ async def queue_data(console: "ConsoleChannel", ctx: Ctx) -> dict[str, Any]:
             "me": ctx.account.manager_id}
 
 
-async def history_data(console: "ConsoleChannel", ctx: Ctx, days: int = 30) -> dict[str, Any]:
+async def history_data(console: ConsoleContext, ctx: Ctx, days: int = 30) -> dict[str, Any]:
     since = utcnow() - timedelta(days=days)
     recent = await console.store.console.stats.tickets(since, utcnow() + timedelta(seconds=1))
     closed = [t for t in recent if t.state in CLOSED][:100]
@@ -59,14 +58,14 @@ def _sla_json(tickets: list[TicketRecord]) -> dict[str, Any]:
 
 
 @endpoint()
-async def list_tickets(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def list_tickets(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """?view=queue (default): waiting and active tickets; ?view=history: closed ones with SLA figures."""
     if request.query.get("view") == "history":
         return json_response(await history_data(console, ctx, days(request.query)))
     return json_response(await queue_data(console, ctx))
 
 
-async def ticket_data(console: "ConsoleChannel", ctx: Ctx, ticket_id: int, audit: bool = True) -> dict[str, Any]:
+async def ticket_data(console: ConsoleContext, ctx: Ctx, ticket_id: int, audit: bool = True) -> dict[str, Any]:
     t = await console.store.tickets.get(ticket_id)
     if t is None:
         raise Refused(404, "error_not_found")
@@ -81,12 +80,12 @@ async def ticket_data(console: "ConsoleChannel", ctx: Ctx, ticket_id: int, audit
 
 
 @endpoint()
-async def get_ticket(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def get_ticket(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     return json_response(await ticket_data(console, ctx, number(request.match_info["id"])))
 
 
 @endpoint()
-async def managers(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def managers(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     roster = await console.store.tickets.managers()
     return json_response({"managers": [{"id": m.id, "name": m.name, "specialties": list(m.specialties),
                                         "working_hours": m.working_hours} for m in roster]})
@@ -109,7 +108,7 @@ def actor(ctx: Ctx) -> tuple[str, str | None]:
     return ctx.account.manager_id, None
 
 
-async def _run(console: "ConsoleChannel", ctx: Ctx, action: str, ticket_id: int) -> Any:
+async def _run(console: ConsoleContext, ctx: Ctx, action: str, ticket_id: int) -> Any:
     desk, (me, staff) = console.desk, actor(ctx)
     if action == "claim":
         return await desk.claim(ticket_id, me, staff_name=staff)
@@ -128,7 +127,7 @@ async def _run(console: "ConsoleChannel", ctx: Ctx, action: str, ticket_id: int)
 
 def _action(action: str):
     @endpoint()
-    async def handler(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+    async def handler(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         ticket_id = number(request.match_info["id"])
         if await console.store.tickets.get(ticket_id) is None:
             raise Refused(404, "error_not_found")
@@ -146,7 +145,7 @@ ACTIONS = {name: _action(name) for name in ("claim", "reply", "note", "transfer"
 
 
 @endpoint()
-async def events(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def events(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """Server-sent events: `ticket` {kind, ticket_id, state} whenever a ticket changes (in any worker)."""
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                        "Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"})

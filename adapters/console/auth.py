@@ -17,25 +17,22 @@ import base64
 import functools
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp import BodyPartReader, web
 
 from adapters.client_address import client_ip
+from adapters.console.context import ConsoleContext
+from adapters.console.cookies import FLASH_COOKIE, SESSION_COOKIE, Ctx, pop_flash, secure_cookies, set_cookie  # noqa: F401
+from adapters.console.html import error_page
 from adapters.console.i18n import lang_of, t
 from bot import links
 from bot.errors import BadRequestError, DocumentError, HandoffError, NotPermittedError
-from bot.records import AccountRecord
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
-SESSION_COOKIE = "qdbot_console"
-FLASH_COOKIE = "qdbot_flash"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-Handler = Callable[["ConsoleChannel", web.Request, "Ctx"], Awaitable[web.StreamResponse]]
+Handler = Callable[[ConsoleContext, web.Request, "Ctx"], Awaitable[web.StreamResponse]]
 
 
 class Refused(Exception):
@@ -46,39 +43,13 @@ class Refused(Exception):
         self.status, self.key, self.detail = status, key, detail
 
 
-@dataclass
-class Ctx:
-    """The caller of one request."""
-
-    account: AccountRecord
-    via: str  # "session" | "token"
-    lang: str
-    ip: str
-    session: str | None = None
-    read_only: bool = False
-    csrf: str = ""
-    body: dict[str, Any] = field(default_factory=dict)
-    lists: dict[str, list[str]] = field(default_factory=dict)  # a form's repeated fields (checkboxes), all values
-    form: bool = False
-    multipart: MultipartReader | None = None
-    pending_part: BodyPartReader | None = None  # a multipart's first part, when it was not the CSRF token
-
-    @property
-    def role(self) -> str:
-        return self.account.role
 
 
-def secure_cookies(request: web.Request, public_url: str | None) -> bool:
-    return request.secure or (public_url or "").lower().startswith("https://")
 
 
-def set_cookie(resp: web.StreamResponse, request: web.Request, console: "ConsoleChannel", name: str, value: str,
-               max_age: int | None = None) -> None:
-    resp.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Lax",
-                    secure=secure_cookies(request, console.settings.qdbot_public_url))
 
 
-async def authenticate(console: "ConsoleChannel", request: web.Request) -> Ctx | None:
+async def authenticate(console: ConsoleContext, request: web.Request) -> Ctx | None:
     lang, ip = lang_of(request), client_ip(request, console.config.trusted_proxies)
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
@@ -91,7 +62,7 @@ async def authenticate(console: "ConsoleChannel", request: web.Request) -> Ctx |
     return Ctx(account, "session", lang, ip, session=raw, csrf=console.accounts.csrf_token(raw))
 
 
-async def read_body(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> None:
+async def read_body(console: ConsoleContext, request: web.Request, ctx: Ctx) -> None:
     """Parse the body (JSON, form or multipart) and check the CSRF token of cookie sessions."""
     ctype = request.content_type
     ctx.form = ctype in FORM_TYPES and ctx.via == "session"  # a browser form: answered with a redirect
@@ -128,7 +99,7 @@ def endpoint(*roles: str, page: bool = False) -> Callable[[Handler], Callable]:
     """Authenticate, authorise (`roles`; none: every role), check CSRF, translate refusals."""
     def decorate(fn: Handler) -> Callable:
         @functools.wraps(fn)
-        async def wrapper(console: "ConsoleChannel", request: web.Request) -> web.StreamResponse:
+        async def wrapper(console: ConsoleContext, request: web.Request) -> web.StreamResponse:
             ctx = await authenticate(console, request)
             if ctx is None:
                 return _anonymous(request, page)
@@ -155,7 +126,7 @@ def endpoint(*roles: str, page: bool = False) -> Callable[[Handler], Callable]:
     return decorate
 
 
-async def _refused(console: "ConsoleChannel", request: web.Request, ctx: Ctx, status: int, key: str, detail: str,
+async def _refused(console: ConsoleContext, request: web.Request, ctx: Ctx, status: int, key: str, detail: str,
                    page: bool) -> web.StreamResponse:
     if status == 403:
         await console.store.console.audit(ctx.account, "refused", f"{request.method} {request.path}", ctx.ip,
@@ -177,13 +148,11 @@ def _quote(path: str) -> str:
     return quote(path, safe="")
 
 
-def refusal(console: "ConsoleChannel", request: web.Request, ctx: Ctx, status: int, key: str, detail: str,
+def refusal(console: ConsoleContext, request: web.Request, ctx: Ctx, status: int, key: str, detail: str,
             page: bool) -> web.StreamResponse:
     if ctx.form and status != 403:
         return redirect(console, request, ctx, "error", key, detail)
     if page:
-        from adapters.console.html import error_page
-
         return error_page(ctx, status, t(ctx.lang, key), detail)
     return web.json_response({"error": t(ctx.lang, key), "code": key.removeprefix("error_"), "detail": detail},
                              status=status)
@@ -194,13 +163,13 @@ def safe_next(value: object, default: str) -> str:
     return text if text.startswith("/console") and not text.startswith("//") and "\\" not in text else default
 
 
-def redirect(console: "ConsoleChannel", request: web.Request, ctx: Ctx, kind: str, key: str, detail: str = "",
+def redirect(console: ConsoleContext, request: web.Request, ctx: Ctx, kind: str, key: str, detail: str = "",
              default: str = "/console") -> web.Response:
     """303 back to the page the form came from, with a signed one-time message."""
     return flash_redirect(console, request, safe_next(ctx.body.get("next"), default), kind, key, detail)
 
 
-def flash_redirect(console: "ConsoleChannel", request: web.Request, location: str, kind: str, key: str,
+def flash_redirect(console: ConsoleContext, request: web.Request, location: str, kind: str, key: str,
                    detail: str = "") -> web.Response:
     resp = web.HTTPSeeOther(location)
     payload = base64.urlsafe_b64encode(json.dumps([kind, key, detail[:300]]).encode()).decode()
@@ -208,7 +177,7 @@ def flash_redirect(console: "ConsoleChannel", request: web.Request, location: st
     return resp
 
 
-def done(console: "ConsoleChannel", request: web.Request, ctx: Ctx, data: Any, key: str = "saved",
+def done(console: ConsoleContext, request: web.Request, ctx: Ctx, data: Any, key: str = "saved",
          default: str = "/console", status: int = 200, detail: str = "") -> web.StreamResponse:
     """The JSON answer of an action, or for a browser form a redirect with a success message."""
     if ctx.form:
@@ -222,15 +191,3 @@ def _dumps(data: Any) -> str:
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=_dumps, headers={"Cache-Control": "no-store"})
-
-
-def pop_flash(console: "ConsoleChannel", request: web.Request) -> tuple[str, str, str] | None:
-    raw = request.cookies.get(FLASH_COOKIE)
-    payload = links.verify(console.secret, raw, "flash") if raw else None
-    if payload is None:
-        return None
-    try:
-        kind, key, detail = json.loads(base64.urlsafe_b64decode(payload))
-    except (ValueError, TypeError):
-        return None
-    return str(kind), str(key), str(detail)

@@ -6,7 +6,6 @@ under /api/admin/ is described in `openapi.py` (a test keeps the two equal).
 """
 from __future__ import annotations
 
-import asyncio
 import functools
 from zoneinfo import ZoneInfo
 
@@ -16,6 +15,7 @@ from adapters.console import (
     api_admin, api_calendar, api_conversations, api_gaps, api_kb, api_support, api_tickets, pages_admin,
     pages_calendar, pages_conversations, pages_gaps, pages_kb, pages_support, pages_tickets, static,
 )
+from adapters.console.context import TICKETS_CHANNEL, TicketHub
 from adapters.console.settings import ConsoleSettings
 from bot.accounts import Accounts
 from bot.engine import Engine
@@ -85,28 +85,8 @@ ROUTES = [
 ]
 
 
-TICKETS_CHANNEL = "qdbot_tickets"
 
 
-class TicketHub:
-    """The browsers watching the ticket queue in this process: one queue each."""
-
-    def __init__(self) -> None:
-        self._queues: set[asyncio.Queue] = set()
-
-    def subscribe(self) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue(maxsize=100)
-        self._queues.add(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue) -> None:
-        self._queues.discard(queue)
-
-    def publish(self, item: dict | None) -> None:
-        for queue in tuple(self._queues):
-            if queue.full():  # a stalled browser: it reloads on its periodic refresh
-                continue
-            queue.put_nowait(item)
 
 
 class ConsoleChannel:

@@ -8,17 +8,15 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from adapters.console.auth import FLASH_COOKIE, Ctx, pop_flash, set_cookie
+from adapters.console.context import ConsoleContext
+from adapters.console.cookies import FLASH_COOKIE, Ctx, pop_flash, set_cookie
 from adapters.console.i18n import LANG_COOKIE, t
 from bot.accounts import ADMIN, MANAGER, STAFF
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -114,7 +112,7 @@ def _user(ctx: Ctx, request: web.Request) -> str:
             f'<a href="{e(request.path)}?lang={other}" lang="{other}">{e(t(ctx.lang, "lang_switch"))}</a>{logout}</div>')
 
 
-def _flash(console: "ConsoleChannel", request: web.Request, lang: str) -> str:
+def _flash(console: ConsoleContext, request: web.Request, lang: str) -> str:
     flash = pop_flash(console, request)
     if flash is None:
         return ""
@@ -132,7 +130,7 @@ def shell(lang: str, title: str, body: str, header: str = "") -> str:
             f'<body>{header}<main class="main">{body}</main></body></html>')
 
 
-def page(console: "ConsoleChannel", request: web.Request, ctx: Ctx, title: str, body: str, active: str = "") -> web.Response:
+def page(console: ConsoleContext, request: web.Request, ctx: Ctx, title: str, body: str, active: str = "") -> web.Response:
     """A full console page for a signed-in user; the one-time message is shown and cleared."""
     header = (f'<header class="top"><a class="brand" href="/console">{e(t(ctx.lang, "console_name"))}</a>'
               f'{_nav(ctx, active)}{_user(ctx, request)}</header>')
@@ -144,7 +142,7 @@ def page(console: "ConsoleChannel", request: web.Request, ctx: Ctx, title: str, 
     return resp
 
 
-def remember_lang(resp: web.StreamResponse, request: web.Request, console: "ConsoleChannel") -> None:
+def remember_lang(resp: web.StreamResponse, request: web.Request, console: ConsoleContext) -> None:
     lang = request.query.get("lang")
     if lang in ("zh", "en"):
         set_cookie(resp, request, console, LANG_COOKIE, lang, max_age=365 * 86400)
@@ -158,3 +156,11 @@ def error_page(ctx: Ctx, status: int, message: str, detail: str = "") -> web.Res
     body = (f'<p class="flash error">{e(message)} {e(detail)}</p>'
             f'<p><a class="button" href="/console">{e(t(ctx.lang, "back_home"))}</a></p>')
     return html_response(shell(ctx.lang, str(status), f"<h1>{status}</h1>{body}"), status)
+
+
+def token_page(ctx: Ctx, username: str, raw: str) -> web.Response:
+    """The one time an issued API token is shown."""
+    lang = ctx.lang
+    body = (f'<h1>{e(t(lang, "token_issued", username=username))}</h1><p>{e(t(lang, "token_once"))}</p>'
+            f'<pre class="token">{e(raw)}</pre><p><a class="button" href="/console/accounts">{e(t(lang, "back"))}</a></p>')
+    return html_response(shell(lang, t(lang, "issue_token"), body))

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from adapters.console.context import ConsoleContext
 from adapters.console import charts
 from adapters.console.api_admin import LOGIN_CSRF_COOKIE, dashboard_data, home_for
 from adapters.console.filters import days
@@ -19,16 +19,14 @@ from bot.accounts import ADMIN, ROLES, STAFF
 from bot.records import AccountRecord, ApiTokenRecord
 from bot.types import utcnow
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 
-async def home(console: "ConsoleChannel", request: web.Request) -> web.StreamResponse:
+async def home(console: ConsoleContext, request: web.Request) -> web.StreamResponse:
     ctx = await authenticate(console, request)
     raise web.HTTPSeeOther(home_for(ctx.role) if ctx else "/console/login")
 
 
-async def login_page(console: "ConsoleChannel", request: web.Request) -> web.StreamResponse:
+async def login_page(console: ConsoleContext, request: web.Request) -> web.StreamResponse:
     """The sign-in form, with a double-submit CSRF token (cookie and hidden field)."""
     lang, nxt = lang_of(request), safe_next(request.query.get("next"), "")
     if await authenticate(console, request) is not None:
@@ -68,7 +66,7 @@ def _cards(items: list[tuple[str, str]]) -> str:
 
 
 @endpoint(*STAFF, page=True)
-async def dashboard_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def dashboard_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     period = days(request.query)
     d, lang = await dashboard_data(console, period), ctx.lang
     cards = _cards([
@@ -123,7 +121,7 @@ def _account_row(ctx: Ctx, a: AccountRecord, tokens: list[ApiTokenRecord], tz: Z
 
 
 @endpoint(ADMIN, page=True)
-async def accounts_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def accounts_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang, store = ctx.lang, console.store.console
     rows = [_account_row(ctx, a, await store.tokens(a.id), console.tz) for a in await store.accounts()]
     create = form(ctx, "/api/admin/accounts",
@@ -139,15 +137,10 @@ async def accounts_page(console: "ConsoleChannel", request: web.Request, ctx: Ct
     return page(console, request, ctx, t(lang, "nav_accounts"), body, "accounts")
 
 
-def token_page(ctx: Ctx, username: str, raw: str) -> web.Response:
-    lang = ctx.lang
-    body = (f'<h1>{e(t(lang, "token_issued", username=username))}</h1><p>{e(t(lang, "token_once"))}</p>'
-            f'<pre class="token">{e(raw)}</pre><p><a class="button" href="/console/accounts">{e(t(lang, "back"))}</a></p>')
-    return html_response(shell(lang, t(lang, "issue_token"), body))
 
 
 @endpoint(ADMIN, page=True)
-async def audit_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def audit_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     action = request.query.get("action") or None
     rows = await console.store.console.audit_log(200, None, action)
     lang = ctx.lang

@@ -2,18 +2,17 @@
 notices sent and failed, pause). Policy status on the knowledge-base page: `status_cell`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 import prompts
+from adapters.console.context import ConsoleContext
 from adapters.console.auth import Ctx, endpoint
 from adapters.console.html import badge, e, field, form, page, select, table
 from bot import calendar_answers, status
 from bot.accounts import STAFF
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 _KIND = {"current": "ok", "not_yet_effective": "muted", "expired": "error", "superseded": "error"}
 
@@ -22,7 +21,7 @@ def s(lang: str, key: str, **fields: object) -> str:
     return prompts.text_from("calendar", lang, key, **fields)
 
 
-def _today(console: "ConsoleChannel"):
+def _today(console: ConsoleContext):
     policy = getattr(console.engine.answerer, "policy", None)
     notices = getattr(console.engine, "notices", None)
     clock = getattr(policy, "clock", None) or getattr(notices, "clock", None)
@@ -54,7 +53,7 @@ def _entry_row(ctx: Ctx, entry: Any, today) -> list[str]:
             _entry_form(ctx, entry)]
 
 
-async def _notices_panel(console: "ConsoleChannel", ctx: Ctx) -> str:
+async def _notices_panel(console: ConsoleContext, ctx: Ctx) -> str:
     lang = ctx.lang
     stats = await console.store.calendar.stats()
     paused = (await console.store.get_state("notices_paused")) == "1"
@@ -71,7 +70,7 @@ async def _notices_panel(console: "ConsoleChannel", ctx: Ctx) -> str:
 
 
 @endpoint(*STAFF, page=True)
-async def calendar_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def calendar_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang, today = ctx.lang, _today(console)
     entries = calendar_answers.order(await console.store.calendar.entries(include_hidden=True), today)
     heads = [s(lang, k) for k in ("console_what", "console_who", "console_window", "console_document",
@@ -97,7 +96,7 @@ def status_cell(ctx: Ctx, doc_id: str, state: status.PolicyState | None, overrid
     return label + extra + form(ctx, f"/api/admin/documents/{doc_id}/status", inner, next_="/console/kb", cls="row-form")
 
 
-async def kb_states(console: "ConsoleChannel") -> tuple[dict, dict]:
+async def kb_states(console: ConsoleContext) -> tuple[dict, dict]:
     """(doc id -> state, doc id -> operator override) for the knowledge-base page."""
     docs = await console.store.calendar.policies()
     return status.states(docs, _today(console)), {d.id: d.override for d in docs}

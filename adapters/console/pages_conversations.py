@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
+from adapters.console.context import ConsoleContext
 from adapters.console.api_conversations import conversations_data, transcript_data
 from adapters.console.auth import Ctx, endpoint
 from adapters.console.filters import number, query_string
@@ -14,11 +15,9 @@ from adapters.console.i18n import t
 from bot.accounts import STAFF
 from bot.types import TEST_CHANNELS
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 
-def _filters(console: "ConsoleChannel", ctx: Ctx, q: Any) -> str:
+def _filters(console: ConsoleContext, ctx: Ctx, q: Any) -> str:
     lang = ctx.lang
     channels = sorted({*console.engine.channels, "web", "telegram", "wecom"} - {"console"}) + list(TEST_CHANNELS)
     any_ = ("", t(lang, "any"))
@@ -57,7 +56,7 @@ def _flags(ctx: Ctx, c: dict[str, Any]) -> str:
     return " ".join(out)
 
 
-def _row(console: "ConsoleChannel", ctx: Ctx, c: dict[str, Any]) -> list[str]:
+def _row(console: ConsoleContext, ctx: Ctx, c: dict[str, Any]) -> list[str]:
     link = f'<a href="/console/conversations/{c["id"]}">{e(c["first_question"] or "#" + str(c["id"]))}</a>'
     modes = " ".join(t(ctx.lang, "mode_" + m) for m in c["modes"])
     return [e(when(datetime.fromisoformat(c["updated_at"]), console.tz)), e(c["channel"]), e(c["user"]), link,
@@ -65,7 +64,7 @@ def _row(console: "ConsoleChannel", ctx: Ctx, c: dict[str, Any]) -> list[str]:
 
 
 @endpoint(*STAFF, page=True)
-async def list_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def list_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     q, lang = request.query, ctx.lang
     data = await conversations_data(console, ctx, q)
     headers = [t(lang, k) for k in ("last_activity", "channel", "user", "first_question", "messages", "flags", "mode")]
@@ -111,7 +110,7 @@ def _answer_details(ctx: Ctx, m: dict[str, Any]) -> str:
             f'<h4>{e(t(lang, "passages"))}</h4>{_passages(ctx, m.get("passages") or [])}</details>')
 
 
-def turn_html(console: "ConsoleChannel", ctx: Ctx, m: dict[str, Any]) -> str:
+def turn_html(console: ConsoleContext, ctx: Ctx, m: dict[str, Any]) -> str:
     """One turn with its author; assistant answers with what they were built from."""
     author = t(ctx.lang, "role_turn_" + m["role"]) + (f' · {m["author"]}' if m.get("author") and m["role"] == "manager" else "")
     extra = _answer_details(ctx, m) if m["role"] == "assistant" and m.get("mode") else ""
@@ -123,7 +122,7 @@ def turn_html(console: "ConsoleChannel", ctx: Ctx, m: dict[str, Any]) -> str:
 
 
 @endpoint(*STAFF, page=True)
-async def transcript_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def transcript_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     data = await transcript_data(console, ctx, number(request.match_info["id"]))
     c, lang = data["conversation"], ctx.lang
     tickets = "".join(f'<li><a href="/console/tickets/{tk["id"]}">#{tk["id"]}</a> '

@@ -3,10 +3,11 @@ one group or every ticked one, reopen), and curated answers."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
+from adapters.console.context import ConsoleContext
 from adapters.console.api_gaps import gaps_data, state_of
 from adapters.console.filters import days
 from adapters.console.auth import Ctx, endpoint
@@ -15,8 +16,6 @@ from adapters.console.i18n import t
 from bot.accounts import STAFF
 from bot.gaps import STATES
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 
 def _curated_fields(ctx: Ctx, question: str, examples: list[str], answer: str = "") -> str:
@@ -27,7 +26,7 @@ def _curated_fields(ctx: Ctx, question: str, examples: list[str], answer: str = 
                                                f'</textarea>'))
 
 
-def _decision(ctx: Ctx, console: "ConsoleChannel", g: dict[str, Any]) -> str:
+def _decision(ctx: Ctx, console: ConsoleContext, g: dict[str, Any]) -> str:
     lang = ctx.lang
     if g["state"] == "answered" and g["curated_id"]:
         return (f'<span class="muted">{e(t(lang, "gap_answered_by"))} '
@@ -46,7 +45,7 @@ def _one(ctx: Ctx, g: dict[str, Any], back: str) -> str:
                 f'<button class="small">{e(t(lang, label))}</button>', next_=back, cls="inline gap-action")
 
 
-def _group(console: "ConsoleChannel", ctx: Ctx, n: int, g: dict[str, Any], back: str) -> str:
+def _group(console: ConsoleContext, ctx: Ctx, n: int, g: dict[str, Any], back: str) -> str:
     lang = ctx.lang
     reasons = " ".join(badge(f'{t(lang, "reason_" + r)} {c}', "error" if r == "thumbs_down" else "muted")
                        for r, c in sorted(g["reasons"].items()))
@@ -79,7 +78,7 @@ def _bulk(ctx: Ctx, state: str, back: str) -> str:
 
 
 @endpoint(*STAFF, page=True)
-async def gaps_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def gaps_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     period, state = days(request.query), state_of(request.query)
     data, lang = await gaps_data(console, request, ctx, period, state), ctx.lang
     back = f"/console/gaps?days={period}&state={state}"
@@ -110,7 +109,7 @@ def _curated_item(ctx: Ctx, c: Any) -> str:
 
 
 @endpoint(*STAFF, page=True)
-async def curated_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def curated_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang = ctx.lang
     items = await console.store.console.curated_list()
     new = form(ctx, "/api/admin/curated", _curated_fields(ctx, "", [])

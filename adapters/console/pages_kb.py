@@ -2,11 +2,12 @@
 chunk viewer of one document (its indexed chunks in reading order, a page at a time)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
+from adapters.console.context import ConsoleContext
 from adapters.console.api_kb import IDENTITY_FIELDS, chunks_data, try_answer
 from adapters.console.auth import Ctx, Refused, endpoint
 from adapters.console.html import badge, e, field, form, page, table, when
@@ -15,8 +16,6 @@ from adapters.console.pages_calendar import kb_states, status_cell
 from adapters.console.kb_review import review_html
 from bot.accounts import STAFF
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 ACCEPT = ".docx,.pdf,.txt,.md,.markdown,.html,.htm"
 
@@ -25,7 +24,7 @@ def _file_input(required: bool = True) -> str:
     return f'<input type="file" name="file" accept="{ACCEPT}"{" required" if required else ""}>'
 
 
-def _doc_row(console: "ConsoleChannel", ctx: Ctx, d: Any, policy: tuple[dict, dict] = ({}, {})) -> list[str]:
+def _doc_row(console: ConsoleContext, ctx: Ctx, d: Any, policy: tuple[dict, dict] = ({}, {})) -> list[str]:
     lang = ctx.lang
     status = badge(t(lang, "doc_ok"), "ok") if d.status == "ok" else badge(t(lang, "doc_failed"), "error")
     error = f'<div class="error-text">{e(d.error)}</div>' if d.error else ""
@@ -61,7 +60,7 @@ def _identity(ctx: Ctx, d: Any) -> str:
             f'<details class="identity"><summary>{e(t(lang, "identity_edit"))}</summary>{edit}</details>')
 
 
-def _failed_section(console: "ConsoleChannel", ctx: Ctx, docs: list[Any]) -> str:
+def _failed_section(console: ConsoleContext, ctx: Ctx, docs: list[Any]) -> str:
     """Files that could not be ingested, with the reason: not documents, so listed apart (or nothing)."""
     if not docs:
         return ""
@@ -94,12 +93,12 @@ def _try_box(ctx: Ctx, question: str, result: dict[str, Any] | None) -> str:
 
 
 @endpoint(*STAFF, page=True)
-async def kb_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def kb_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang = ctx.lang
     docs = await console.store.kb_list_documents()
     question = request.query.get("try", "").strip()[:500]
     try:
-        result = await try_answer(request, question) if question else None
+        result = await try_answer(console, question) if question else None
     except Refused:
         result = None
     policy = await kb_states(console)  # issue 16: policy status column
@@ -142,7 +141,7 @@ def _pager(ctx: Ctx, data: dict[str, Any]) -> str:
 
 
 @endpoint(*STAFF, page=True)
-async def chunks_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def chunks_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """One document's indexed chunks in reading order, 50 a page: section path, article, region, characters."""
     data, lang = await chunks_data(console, request), ctx.lang
     doc = data["document"]

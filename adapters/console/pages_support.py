@@ -2,10 +2,10 @@
 (issue 17): which items users qualify for most, which conditions near misses fail on most."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from adapters.console.context import ConsoleContext
 from adapters.console.auth import Ctx, endpoint
 from adapters.console.charts import bar_list
 from adapters.console.html import badge, e, field, form, page, select, table
@@ -13,8 +13,6 @@ from bot.accounts import STAFF
 from bot.eligibility_render import condition_text, number, say, support_text
 from bot.support import DRAFT, HIDDEN, PUBLISHED, STATES, SupportItem
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 _KIND = {PUBLISHED: "ok", DRAFT: "", HIDDEN: "muted"}
 NEXT = "/console/support"
@@ -67,7 +65,7 @@ def _row(ctx: Ctx, item: SupportItem) -> list[str]:
             _edit_form(ctx, item)]
 
 
-async def _stats(console: "ConsoleChannel", lang: str) -> str:
+async def _stats(console: ConsoleContext, lang: str) -> str:
     stats = await console.store.eligibility.stats()
     profiles = await console.store.eligibility.profiles_count()
     head = f'<p>{e(say(lang, "console_matches", matches=stats.matches, profiles=profiles))}</p>'
@@ -83,7 +81,7 @@ async def _stats(console: "ConsoleChannel", lang: str) -> str:
 
 
 @endpoint(*STAFF, page=True)
-async def support_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def support_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang = ctx.lang
     items = await console.store.eligibility.items()
     by_doc: dict[str, list[SupportItem]] = {}

@@ -7,11 +7,12 @@ another worker.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 import prompts
+from adapters.console.context import ConsoleContext
 from adapters.console.api_tickets import actor, history_data, queue_data, ticket_data
 from adapters.console.filters import number
 from adapters.console.auth import Ctx, endpoint
@@ -20,11 +21,9 @@ from adapters.console.i18n import t
 from adapters.console.pages_conversations import turn_html
 from bot.accounts import MANAGER
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 
-def _when(console: "ConsoleChannel", value: str | None) -> str:
+def _when(console: ConsoleContext, value: str | None) -> str:
     return when(datetime.fromisoformat(value), console.tz) if value else "—"
 
 
@@ -52,7 +51,7 @@ def request_line(lang: str, tk: dict[str, Any]) -> str:
     return f"{head}：{said}" if head and said else head or said or t(lang, "no_request")
 
 
-def _ticket_card(console: "ConsoleChannel", ctx: Ctx, tk: dict[str, Any]) -> str:
+def _ticket_card(console: ConsoleContext, ctx: Ctx, tk: dict[str, Any]) -> str:
     """A compact card: the request first, then state · channel · age · who holds it on one line; the intake
     answers and the conversation (loaded when opened) behind a toggle."""
     lang, tid = ctx.lang, tk["id"]
@@ -74,7 +73,7 @@ def _ticket_card(console: "ConsoleChannel", ctx: Ctx, tk: dict[str, Any]) -> str
             f'{_claim(ctx, tk, small=True)}</div>{details}</article>')
 
 
-async def queue_html(console: "ConsoleChannel", ctx: Ctx) -> str:
+async def queue_html(console: ConsoleContext, ctx: Ctx) -> str:
     q, lang = await queue_data(console, ctx), ctx.lang
     out = []
     for key, empty in (("waiting", "no_waiting"), ("active", "no_active")):
@@ -84,7 +83,7 @@ async def queue_html(console: "ConsoleChannel", ctx: Ctx) -> str:
     return "".join(out)
 
 
-async def history_html(console: "ConsoleChannel", ctx: Ctx) -> str:
+async def history_html(console: ConsoleContext, ctx: Ctx) -> str:
     h, lang = await history_data(console, ctx), ctx.lang
     s = h["sla"]
     figures = [(t(lang, "sla_tickets"), str(s["tickets"])), (t(lang, "sla_wait"), duration(s["median_wait_to_claim_s"], lang)),
@@ -102,7 +101,7 @@ async def history_html(console: "ConsoleChannel", ctx: Ctx) -> str:
 
 
 @endpoint(page=True)
-async def queue_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def queue_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     queue = await queue_html(console, ctx)
     if request.query.get("partial") == "queue":
         return html_response(queue)
@@ -140,7 +139,7 @@ def _actions(ctx: Ctx, tk: dict[str, Any], managers: list[dict[str, Any]]) -> st
     return f'<section class="actions"><h2>{e(t(lang, "actions"))}</h2>{"".join(out)}</section>'
 
 
-def _side(console: "ConsoleChannel", ctx: Ctx, data: dict[str, Any]) -> str:
+def _side(console: ConsoleContext, ctx: Ctx, data: dict[str, Any]) -> str:
     lang, tk = ctx.lang, data["ticket"]
     events = "".join(f'<li><time>{e(_when(console, ev["at"]))}</time> {e(ev["actor"])} · {e(ev["action"])} '
                      f'{e(ev["detail"])}</li>' for ev in data["events"])
@@ -150,14 +149,14 @@ def _side(console: "ConsoleChannel", ctx: Ctx, data: dict[str, Any]) -> str:
             f'<h2>{e(t(lang, "history"))}</h2><ol class="events">{events}</ol>')
 
 
-def _transcript(console: "ConsoleChannel", ctx: Ctx, data: dict[str, Any]) -> str:
+def _transcript(console: ConsoleContext, ctx: Ctx, data: dict[str, Any]) -> str:
     return "".join(turn_html(console, ctx, m) for m in data["messages"])
 
 
 PREVIEW_TURNS = 6
 
 
-def _preview(console: "ConsoleChannel", ctx: Ctx, data: dict[str, Any]) -> str:
+def _preview(console: ConsoleContext, ctx: Ctx, data: dict[str, Any]) -> str:
     turns = data["messages"][-PREVIEW_TURNS:]
     more = len(data["messages"]) - len(turns)
     link = (f'<a href="/console/tickets/{data["ticket"]["id"]}">'
@@ -171,7 +170,7 @@ def _live(attr: str, ticket_id: int, part: str, html: str) -> str:
 
 
 @endpoint(page=True)
-async def ticket_page(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
+async def ticket_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     """The transcript on the left; actions, the intake card and the history on the right; both kept live."""
     ticket_id, part = number(request.match_info["id"]), request.query.get("partial")
     data = await ticket_data(console, ctx, ticket_id, audit=part is None)

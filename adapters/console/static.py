@@ -4,12 +4,10 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import web
+from adapters.console.context import ConsoleContext
 
-if TYPE_CHECKING:
-    from adapters.console.channel import ConsoleChannel
 
 FOLDER = Path(__file__).parent / "static"
 TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
@@ -22,7 +20,7 @@ def assets() -> dict[str, tuple[bytes, str, str]]:
             for p in FOLDER.iterdir() if p.suffix in TYPES}
 
 
-async def asset(console: "ConsoleChannel", request: web.Request) -> web.Response:
+async def asset(console: ConsoleContext, request: web.Request) -> web.Response:
     found = assets().get(request.match_info["name"])
     if found is None:
         raise web.HTTPNotFound(text="not found")
