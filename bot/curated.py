@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -44,11 +42,8 @@ OTHER_WEIGHT = 0.3  # the weight bot.text gives words of other classes
 HOME = {"青岛", "青岛市", "qingdao"}
 
 
-@lru_cache(maxsize=None)
 def _label(lang: str) -> str:
-    path = prompts.HERE / (lang if lang in prompts.LANGS else "zh") / "console.toml"
-    with path.open("rb") as fh:
-        return str(tomllib.load(fh)["curated_source_title"])
+    return str(prompts.table(lang, "console")["curated_source_title"])
 
 
 @dataclass(frozen=True, slots=True)

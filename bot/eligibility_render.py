@@ -46,7 +46,7 @@ def condition_text(cond: Condition, lang: str) -> str:
         return say(lang, "cond_in", value=say(lang, "sep").join(cond.value))
     if cond.field == "district":
         return say(lang, "cond_district", value=cond.value)
-    unit = say(lang, f"unit_{cond.field}") if f"unit_{cond.field}" in prompts._table("zh", "eligibility") else ""
+    unit = say(lang, f"unit_{cond.field}") if f"unit_{cond.field}" in prompts.table("zh", "eligibility") else ""
     op = {">=": "≥", "<=": "≤", "==": "="}.get(cond.op, cond.op)
     return say(lang, "cond_compare", field=say(lang, f"field_{cond.field}"), op=op, value=number(cond.value), unit=unit)
 

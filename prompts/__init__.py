@@ -8,6 +8,7 @@ from __future__ import annotations
 import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
 LANGS = ("zh", "en")
@@ -18,9 +19,15 @@ def _lang(lang: str | None) -> str:
 
 
 @lru_cache(maxsize=None)
-def messages(lang: str) -> dict[str, str]:
-    with (HERE / _lang(lang) / "messages.toml").open("rb") as fh:
+def table(lang: str | None, name: str) -> dict[str, Any]:
+    """The data file `<lang>/<name>.toml` (messages, web, console, telegram, wecom, calendar, …): the one
+    loader of sentence files; unknown languages read the Chinese file."""
+    with (HERE / _lang(lang) / f"{name}.toml").open("rb") as fh:
         return tomllib.load(fh)
+
+
+def messages(lang: str) -> dict[str, str]:
+    return table(lang, "messages")
 
 
 def text(lang: str | None, key: str, **fields: object) -> str:
@@ -35,13 +42,7 @@ def template(lang: str | None, name: str) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-@lru_cache(maxsize=None)
-def _table(lang: str, name: str) -> dict[str, str]:
-    with (HERE / lang / f"{name}.toml").open("rb") as fh:
-        return tomllib.load(fh)
-
-
 def text_from(name: str, lang: str | None, key: str, **fields: object) -> str:
     """One sentence of the data file `<lang>/<name>.toml` (e.g. "calendar"), Chinese as fallback."""
-    raw = _table(_lang(lang), name).get(key) or _table("zh", name)[key]
+    raw = str(table(lang, name).get(key) or table("zh", name)[key])
     return raw.format(**fields) if fields else raw

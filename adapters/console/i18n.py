@@ -1,8 +1,6 @@
 """The console's sentences (prompts/{zh,en}/console.toml): Chinese by default, English on request."""
 from __future__ import annotations
 
-import tomllib
-from functools import lru_cache
 
 from aiohttp import web
 
@@ -11,10 +9,8 @@ import prompts
 LANG_COOKIE = "qdbot_console_lang"
 
 
-@lru_cache(maxsize=None)
 def strings(lang: str) -> dict[str, str]:
-    with (prompts.HERE / (lang if lang in prompts.LANGS else "zh") / "console.toml").open("rb") as fh:
-        return tomllib.load(fh)
+    return prompts.table(lang, "console")
 
 
 def t(lang: str, key: str, **fields: object) -> str:

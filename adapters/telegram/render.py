@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import html
 import re
-import tomllib
-from functools import lru_cache
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -27,16 +25,9 @@ HUMAN = "human"
 _BREAKS = ("\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", " ")
 
 
-@lru_cache(maxsize=None)
-def _phrases(lang: str) -> dict[str, str]:
-    with (prompts.HERE / lang / "telegram.toml").open("rb") as fh:
-        return tomllib.load(fh)
-
-
 def phrase(lang: str | None, key: str) -> str:
     """A Telegram-only user-facing sentence from prompts/<lang>/telegram.toml (zh by default)."""
-    lang = lang if lang in prompts.LANGS else "zh"
-    return _phrases(lang).get(key) or _phrases("zh")[key]
+    return prompts.text_from("telegram", lang, key)
 
 
 def escape(text: str) -> str:

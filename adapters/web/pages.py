@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,16 +24,13 @@ SECURITY_HEADERS = {
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 
 
-@lru_cache(maxsize=None)
 def ui(lang: str) -> dict[str, Any]:
     """Every sentence of the page in `lang` (prompts/{zh,en}/web.toml)."""
-    with (prompts.HERE / (lang if lang in prompts.LANGS else "zh") / "web.toml").open("rb") as fh:
-        return tomllib.load(fh)
+    return prompts.table(lang, "web")
 
 
 def say(lang: str, key: str, **fields: object) -> str:
-    raw = str(ui(lang).get(key) or ui("zh")[key])
-    return raw.format(**fields) if fields else raw
+    return prompts.text_from("web", lang, key, **fields)
 
 
 class Asset:
