@@ -1,20 +1,19 @@
 """The page, its assets (served from memory, no CDN), its UI sentences and the standalone answer page."""
 from __future__ import annotations
 
-import hashlib
 import html
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from adapters.static_files import StaticFiles
+
 import prompts
 from bot.records import StoredMessage
 
 STATIC = Path(__file__).parent / "static"
-TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
                                "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
@@ -33,30 +32,11 @@ def say(lang: str, key: str, **fields: object) -> str:
     return prompts.text_from("web", lang, key, **fields)
 
 
-class Asset:
-    def __init__(self, path: Path):
-        self.body = path.read_bytes()
-        self.content_type = TYPES.get(path.suffix, "application/octet-stream")
-        self.etag = hashlib.sha256(self.body).hexdigest()[:20]
-
-    def response(self, request: web.Request) -> web.Response:
-        """The file, or 304 when the browser's copy is current (revalidated on every use)."""
-        headers = {"ETag": f'"{self.etag}"', "Cache-Control": "no-cache", **SECURITY_HEADERS}
-        if request.headers.get("If-None-Match") == headers["ETag"]:
-            return web.Response(status=304, headers=headers)
-        return web.Response(body=self.body, content_type=self.content_type, charset="utf-8", headers=headers)
-
-
-@lru_cache(maxsize=1)
-def assets() -> dict[str, Asset]:
-    return {p.name: Asset(p) for p in STATIC.iterdir() if p.suffix in TYPES}
+FILES = StaticFiles(STATIC, (".html", ".js", ".css", ".svg"), SECURITY_HEADERS)
 
 
 def asset_response(request: web.Request, name: str) -> web.Response:
-    asset = assets().get(name)
-    if asset is None:
-        raise web.HTTPNotFound(text="not found")
-    return asset.response(request)
+    return FILES.response(request, name)
 
 
 # ---------------------------------------------------------------- the standalone answer page
