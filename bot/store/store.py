@@ -452,7 +452,7 @@ class Store:
         """A document's chunks in reading order, `limit` from `offset`, and how many it has (the chunk viewer)."""
         async with self._session() as s:
             rows, total = await kb.chunks_page(s, doc_id, offset, limit)
-            return [kb.chunk_record(r) for r in rows], total
+            return [mappers.chunk_record(r) for r in rows], total
 
     @_translated
     async def kb_generation(self) -> int:

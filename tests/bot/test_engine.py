@@ -123,15 +123,33 @@ async def test_a_flooding_user_is_asked_to_wait_and_every_message_is_kept(store,
     assert len(users) == 5 and users[-1].status == "rate_limited"
 
 
+class HeldRetriever:
+    """The retriever, holding every search until `release` is set (the first answer stays in progress)."""
+
+    def __init__(self, inner):
+        self.inner, self.searching, self.release = inner, asyncio.Event(), asyncio.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def search(self, query, k=None):
+        self.searching.set()
+        await self.release.wait()
+        return await self.inner.search(query, k)
+
+
 async def test_a_message_arriving_while_the_previous_is_answered_gets_a_busy_notice_then_its_answer(store, retriever):
     ch = RecordingChannel()
-    engine = make_engine(store, retriever, ch)
+    held = HeldRetriever(retriever)
+    engine = make_engine(store, held, ch)
     first = asyncio.create_task(engine.handle(msg("青岛计划建设多少家概念验证平台？", mid="1")))
-    await asyncio.sleep(0)  # let the first one take the conversation
-    while not engine._lock(1).locked():
-        await asyncio.sleep(0.001)
-    second = await engine.handle(msg("市级财政科技资金每年增长多少？", mid="2"))
+    await held.searching.wait()  # the first question is being answered (its conversation is locked)
+    second = asyncio.create_task(engine.handle(msg("市级财政科技资金每年增长多少？", mid="2")))
+    while not any(r.text == prompts.text("zh", "busy") for _, r in ch.sent):
+        await asyncio.sleep(0.01)  # the second one is told to wait while the first is held
+    held.release.set()
     await first
+    second = await second
     texts = [r.text for _, r in ch.sent]
     assert prompts.text("zh", "busy") in texts
     assert second.status == "answered" and "15%" in texts[-1]
