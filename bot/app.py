@@ -25,6 +25,7 @@ from bot.engine import Engine
 from bot.llm import close_chat_model, make_chat_model
 from bot.policy import PolicyDesk
 from bot.errors import QdbotError
+from bot.handoff import StaffChannel
 from bot.ports import Channel
 from bot.settings import Settings
 from bot.store import Store
@@ -157,7 +158,7 @@ def make_web_app(app: App, factories: list[ChannelFactory] | None = None) -> web
         if hasattr(channel, "routes"):
             web_app.add_routes(channel.routes())
         app.engine.register(channel)
-        if hasattr(channel, "on_ticket_event"):
+        if isinstance(channel, StaffChannel):
             app.engine.desk.add_staff(channel)
         app.channels.append(channel)
     return web_app

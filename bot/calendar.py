@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar as _cal
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
+from typing import Any
 
 from bot.types import Citation
 
@@ -70,7 +71,7 @@ class CalendarEntry:
         return Citation(title=self.title, section=self.section, source=self.source, snippet=self.clause,
                         region=self.region)
 
-    def corrected(self, **changes: object) -> "CalendarEntry":
+    def corrected(self, **changes: Any) -> "CalendarEntry":
         return replace(self, **changes)
 
 

@@ -129,16 +129,16 @@ class EligibilityDesk:
             [(m.item.id, m.outcome, m.failed[0].field if m.failed else "") for m in result.all() if m.item.id])
         text = render(result, data, self.clock.today(), lang)
         if self.llm is not None and result.all():
-            text = await self._summary(result, text, lang)
+            text = await self._summary(self.llm, result, text, lang)
         log.info("eligibility_match", channel=conv.channel, eligible=len(result.eligible),
                  near_miss=len(result.near_miss), unknown=len(result.unknown))
         return Reply(text, citations=tuple(m.item.citation() for m in result.all()), role=Role.ASSISTANT)
 
-    async def _summary(self, result: MatchResult, listed: str, lang: str) -> str:
+    async def _summary(self, llm: Runnable, result: MatchResult, listed: str, lang: str) -> str:
         """The model's summary of the matched items, followed by the list; the list alone when the
         model fails or writes a figure the items do not contain."""
         try:
-            out = await llm_ops.complete(self.llm, [SystemMessage(prompts.template(lang, "eligibility_summary")),
+            out = await llm_ops.complete(llm, [SystemMessage(prompts.template(lang, "eligibility_summary")),
                                                     HumanMessage(listed)])
         except LLMError as exc:
             log.warning("eligibility_summary_failed", error=str(exc)[:200])

@@ -15,7 +15,7 @@ import time
 import weakref
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import structlog
 
@@ -37,6 +37,10 @@ from bot.records import StoredMessage, TicketRecord
 from bot.text import detect_lang
 from bot.types import TEST_CHANNELS, Answer, Button, Conversation, IncomingMessage, Reply, Role, utcnow
 
+if TYPE_CHECKING:  # set by the composition root (bot.app)
+    from bot.eligibility import EligibilityDesk
+    from bot.subscriptions import Notices
+
 __all__ = ["COMMANDS", "Engine", "Exchange", "Outcome"]
 log = structlog.get_logger("qdbot.engine")
 COMMANDS = ("/start", "/help", "/new", "/human", "/cancel")
@@ -48,8 +52,8 @@ RATING_WINDOW = timedelta(hours=24)
 
 
 class Engine:
-    notices = None  # bot.subscriptions.Notices (issue 16): subscription commands and proactive notices
-    eligibility = None  # bot.eligibility.EligibilityDesk (issue 17): company profile and the self-check
+    notices: Notices | None = None  # (issue 16): subscription commands and proactive notices
+    eligibility: EligibilityDesk | None = None  # (issue 17): company profile and the self-check
 
     def __init__(self, settings: Settings, store: Store, answerer: Answerer):
         self.settings = settings
@@ -475,7 +479,7 @@ def _aside(ex: Exchange) -> Exchange:
 
 def _storable(msg: IncomingMessage) -> IncomingMessage:
     """The message with text and ids every database can store (lone surrogates, NUL: `bot.inputs`)."""
-    fields = {k: inputs.scrub(v) for k in ("text", "chat_id", "user_id") if (v := getattr(msg, k)) != inputs.scrub(v)}
+    fields: dict[str, Any] = {k: inputs.scrub(v) for k in ("text", "chat_id", "user_id") if (v := getattr(msg, k)) != inputs.scrub(v)}
     return dataclasses.replace(msg, **fields) if fields else msg
 
 

@@ -28,10 +28,11 @@ def make_chat_model(settings: Settings) -> Runnable:
     Proxies come from HTTPS_PROXY / HTTP_PROXY as with the default client. Close with `close_chat_model`."""
     from langchain_openai import ChatOpenAI
     from openai import DefaultAioHttpClient
+    from pydantic import SecretStr
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     return ChatOpenAI(
-        model=settings.llm_model, base_url=settings.openai_base_url, api_key=key or "not-needed",
+        model=settings.llm_model, base_url=settings.openai_base_url, api_key=SecretStr(key or "not-needed"),
         temperature=settings.llm_temperature, timeout=settings.llm_timeout,
         max_retries=settings.llm_max_retries, streaming=True, stream_usage=True,
         http_async_client=DefaultAioHttpClient(timeout=settings.llm_timeout),

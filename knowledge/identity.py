@@ -10,6 +10,7 @@ can correct any field in the console (`DocumentIdentity.merged`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 
@@ -218,7 +219,7 @@ def header(identity: DocumentIdentity) -> str:
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def validate_identity(fields: dict[str, object]) -> dict[str, str]:
+def validate_identity(fields: Mapping[str, object]) -> dict[str, str]:
     """An operator's corrections, cleaned: known fields only, a region the gazetteer knows (in its
     canonical form), dates as YYYY-MM-DD. Raises ValueError naming the bad field."""
     out = {k: str(v or "").strip()[:200] for k, v in fields.items() if k in DocumentIdentity.__dataclass_fields__}

@@ -4,6 +4,7 @@ every threshold) is written in that clause ("50" needs "50" in it; 2000万元 ma
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from langchain_core.runnables import Runnable
 
@@ -30,7 +31,7 @@ def _number(value) -> float | None:
         raise ValueError(f"not a number: {value!r}") from None
 
 
-def _item(raw: dict, section_of: dict[str, str], **where: str) -> SupportItem:
+def _item(raw: dict, section_of: dict[str, str], **where: Any) -> SupportItem:
     conds = []
     for c in raw.get("conditions") or ():
         field, op = str(c.get("field", "")), str(c.get("op", ""))

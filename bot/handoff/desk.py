@@ -11,6 +11,7 @@ and the store. Managers act through the same methods from every place they work.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -284,7 +285,7 @@ class HandoffDesk:
         ticket, conv = await self._ticket_conv(ticket_id)
         if ticket.state != T.ACTIVE or (ticket.manager_id != manager_id and not any_holder):
             raise HandoffError(f"ticket #{ticket_id} is not active for {manager_id}")
-        values = {} if ticket.first_response_at else {"first_response_at": utcnow()}
+        values: dict[str, Any] = {} if ticket.first_response_at else {"first_response_at": utcnow()}
         await self.store.tickets.transition(ticket_id, (T.ACTIVE,), **values)
         sent = await self.outbox.deliver(conv, Reply(text, role=Role.MANAGER), author=manager_id)
         await self._emit(Kind.REPLY, ticket, conv, text=text, actor=manager_id, origin=origin)

@@ -69,6 +69,7 @@ class Broadcast:
             try:
                 raw = await self.engine.raw_connection()
                 conn = raw.driver_connection
+                assert conn is not None  # asyncpg's connection: None only once the pool connection is closed
                 for channel in self._handlers:
                     await conn.add_listener(channel, self._received)
                 self.backend_pid = conn.get_server_pid()

@@ -56,14 +56,14 @@ class ConsoleStats:
                 .where(m.role == "assistant", m.mode.is_not(None), *self._window(since, until))
                 .group_by(m.mode, m.no_answer))
         async with self._session() as s:
-            return {(mode, bool(na)): int(n) for mode, na, n in (await s.execute(stmt)).all()}
+            return {(str(mode), bool(na)): int(n) for mode, na, n in (await s.execute(stmt)).all()}
 
     async def feedback(self, since: datetime, until: datetime) -> dict[str, int]:
         m = MessageRow
         stmt = (select(m.feedback, func.count(m.id)).where(m.feedback.is_not(None), *self._window(since, until))
                 .group_by(m.feedback))
         async with self._session() as s:
-            return {value: int(n) for value, n in (await s.execute(stmt)).all()}
+            return {str(value): int(n) for value, n in (await s.execute(stmt)).all()}
 
     async def latencies(self, since: datetime, until: datetime, limit: int = 200_000) -> list[int]:
         """Answer latencies (ms) of the newest `limit` answers in the window."""
@@ -71,7 +71,7 @@ class ConsoleStats:
         stmt = (select(m.latency_ms).where(m.role == "assistant", m.latency_ms.is_not(None),
                                            *self._window(since, until)).order_by(m.id.desc()).limit(limit))
         async with self._session() as s:
-            return [int(v) for v in await s.scalars(stmt)]
+            return [int(v or 0) for v in await s.scalars(stmt)]  # never None (filtered)
 
     async def tickets(self, since: datetime, until: datetime, limit: int = 20_000) -> list[TicketRecord]:
         stmt = (select(TicketRow).where(TicketRow.created_at >= since, TicketRow.created_at < until)

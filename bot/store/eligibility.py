@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.store import mappers
 from bot.store.eligibility_models import CompanyProfileRow, MatchEventRow, SupportItemRow
 from bot.store.models import DocumentRow, MessageRow
 from bot.support import DRAFT, PUBLISHED, STATES, Condition, SupportItem
@@ -90,7 +91,7 @@ class EligibilityStore:
             return False
         async with self._session() as s, s.begin():
             done = await s.execute(update(SupportItemRow).where(SupportItemRow.id == item_id).values(**values))
-            return done.rowcount > 0
+            return mappers.changed(done) > 0
 
     async def set_state(self, item_id: int, state: str) -> bool:
         if state not in STATES:
@@ -98,7 +99,7 @@ class EligibilityStore:
         async with self._session() as s, s.begin():
             done = await s.execute(update(SupportItemRow).where(SupportItemRow.id == item_id)
                                    .values(state=state, updated_at=utcnow()))
-            return done.rowcount > 0
+            return mappers.changed(done) > 0
 
     async def add_item(self, item: SupportItem) -> int | None:
         async with self._session() as s, s.begin():
@@ -144,7 +145,7 @@ class EligibilityStore:
         async with self._session() as s, s.begin():
             done = await s.execute(delete(CompanyProfileRow).where(CompanyProfileRow.channel == channel,
                                                                    CompanyProfileRow.user_id == user_id))
-            return done.rowcount > 0
+            return mappers.changed(done) > 0
 
     async def profiles_count(self) -> int:
         async with self._session() as s:

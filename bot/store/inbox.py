@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import structlog
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -31,7 +32,7 @@ from bot.types import utcnow
 
 log = structlog.get_logger("qdbot.store")
 MAX_BATCH = 500  # rows per INSERT (5 parameters each: well inside SQLite's 32766)
-T = InboxRow.__table__
+T = cast(Table, InboxRow.__table__)  # declarative types __table__ as FromClause; a mapped class has a Table
 
 
 @dataclass(frozen=True, slots=True)
