@@ -73,7 +73,7 @@ def _required(ctx: Ctx, key: str, limit: int) -> str:
 async def create_curated(console: "ConsoleChannel", request: web.Request, ctx: Ctx) -> web.StreamResponse:
     question, answer = _required(ctx, "question", 500), _required(ctx, "answer", 4000)
     examples = [q for q in _examples(ctx.body.get("examples")) if q != question]
-    lang = ctx.body.get("lang") if ctx.body.get("lang") in ("zh", "en") else detect_lang(question)
+    lang = str(ctx.body["lang"]) if ctx.body.get("lang") in ("zh", "en") else detect_lang(question)
     record = await console.store.console.add_curated(question, answer, examples, lang, ctx.account.username)
     await console.store.console.audit(ctx.account, "curated_create", f"curated:{record.id}", ctx.ip,
                                       question=question)

@@ -25,7 +25,7 @@ def stacked_bars(days: Sequence[str], series: dict[str, list[int]], label: str, 
     slot = plot_w / max(len(days), 1)
     bars: list[str] = []
     for i, day in enumerate(days):
-        y = top + plot_h
+        y: float = top + plot_h
         for n, (channel, values) in enumerate(sorted(series.items())):
             h = plot_h * values[i] / peak
             if h > 0:
