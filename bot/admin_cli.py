@@ -27,7 +27,7 @@ from bot.records import ManagerRecord
 from bot.types import utcnow
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     admin = sub.add_parser("admin", help="console accounts and API tokens")
     actions = admin.add_subparsers(dest="admin_command", required=True)
     create = actions.add_parser("create", help="create a console account (the first admin, too)")

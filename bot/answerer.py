@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import structlog
 from langchain_core.runnables import Runnable
@@ -41,7 +42,7 @@ class Delta:
 class Answerer:
     policy: PolicyDesk | None = None  # (issue 16): calendar questions and the policy status line
 
-    def __init__(self, retriever: Retriever, settings: Settings, llm: Runnable | None = None,
+    def __init__(self, retriever: Retriever, settings: Settings, llm: Runnable[Any, Any] | None = None,
                  embedder: Embedder | None = None, curated: CuratedAnswers | None = None):
         self.retriever = retriever
         self.settings = settings
@@ -199,7 +200,7 @@ class Answerer:
             text = f"{notice}\n{text}"
         return replace(base, text=text, citations=cites, mode=AnswerMode.EXTRACTIVE, notice=notice or base.notice)
 
-    async def _generate(self, llm: Runnable, base: Answer, query: str, passages: Sequence[Passage],
+    async def _generate(self, llm: Runnable[Any, Any], base: Answer, query: str, passages: Sequence[Passage],
                         t0: float) -> AsyncIterator[Delta | Answer]:
         messages = llm_ops.answer_messages(query, passages, base.lang)
         raw, held = "", True

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import warnings
-from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -50,7 +51,7 @@ class App:
     kb: KnowledgeBase
     answerer: Answerer
     engine: Engine
-    channels: list = field(default_factory=list)
+    channels: list[Any] = field(default_factory=list)
     owns_llm: bool = False  # the model was made here (from settings), so it is closed here
 
     async def close(self) -> None:
@@ -60,7 +61,7 @@ class App:
         await self.store.close()
 
 
-async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_if_empty: bool = True,
+async def build_app(settings: Settings, *, llm: Runnable[Any, Any] | None = None, ingest_if_empty: bool = True,
                     clock: Clock | None = None) -> App:
     """Open the store and the knowledge base, ingest the bundled documents on first start, wire the engine."""
     settings.ensure_data_dir()

@@ -34,11 +34,11 @@ class CalendarEntry:
     hidden: bool = False  # an operator removed it from answers and notices
     region: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CalendarEntry":
+    def from_dict(cls, data: dict[str, Any]) -> "CalendarEntry":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 

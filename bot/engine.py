@@ -35,7 +35,7 @@ from bot.states import ButtonAction, MessageStatus, OutcomeStatus, TicketState
 from bot.store import Store
 from bot.records import StoredMessage, TicketRecord
 from bot.text import detect_lang
-from bot.types import TEST_CHANNELS, Answer, Button, Conversation, IncomingMessage, Reply, Role, utcnow
+from bot.types import TEST_CHANNELS, Answer, Button, Conversation, IncomingMessage, Reply, Role, Turn, utcnow
 
 if TYPE_CHECKING:  # set by the composition root (bot.app)
     from bot.eligibility import EligibilityDesk
@@ -237,7 +237,7 @@ class Engine:
         await self.outbox.deliver(ex.conv, self._answer_reply(answer), ex=ex, answer=answer)
         return True
 
-    async def _run_answer(self, ex: Exchange, history: list) -> Answer:
+    async def _run_answer(self, ex: Exchange, history: list[Turn]) -> Answer:
         streamed = ""
         async for event in self.answerer.stream(ex.text, history, ex.lang):
             if isinstance(event, Delta):

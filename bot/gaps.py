@@ -9,6 +9,8 @@ a new group. Groups are listed by size.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 import asyncio
 import re
 from collections import Counter
@@ -79,7 +81,7 @@ async def collect(store: Store, min_score: float, since: datetime | None = None,
     return sorted(items.values(), key=lambda i: (i.created_at is not None, i.created_at), reverse=True)
 
 
-def _item(row: dict, reason: str) -> GapItem:
+def _item(row: dict[str, Any], reason: str) -> GapItem:
     return GapItem(row["question"], reason, row["created_at"], row["message_id"], row["conversation_id"])
 
 
@@ -109,7 +111,7 @@ class GapGrouper:
                 groups.append(GapGroup(texts[i], list(same)))
         return sorted(groups, key=lambda g: -g.count)
 
-    async def _similarity(self, texts: list[str]):
+    async def _similarity(self, texts: list[str]) -> Callable[[list[int], int], Any]:
         """A function (leader indices, index) -> similarities of that text to each leader."""
         if self.embedder is None or not texts:
             return lambda leaders, i: np.array([jaccard(texts[j], texts[i]) for j in leaders])

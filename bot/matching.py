@@ -74,7 +74,7 @@ def covers(item: SupportItem, profile: Mapping[str, Any], home: str) -> bool | N
     return None if not district else district == item.district
 
 
-def assess(item: SupportItem, profile: Mapping[str, Any], today: date, home: str) -> tuple[list, list] | None:
+def assess(item: SupportItem, profile: Mapping[str, Any], today: date, home: str) -> tuple[list[Any], list[Any]] | None:
     """(failed conditions, missing fields) of one item, or None when its place does not cover the company."""
     place = covers(item, profile, home)
     if place is False:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
+from typing import Any
 
 from bot import regions
 from knowledge.structure import match_heading
@@ -52,11 +53,11 @@ class DocumentIdentity:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> DocumentIdentity:
+    def from_dict(cls, data: dict[str, Any] | None) -> DocumentIdentity:
         names = {f.name for f in fields(cls)}
         return cls(**{k: str(v or "").strip() for k, v in (data or {}).items() if k in names})
 
-    def merged(self, overrides: dict | None) -> DocumentIdentity:
+    def merged(self, overrides: dict[str, Any] | None) -> DocumentIdentity:
         """This identity with an operator's corrections applied (empty corrections are ignored)."""
         fix = {k: v for k, v in DocumentIdentity.from_dict(overrides).as_dict().items() if v}
         return replace(self, **fix)

@@ -9,7 +9,7 @@ them from a worker thread (`asyncio.to_thread`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.errors import IndexMismatchError, IndexUnavailableError
@@ -107,7 +107,7 @@ class VectorStore:
             if self._client is None:
                 return
             if not self.settings.chroma_host:
-                from chromadb.api.client import SharedSystemClient
+                from chromadb.api.shared_system_client import SharedSystemClient
 
                 SharedSystemClient.clear_system_cache()
                 self._client = None
@@ -115,7 +115,7 @@ class VectorStore:
                 client, self._client = self._client, None
                 _close_quietly(client)
 
-    def _call(self, what: str, fn, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except (IndexMismatchError, IndexUnavailableError):

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable
 
 import prompts
@@ -38,7 +39,7 @@ UNRESOLVED = OPEN_TICKET
 
 
 class HandoffDesk:
-    def __init__(self, settings: Settings, store: Store, outbox: Outbox, llm: Runnable | None = None):
+    def __init__(self, settings: Settings, store: Store, outbox: Outbox, llm: Runnable[Any, Any] | None = None):
         self.settings, self.store, self.outbox, self.llm = settings, store, outbox, llm
         self.tickets: TicketBook = store.tickets  # what staff channels read (the `StaffDesk` port)
         self.tz = ZoneInfo(settings.handoff_timezone)
@@ -169,7 +170,7 @@ class HandoffDesk:
             return fields
         history = await self._history(conv)
         try:
-            raw = await llm_ops.complete(self.llm, [llm_ops.HumanMessage(
+            raw = await llm_ops.complete(self.llm, [HumanMessage(
                 prompts.template(lang, "intake").format(history=history or trigger))])
         except LLMError as exc:
             log.warning("intake_llm_failed", error=str(exc))
@@ -187,7 +188,7 @@ class HandoffDesk:
         if self.llm is None or not history:
             return history
         try:
-            return (await llm_ops.complete(self.llm, [llm_ops.HumanMessage(
+            return (await llm_ops.complete(self.llm, [HumanMessage(
                 prompts.template(lang, "summary").format(history=history))])).strip()
         except LLMError as exc:
             log.warning("summary_llm_failed", error=str(exc))

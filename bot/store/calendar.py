@@ -272,7 +272,7 @@ class CalendarStore:
             return NoticeStats(dict(subs.all()), dict(sent.all()), int(pending or 0))
 
 
-def _merged(old: list | None, new: list[str]) -> list[str]:
+def _merged(old: list[Any] | None, new: list[str]) -> list[str]:
     out = list(old or [])
     for item in new:
         if item and item not in out:

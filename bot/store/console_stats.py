@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.store.models import ConversationRow, MessageRow, TicketRow
@@ -21,7 +22,7 @@ class ConsoleStats:
         self._session = sessions
         self.dialect = sessions.kw["bind"].dialect.name
 
-    def _day(self, tz: str, since: datetime):
+    def _day(self, tz: str, since: datetime) -> ColumnElement[Any]:
         """The local calendar day of a message, as 'YYYY-MM-DD' (SQLite: the zone's offset at `since`)."""
         if self.dialect == "postgresql":
             return func.to_char(func.timezone(tz, MessageRow.created_at), "YYYY-MM-DD")
@@ -29,7 +30,7 @@ class ConsoleStats:
         minutes = int(offset.total_seconds() // 60) if offset else 0
         return func.date(MessageRow.created_at, f"{minutes:+d} minutes")
 
-    def _window(self, since: datetime, until: datetime) -> list:
+    def _window(self, since: datetime, until: datetime) -> list[Any]:
         """Messages of the period, without the command line's and evaluations' (TEST_CHANNELS)."""
         return [MessageRow.created_at >= since, MessageRow.created_at < until, MessageRow.channel.notin_(TEST_CHANNELS)]
 
