@@ -28,6 +28,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -137,7 +138,7 @@ class Accounts:
         current = await self.store.console.account(account_id)
         if current is None:
             return None
-        values: dict = {}
+        values: dict[str, Any] = {}
         if role is not None:
             await self._check_account(current.username, role, manager_id or current.manager_id)
             values.update(role=role, manager_id=(manager_id or current.manager_id) if role == MANAGER else None)

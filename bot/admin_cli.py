@@ -27,7 +27,7 @@ from bot.records import ManagerRecord
 from bot.types import utcnow
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     admin = sub.add_parser("admin", help="console accounts and API tokens")
     actions = admin.add_subparsers(dest="admin_command", required=True)
     create = actions.add_parser("create", help="create a console account (the first admin, too)")
@@ -114,10 +114,10 @@ async def _dispatch(args: argparse.Namespace, store: Store, accounts: Accounts) 
         return await _tokens(args, store)
     if command == "create":
         await _roster_entry(args, store)
-        account = await accounts.create(args.username, args.role, _password(args.password_stdin), args.manager_id)
-        await store.console.audit(None, "account_create", f"account:{account.id}", "cli", username=account.username,
-                                  role=account.role)
-        print(f"created {account.role} {account.username}")
+        created = await accounts.create(args.username, args.role, _password(args.password_stdin), args.manager_id)
+        await store.console.audit(None, "account_create", f"account:{created.id}", "cli", username=created.username,
+                                  role=created.role)
+        print(f"created {created.role} {created.username}")
         return 0
     account = await store.console.account_by_name(args.username)
     if account is None:

@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import structlog
 from langchain_core.runnables import Runnable
@@ -18,13 +19,13 @@ from bot import extractive, followup, llm as llm_ops
 from bot.curated import CuratedAnswers
 from bot.errors import LLMError
 from bot.intent import Intent, classify_rules, parse_llm_label
-from bot.policy import policy_notes
+from bot.policy import PolicyDesk, policy_notes
 from bot.ports import Embedder, Retriever
 from bot.relevance import Relevance, judge
 from bot.scope import Scope, applicable, compare_heading, elsewhere, not_here_line, place_name, region_line, scope_of
 from bot.settings import Settings
 from bot.text import detect_lang
-from bot.types import Answer, AnswerMode, Passage, Turn
+from bot.types import Answer, AnswerMode, Citation, Passage, Turn
 
 log = structlog.get_logger(__name__)
 POOL = 30  # passages retrieved before they are narrowed to the region asked about
@@ -39,9 +40,9 @@ class Delta:
 
 
 class Answerer:
-    policy = None  # bot.policy.PolicyDesk (issue 16): calendar questions and the policy status line
+    policy: PolicyDesk | None = None  # (issue 16): calendar questions and the policy status line
 
-    def __init__(self, retriever: Retriever, settings: Settings, llm: Runnable | None = None,
+    def __init__(self, retriever: Retriever, settings: Settings, llm: Runnable[Any, Any] | None = None,
                  embedder: Embedder | None = None, curated: CuratedAnswers | None = None):
         self.retriever = retriever
         self.settings = settings
@@ -93,7 +94,7 @@ class Answerer:
                       rewritten_query=query if query != question else None, notice=notice)
         if scope.comparison and self.llm is not None:
             places = self._per_place(pool, scope)
-            async for event in self._generate(replace(base, passages=tuple(places)), query, places, t0):
+            async for event in self._generate(self.llm, replace(base, passages=tuple(places)), query, places, t0):
                 yield event
             return
         if scope.comparison:
@@ -110,7 +111,7 @@ class Answerer:
             answer = await self._extractive(base, query, passages)
             yield _with_region_line(answer, target)
             return
-        async for event in self._generate(base, query, passages, t0):
+        async for event in self._generate(self.llm, base, query, passages, t0):
             yield _with_region_line(event, target) if isinstance(event, Answer) else event
 
     def _closest_rules(self, query: str, passages: list[Passage], target: str) -> list[Passage]:
@@ -154,7 +155,9 @@ class Answerer:
 
     async def _compare(self, base: Answer, query: str, pool: Sequence[Passage], scope: Scope) -> Answer:
         """A question about several places: each place answered from its own (and its higher) rules."""
-        sections, cites, used = [], [], []
+        sections: list[str] = []
+        cites: list[Citation] = []
+        used: list[Passage] = []
         for target in scope.targets:
             own = [p for p in applicable(pool, target) if p.region == target][:self._top_k]
             sections.append(compare_heading(target, base.lang))
@@ -197,12 +200,12 @@ class Answerer:
             text = f"{notice}\n{text}"
         return replace(base, text=text, citations=cites, mode=AnswerMode.EXTRACTIVE, notice=notice or base.notice)
 
-    async def _generate(self, base: Answer, query: str, passages: Sequence[Passage],
+    async def _generate(self, llm: Runnable[Any, Any], base: Answer, query: str, passages: Sequence[Passage],
                         t0: float) -> AsyncIterator[Delta | Answer]:
         messages = llm_ops.answer_messages(query, passages, base.lang)
         raw, held = "", True
         try:
-            async for piece in llm_ops.stream(self.llm, messages):
+            async for piece in llm_ops.stream(llm, messages):
                 raw += piece
                 if held and len(raw) >= _HOLD and not llm_ops.is_no_answer(raw):
                     held = False

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -24,6 +25,7 @@ from bot.engine import Engine
 from bot.llm import close_chat_model, make_chat_model
 from bot.policy import PolicyDesk
 from bot.errors import QdbotError
+from bot.handoff import StaffChannel
 from bot.ports import Channel
 from bot.settings import Settings
 from bot.store import Store
@@ -46,7 +48,7 @@ class App:
     kb: KnowledgeBase
     answerer: Answerer
     engine: Engine
-    channels: list = field(default_factory=list)
+    channels: list[Any] = field(default_factory=list)
     owns_llm: bool = False  # the model was made here (from settings), so it is closed here
 
     async def close(self) -> None:
@@ -59,7 +61,8 @@ class App:
 
 APP = web.AppKey("qdbot", App)  # /healthz reads the App; adapters get what they need from the Engine
 
-async def build_app(settings: Settings, *, llm: Runnable | None = None, ingest_if_empty: bool = True,
+
+async def build_app(settings: Settings, *, llm: Runnable[Any, Any] | None = None, ingest_if_empty: bool = True,
                     clock: Clock | None = None) -> App:
     """Open the store and the knowledge base, ingest the bundled documents on first start, wire the engine."""
     settings.ensure_data_dir()
@@ -157,7 +160,7 @@ def make_web_app(app: App, factories: list[ChannelFactory] | None = None) -> web
         if hasattr(channel, "routes"):
             web_app.add_routes(channel.routes())
         app.engine.register(channel)
-        if hasattr(channel, "on_ticket_event"):
+        if isinstance(channel, StaffChannel):
             app.engine.desk.add_staff(channel)
         app.channels.append(channel)
     return web_app

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar as _cal
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
+from typing import Any
 
 from bot.types import Citation
 
@@ -33,11 +34,11 @@ class CalendarEntry:
     hidden: bool = False  # an operator removed it from answers and notices
     region: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CalendarEntry":
+    def from_dict(cls, data: dict[str, Any]) -> "CalendarEntry":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -70,7 +71,7 @@ class CalendarEntry:
         return Citation(title=self.title, section=self.section, source=self.source, snippet=self.clause,
                         region=self.region)
 
-    def corrected(self, **changes: object) -> "CalendarEntry":
+    def corrected(self, **changes: Any) -> "CalendarEntry":
         return replace(self, **changes)
 
 

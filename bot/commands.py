@@ -1,12 +1,13 @@
 """The CLI commands' bodies (parsing lives in `bot.cli`)."""
 from __future__ import annotations
 
-import asyncio
 import argparse
+import asyncio
 import json
 import sys
 import time
 import uuid
+from typing import Any
 
 import prompts
 from bot.app import App, build_app
@@ -41,7 +42,7 @@ def _identity_line(source: str, identity: dict[str, str]) -> str:
     return f"{source}: {fields or '(nothing found)'}"
 
 
-def outcome_json(question: str, out: Outcome, latency_ms: float, mode: str) -> dict:
+def outcome_json(question: str, out: Outcome, latency_ms: float, mode: str) -> dict[str, Any]:
     """The `ask --json` contract: question, answer, mode, sources, handoff, no_answer, latency_ms."""
     a = out.answer
     text = a.text if a else "\n".join(r.text for r in out.replies)

@@ -23,6 +23,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class CuratedMatch:
         return Citation(title=_label(lang or self.lang), section=self.question, source=f"curated:{self.curated_id}",
                         snippet=self.answer[:500], chunk_id=f"curated-{self.curated_id}", score=self.score)
 
-    def to_answer(self, lang: str, rewritten_query: str | None = None, timings: dict | None = None) -> Answer:
+    def to_answer(self, lang: str, rewritten_query: str | None = None, timings: dict[str, Any] | None = None) -> Answer:
         """The assistant's answer: the operators' text, cited as reviewed by the operators."""
         return Answer(text=self.answer, mode=AnswerMode.CURATED, citations=(self.citation(lang),), lang=lang,
                       rewritten_query=rewritten_query, timings={**(timings or {}), "curated_score": self.score})

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.privacy import mask
@@ -65,7 +66,7 @@ class Dashboard:
         total = self.feedback_up + self.feedback_down
         return self.feedback_up / total if total else None
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(since=self.since.isoformat(), until=self.until.isoformat(), answered_rate=self.answered_rate,
                     feedback_ratio=self.feedback_ratio, top_topics=[list(t) for t in self.top_topics],

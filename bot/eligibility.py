@@ -32,7 +32,7 @@ from bot.errors import LLMError
 from bot.matching import MatchResult
 from bot.profile import ASK_ORDER, parse
 from bot.store.eligibility import ELIGIBILITY_AUTHOR
-from bot.support import PUBLISHED
+from bot.support import PUBLISHED, SupportItem
 from bot.types import Conversation, IncomingMessage, Reply, Role
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,8 @@ QUESTION = re.compile(r"[？?]|吗|什么|怎么|如何|多少家")
 class EligibilityDesk:
     author = ELIGIBILITY_AUTHOR
 
-    def __init__(self, engine, clock: Clock, llm: Runnable | None = None):
+    def __init__(self, engine: Any, clock: Clock,  # the Engine (importing bot.engine would close a circle)
+                 llm: Runnable[Any, Any] | None = None):
         self.engine, self.clock, self.llm = engine, clock, llm
         self.store, self.settings = engine.store, engine.settings
 
@@ -74,7 +75,7 @@ class EligibilityDesk:
             return await self._answer(conv, user, profile.data, flow, text, lang)
         return None
 
-    def _reply(self, text: str, citations: tuple = ()) -> Reply:
+    def _reply(self, text: str, citations: tuple[Any, ...] = ()) -> Reply:
         return Reply(text, citations=citations, role=Role.SYSTEM)
 
     async def _consent(self, conv: Conversation, user: str, text: str, lang: str) -> Reply | None:
@@ -84,7 +85,7 @@ class EligibilityDesk:
         await self.store.eligibility.delete_profile(conv.channel, user)  # no consent: nothing is kept
         return self._reply(say(lang, "consent_refused")) if NO.match(text) else None
 
-    async def _answer(self, conv: Conversation, user: str, data: dict, flow: dict, text: str,
+    async def _answer(self, conv: Conversation, user: str, data: dict[str, Any], flow: dict[str, Any], text: str,
                       lang: str) -> Reply | None:
         pending, asked = flow.get("pending"), list(flow.get("asked", []))
         if STOP.match(text):
@@ -98,7 +99,7 @@ class EligibilityDesk:
         data = {**data, **found}
         return await self._next(conv, user, data, [*asked, pending, *found], lang)
 
-    async def _next(self, conv: Conversation, user: str, data: dict, asked: list, lang: str) -> Reply:
+    async def _next(self, conv: Conversation, user: str, data: dict[str, Any], asked: list[Any], lang: str) -> Reply:
         """Ask for the next field some item needs, or show the result."""
         items = await self._candidates()
         if not items:
@@ -112,8 +113,9 @@ class EligibilityDesk:
                                                   flow={"step": "asking", "pending": todo[0], "asked": asked})
         return self._reply(f"{say(lang, 'ask_' + todo[0])}\n{say(lang, 'skip_hint')}")
 
-    async def _candidates(self) -> list:
-        return await self.store.eligibility.items(state=PUBLISHED)
+    async def _candidates(self) -> list[SupportItem]:
+        items: list[SupportItem] = await self.store.eligibility.items(state=PUBLISHED)
+        return items
 
     async def match(self, data: dict[str, Any]) -> MatchResult:
         """The match of a profile against the published items of documents in force."""
@@ -122,23 +124,23 @@ class EligibilityDesk:
         return matching.match(data, await self._candidates(), today, self.settings.home_region, states,
                               await self.store.calendar.entries())
 
-    async def _result(self, conv: Conversation, user: str, data: dict, lang: str) -> Reply:
+    async def _result(self, conv: Conversation, user: str, data: dict[str, Any], lang: str) -> Reply:
         await self.store.eligibility.save_profile(conv.channel, user, data=data, flow={})
         result = await self.match(data)
         await self.store.eligibility.record_matches(
             [(m.item.id, m.outcome, m.failed[0].field if m.failed else "") for m in result.all() if m.item.id])
         text = render(result, data, self.clock.today(), lang)
         if self.llm is not None and result.all():
-            text = await self._summary(result, text, lang)
+            text = await self._summary(self.llm, result, text, lang)
         log.info("eligibility_match", channel=conv.channel, eligible=len(result.eligible),
                  near_miss=len(result.near_miss), unknown=len(result.unknown))
         return Reply(text, citations=tuple(m.item.citation() for m in result.all()), role=Role.ASSISTANT)
 
-    async def _summary(self, result: MatchResult, listed: str, lang: str) -> str:
+    async def _summary(self, llm: Runnable[Any, Any], result: MatchResult, listed: str, lang: str) -> str:
         """The model's summary of the matched items, followed by the list; the list alone when the
         model fails or writes a figure the items do not contain."""
         try:
-            out = await llm_ops.complete(self.llm, [SystemMessage(prompts.template(lang, "eligibility_summary")),
+            out = await llm_ops.complete(llm, [SystemMessage(prompts.template(lang, "eligibility_summary")),
                                                     HumanMessage(listed)])
         except LLMError as exc:
             log.warning("eligibility_summary_failed", error=str(exc)[:200])

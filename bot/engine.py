@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import structlog
 
@@ -37,7 +37,11 @@ from bot.states import ButtonAction, MessageStatus, OutcomeStatus, TicketState
 from bot.store import Store
 from bot.records import StoredMessage, TicketRecord
 from bot.text import detect_lang
-from bot.types import TEST_CHANNELS, Answer, AnswerMode, Button, Conversation, IncomingMessage, Reply, Role, utcnow
+from bot.types import TEST_CHANNELS, Answer, AnswerMode, Button, Conversation, IncomingMessage, Reply, Role, Turn, utcnow
+
+if TYPE_CHECKING:  # set by the composition root (bot.app)
+    from bot.eligibility import EligibilityDesk
+    from bot.subscriptions import Notices
 
 __all__ = ["COMMANDS", "Engine", "Exchange", "Outcome"]
 log = structlog.get_logger("qdbot.engine")
@@ -50,8 +54,8 @@ RATING_WINDOW = timedelta(hours=24)
 
 
 class Engine:
-    notices = None  # bot.subscriptions.Notices (issue 16): subscription commands and proactive notices
-    eligibility = None  # bot.eligibility.EligibilityDesk (issue 17): company profile and the self-check
+    notices: Notices | None = None  # (issue 16): subscription commands and proactive notices
+    eligibility: EligibilityDesk | None = None  # (issue 17): company profile and the self-check
 
     def __init__(self, settings: Settings, store: Store, answerer: Answerer, knowledge: KnowledgeAdmin | None = None):
         self.settings = settings
@@ -238,7 +242,7 @@ class Engine:
         await self.outbox.deliver(ex.conv, self._answer_reply(answer), ex=ex, answer=answer)
         return True
 
-    async def _run_answer(self, ex: Exchange, history: list) -> Answer:
+    async def _run_answer(self, ex: Exchange, history: list[Turn]) -> Answer:
         """The answer, generated so that `stop(channel, chat_id)` can end it: then what was written so far."""
         streamed = ""
 
@@ -512,7 +516,7 @@ def _aside(ex: Exchange) -> Exchange:
 
 def _storable(msg: IncomingMessage) -> IncomingMessage:
     """The message with text and ids every database can store (lone surrogates, NUL: `bot.inputs`)."""
-    fields = {k: inputs.scrub(v) for k in ("text", "chat_id", "user_id") if (v := getattr(msg, k)) != inputs.scrub(v)}
+    fields: dict[str, Any] = {k: inputs.scrub(v) for k in ("text", "chat_id", "user_id") if (v := getattr(msg, k)) != inputs.scrub(v)}
     return dataclasses.replace(msg, **fields) if fields else msg
 
 

@@ -86,7 +86,7 @@ def _message_json(m: StoredMessage, tz: tzinfo) -> dict[str, Any]:
 
 
 def conversation_json(c: ConversationSummary, messages: list[StoredMessage], tickets: list[TicketRecord],
-                      tz: tzinfo = timezone.utc) -> dict:
+                      tz: tzinfo = timezone.utc) -> dict[str, Any]:
     """One conversation as a JSONL record, masked, times in `tz`."""
     return {"id": c.id, "channel": c.channel, "user": _user(c),
             "created_at": _iso(c.created_at, tz), "updated_at": _iso(c.updated_at, tz), "time_zone": str(tz),

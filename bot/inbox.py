@@ -41,7 +41,7 @@ class Inbox:
         self.holder = uuid.uuid4().hex
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._queued: set[int] = set()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def pending(self) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
@@ -22,23 +23,24 @@ _CITE = re.compile(r"\[(\d{1,2})\]")
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
 
 
-def make_chat_model(settings: Settings) -> Runnable:
+def make_chat_model(settings: Settings) -> Runnable[Any, Any]:
     """ChatOpenAI over aiohttp: the SDK's default httpx pool spends time proportional to the number of
     open connections on every request, which dominates with hundreds of answers streaming at once.
     Proxies come from HTTPS_PROXY / HTTP_PROXY as with the default client. Close with `close_chat_model`."""
     from langchain_openai import ChatOpenAI
     from openai import DefaultAioHttpClient
+    from pydantic import SecretStr
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     return ChatOpenAI(
-        model=settings.llm_model, base_url=settings.openai_base_url, api_key=key or "not-needed",
+        model=settings.llm_model, base_url=settings.openai_base_url, api_key=SecretStr(key or "not-needed"),
         temperature=settings.llm_temperature, timeout=settings.llm_timeout,
         max_retries=settings.llm_max_retries, streaming=True, stream_usage=True,
         http_async_client=DefaultAioHttpClient(timeout=settings.llm_timeout),
     )
 
 
-async def close_chat_model(llm: Runnable | None) -> None:
+async def close_chat_model(llm: Runnable[Any, Any] | None) -> None:
     """Close the HTTP connections of a model made by `make_chat_model` (others are left alone)."""
     client = getattr(llm, "http_async_client", None)
     if client is not None and hasattr(client, "aclose"):
@@ -65,7 +67,7 @@ def _content(msg: object) -> str:
     return content
 
 
-async def complete(llm: Runnable, messages: list[BaseMessage]) -> str:
+async def complete(llm: Runnable[Any, Any], messages: list[BaseMessage]) -> str:
     try:
         out = await llm.ainvoke(messages)
     except LLMError:
@@ -78,7 +80,7 @@ async def complete(llm: Runnable, messages: list[BaseMessage]) -> str:
     return text
 
 
-async def stream(llm: Runnable, messages: list[BaseMessage]) -> AsyncIterator[str]:
+async def stream(llm: Runnable[Any, Any], messages: list[BaseMessage]) -> AsyncIterator[str]:
     try:
         async for chunk in llm.astream(messages):
             piece = _content(chunk)
@@ -95,7 +97,7 @@ def history_text(history: Sequence[Turn]) -> str:
     return "\n".join(f"{names.get(t.role, t.role)}: {t.text[:500]}" for t in history)
 
 
-async def rewrite(llm: Runnable, question: str, history: Sequence[Turn], lang: str) -> str:
+async def rewrite(llm: Runnable[Any, Any], question: str, history: Sequence[Turn], lang: str) -> str:
     """A standalone version of a follow-up question (the question itself when there is no history)."""
     if not history:
         return question
@@ -104,7 +106,7 @@ async def rewrite(llm: Runnable, question: str, history: Sequence[Turn], lang: s
     return out if 0 < len(out) <= max(400, 3 * len(question)) else question
 
 
-async def classify(llm: Runnable, question: str, lang: str) -> str:
+async def classify(llm: Runnable[Any, Any], question: str, lang: str) -> str:
     prompt = prompts.template(lang, "classify").format(question=question)
     return await complete(llm, [HumanMessage(prompt)])
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -12,7 +13,7 @@ from bot.privacy import mask
 _SECRET_KEYS = ("token", "secret", "password", "api_key", "apikey", "authorization", "cookie")
 
 
-def _scrub(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _scrub(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if any(s in key.lower() for s in _SECRET_KEYS) and key != "event":
             event[key] = "***"

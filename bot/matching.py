@@ -53,7 +53,8 @@ def window_of(item: SupportItem, entries: Iterable[CalendarEntry]) -> CalendarEn
     """The calendar entry of the item's document for its section, else the document's only window."""
     own = [e for e in entries if e.doc_id == item.doc_id and not e.hidden]
     same = [e for e in own if e.section and (e.section == item.section or item.section.startswith(e.section))]
-    return (same or (own if len({(e.opens, e.closes, e.recurrence) for e in own}) == 1 else []) or [None])[0]
+    found = same or (own if len({(e.opens, e.closes, e.recurrence) for e in own}) == 1 else [])
+    return found[0] if found else None
 
 
 def _closed(window: CalendarEntry | None, today: date) -> bool:
@@ -73,7 +74,7 @@ def covers(item: SupportItem, profile: Mapping[str, Any], home: str) -> bool | N
     return None if not district else district == item.district
 
 
-def assess(item: SupportItem, profile: Mapping[str, Any], today: date, home: str) -> tuple[list, list] | None:
+def assess(item: SupportItem, profile: Mapping[str, Any], today: date, home: str) -> tuple[list[Any], list[Any]] | None:
     """(failed conditions, missing fields) of one item, or None when its place does not cover the company."""
     place = covers(item, profile, home)
     if place is False:

@@ -14,6 +14,7 @@ import structlog
 
 from bot.exchange import Exchange
 from bot.ports import Channel, Responder
+from bot.records import StoredMessage
 from bot.states import MessageStatus, SERVED_TICKET, TicketState
 from bot.store import Store
 from bot.types import Answer, Conversation, Reply, Role
@@ -67,7 +68,7 @@ class Outbox:
             await self.store.set_message_status(mid, MessageStatus.FAILED, error=str(exc)[:300])
         return reply
 
-    async def redeliver(self, conv: Conversation, replies: list) -> None:
+    async def redeliver(self, conv: Conversation, replies: list[StoredMessage]) -> None:
         """Send the stored replies still pending (their worker died between storing and sending)."""
         channel = self.channels.get(conv.channel)
         for r in replies:

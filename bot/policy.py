@@ -7,6 +7,7 @@ answerer needs only a decorator and an attribute.
 """
 from __future__ import annotations
 
+from typing import Any, TypeVar, cast
 import functools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,14 +22,16 @@ from bot.clock import Clock
 from bot.text import detect_lang
 from bot.types import Answer, AnswerMode
 
+F = TypeVar("F", bound=Callable[..., AsyncIterator[Any]])
+
 log = structlog.get_logger(__name__)
 TTL = 2.0  # seconds the documents' states and the calendar are kept in memory
 
 
 class PolicyDesk:
-    def __init__(self, store, clock: Clock):
+    def __init__(self, store: Any, clock: Clock):  # the Store
         self.store, self.clock = store, clock
-        self._cached: tuple[float, date, dict, list] | None = None
+        self._cached: tuple[float, date, dict[str, Any], list[Any]] | None = None
 
     def forget(self) -> None:
         self._cached = None
@@ -73,12 +76,12 @@ def _in_force(state: status.PolicyState | None) -> bool:
     return state is None or state.status in (status.Status.CURRENT, status.Status.NOT_YET_EFFECTIVE)
 
 
-def policy_notes(stream: Callable[..., AsyncIterator]) -> Callable[..., AsyncIterator]:
+def policy_notes(stream: F) -> F:
     """Decorates `Answerer.stream`: a calendar question is answered from the calendar; any other
     final answer gets the status line of the documents it cites. Without `self.policy`, unchanged."""
 
     @functools.wraps(stream)
-    async def wrapper(self, question: str, history=(), lang: str | None = None) -> AsyncIterator:
+    async def wrapper(self: Any, question: str, history: Any = (), lang: str | None = None) -> AsyncIterator[Any]:
         desk: PolicyDesk | None = getattr(self, "policy", None)
         if desk is None:
             async for event in stream(self, question, history, lang):
@@ -92,4 +95,4 @@ def policy_notes(stream: Callable[..., AsyncIterator]) -> Callable[..., AsyncIte
         async for event in stream(self, question, history, lang):
             yield await desk.annotate(event) if isinstance(event, Answer) else event
 
-    return wrapper
+    return cast(F, wrapper)

@@ -72,7 +72,9 @@ class Embedder(Protocol):
     """Turns text into vectors; `model_id` names the model so indexes never mix models."""
 
     model_id: str
-    dim: int
+
+    @property
+    def dim(self) -> int: ...
 
     def embed_passages(self, texts: Sequence[str]) -> list[list[float]]: ...
 

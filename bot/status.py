@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 import prompts
 from bot.types import Citation
@@ -51,7 +52,7 @@ def _day(value: str) -> date | None:
         return None
 
 
-def state_of(doc, today: date, docs: Iterable = ()) -> PolicyState:
+def state_of(doc: Any, today: date, docs: Iterable[Any] = ()) -> PolicyState:
     """The status of one document (`PolicyRecord`-like: title, identity, policy, override) on `today`."""
     title = doc.identity.get("title") or doc.title
     forced = (doc.override or {}).get("status", "")
@@ -68,7 +69,7 @@ def state_of(doc, today: date, docs: Iterable = ()) -> PolicyState:
     return PolicyState(Status.CURRENT, title)
 
 
-def _successor(doc, today: date, docs: Iterable) -> str:
+def _successor(doc: Any, today: date, docs: Iterable[Any]) -> str:
     """The title of a document in force on `today` that repeals this one."""
     title = doc.identity.get("title") or doc.title
     for other in docs:
@@ -77,11 +78,12 @@ def _successor(doc, today: date, docs: Iterable) -> str:
         effective = _day(other.identity.get("effective", ""))
         if (effective is None or effective <= today) and any(same_title(t, title)
                                                               for t in other.policy.get("repeals", ())):
-            return other.identity.get("title") or other.title
+            title_of: str = other.identity.get("title") or other.title
+            return title_of
     return ""
 
 
-def states(docs: list, today: date) -> dict[str, PolicyState]:
+def states(docs: list[Any], today: date) -> dict[str, PolicyState]:
     """doc id -> state, for every document."""
     return {d.id: state_of(d, today, docs) for d in docs}
 

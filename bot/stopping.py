@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 Key = tuple[str, str]
@@ -21,8 +21,8 @@ Key = tuple[str, str]
 
 class Generations:
     def __init__(self) -> None:
-        self._running: dict[Key, asyncio.Task] = {}
-        self._stopped: set[asyncio.Task] = set()
+        self._running: dict[Key, asyncio.Task[Any]] = {}
+        self._stopped: set[asyncio.Task[Any]] = set()
 
     def running(self, key: Key) -> bool:
         return key in self._running

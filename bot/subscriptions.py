@@ -15,7 +15,8 @@ delivery status (author `qdbot-notices`). Operators can pause them (`paused`).
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import Any
 
 import structlog
 
@@ -23,7 +24,7 @@ import prompts
 from bot import regions
 from bot.calendar import CalendarEntry
 from bot.clock import Clock
-from bot.status import Status, states
+from bot.status import PolicyState, Status, states
 from bot.store.calendar import NOTICE_AUTHOR, Change, Subscription
 from bot.types import Conversation, Reply, Role
 
@@ -59,7 +60,7 @@ def matches(sub: Subscription, text: str, region: str) -> bool:
 class Notices:
     """Subscription commands and the notice digest, over the engine's one outbound path."""
 
-    def __init__(self, engine, clock: Clock):
+    def __init__(self, engine: Any, clock: Clock):  # the Engine (importing bot.engine would close a circle)
         self.engine, self.clock = engine, clock
         self.store, self.settings = engine.store, engine.settings
 
@@ -102,7 +103,7 @@ class Notices:
     # ------------------------------------------------------------------ pausing
 
     async def paused(self) -> bool:
-        return (await self.store.get_state(PAUSED_KEY)) == "1"
+        return bool((await self.store.get_state(PAUSED_KEY)) == "1")
 
     async def pause(self, paused: bool) -> None:
         await self.store.set_state(PAUSED_KEY, "1" if paused else "0")
@@ -187,6 +188,6 @@ class Notices:
         return conv.channel in ("web", "wecom")
 
 
-def _with_states(docs: list, today):
+def _with_states(docs: list[Any], today: date) -> list[tuple[Any, PolicyState]]:
     found = states(docs, today)
     return [(d, found[d.id]) for d in docs]

@@ -34,7 +34,7 @@ class Condition:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Condition":
+    def from_dict(cls, data: dict[str, Any]) -> "Condition":
         return cls(str(data["field"]), str(data["op"]), data["value"], str(data.get("text", "")))
 
     def test(self, profile: dict[str, Any], today: date) -> bool | None:
@@ -47,7 +47,7 @@ class Condition:
         if self.op == "in":
             return have in self.value
         if self.op == "==":
-            return have == self.value
+            return bool(have == self.value)
         try:
             a, b = float(have), float(self.value)
         except (TypeError, ValueError):
@@ -90,7 +90,7 @@ class SupportItem:
     origin: str = "rules"  # rules | llm | operator
     state: str = DRAFT  # draft | published | hidden
     id: int | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -98,7 +98,7 @@ class SupportItem:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SupportItem":
+    def from_dict(cls, data: dict[str, Any]) -> "SupportItem":
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         values["conditions"] = tuple(Condition.from_dict(c) for c in data.get("conditions") or ())

@@ -6,6 +6,7 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -25,7 +26,7 @@ _ENTITY_TAGS = ("ns",)  # place names: the knowledge base is about one city
 _WEIGHTS = {"ns": 0.3, "n": 1.0, "m": 1.0, "vn": 0.8, "v": 0.5, "a": 0.4}  # place names are context
 
 
-def _jieba():
+def _jieba() -> Any:  # jieba ships no types
     """jieba, initialised once and quietly (it logs its dictionary load otherwise)."""
     global _jieba_ready
     import jieba

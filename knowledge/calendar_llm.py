@@ -4,6 +4,7 @@ in that clause ("2027-03-31" needs "2027年3月31日"; "06-30" needs "6月30日"
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from langchain_core.runnables import Runnable
 
@@ -37,7 +38,7 @@ def date_in_clause(value: str, clause: str, recurrence: str) -> bool:
     return False
 
 
-def checked(items: list, text: str) -> list[dict]:
+def checked(items: list[Any], text: str) -> list[dict[str, Any]]:
     plain, kept = _plain(text), []
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
@@ -50,7 +51,7 @@ def checked(items: list, text: str) -> list[dict]:
     return kept
 
 
-async def llm_entries(llm: Runnable, sections: list[tuple[str, str]], *, doc_id: str, title: str, source: str,
+async def llm_entries(llm: Runnable[Any, Any], sections: list[tuple[str, str]], *, doc_id: str, title: str, source: str,
                       region: str) -> list[CalendarEntry]:
     """Entries the model reads from the clauses that mention applying; [] on any failure."""
     items, section_of = await ask_for_items(llm, "calendar_extract", _HINT, sections, title, doc_id)

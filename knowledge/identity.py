@@ -10,8 +10,10 @@ can correct any field in the console (`DocumentIdentity.merged`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
+from typing import Any
 
 from bot import regions
 from knowledge.structure import match_heading
@@ -51,11 +53,11 @@ class DocumentIdentity:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> DocumentIdentity:
+    def from_dict(cls, data: dict[str, Any] | None) -> DocumentIdentity:
         names = {f.name for f in fields(cls)}
         return cls(**{k: str(v or "").strip() for k, v in (data or {}).items() if k in names})
 
-    def merged(self, overrides: dict | None) -> DocumentIdentity:
+    def merged(self, overrides: dict[str, Any] | None) -> DocumentIdentity:
         """This identity with an operator's corrections applied (empty corrections are ignored)."""
         fix = {k: v for k, v in DocumentIdentity.from_dict(overrides).as_dict().items() if v}
         return replace(self, **fix)
@@ -218,7 +220,7 @@ def header(identity: DocumentIdentity) -> str:
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def validate_identity(fields: dict[str, object]) -> dict[str, str]:
+def validate_identity(fields: Mapping[str, object]) -> dict[str, str]:
     """An operator's corrections, cleaned: known fields only, a region the gazetteer knows (in its
     canonical form), dates as YYYY-MM-DD. Raises ValueError naming the bad field."""
     out = {k: str(v or "").strip()[:200] for k, v in fields.items() if k in DocumentIdentity.__dataclass_fields__}

@@ -29,6 +29,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Iterable
+from typing import cast
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -346,4 +347,4 @@ def _progress(files: list[SourceFile], enabled: bool) -> Iterable[SourceFile]:
         return files
     from tqdm import tqdm
 
-    return tqdm(files, desc="ingest", unit="doc", file=sys.stderr, dynamic_ncols=True)
+    return cast("Iterable[SourceFile]", tqdm(files, desc="ingest", unit="doc", file=sys.stderr, dynamic_ncols=True))

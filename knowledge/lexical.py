@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,7 @@ STOPWORDS = frozenset(
 )
 
 
-def _jieba():
+def _jieba() -> Any:  # jieba ships no types
     """jieba, initialised once and quietly."""
     global _jieba_ready
     import jieba
@@ -66,7 +67,7 @@ def idf(df: int, n_docs: int) -> float:
 class LexicalIndex:
     """A BM25 index over chunk texts, with document frequencies for the coverage signal."""
 
-    def __init__(self, ids: Sequence[str], generation: int, retriever=None, df: dict[str, int] | None = None,
+    def __init__(self, ids: Sequence[str], generation: int, retriever: Any = None, df: dict[str, int] | None = None,
                  docs: Sequence[str] | None = None):
         self.ids = list(ids)
         self.generation = generation

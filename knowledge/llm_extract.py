@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import structlog
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -21,8 +22,8 @@ log = structlog.get_logger(__name__)
 MAX_CHARS = 6000
 
 
-async def ask_for_items(llm: Runnable, prompt: str, hint: re.Pattern[str], sections: list[tuple[str, str]],
-                        title: str, doc_id: str) -> tuple[list, dict[str, str]]:
+async def ask_for_items(llm: Runnable[Any, Any], prompt: str, hint: re.Pattern[str], sections: list[tuple[str, str]],
+                        title: str, doc_id: str) -> tuple[list[Any], dict[str, str]]:
     """The model's items (a JSON list) for the clauses matching `hint`, and the section of each clause;
     ([], {}) when no clause matches or the model fails or answers no list."""
     relevant = [(sec, c) for sec, body in sections for c in clauses(body) if hint.search(c)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import io
 from collections.abc import Callable
+from typing import Any
 
 from knowledge.cleaning import clean_text, unwrap_lines
 from knowledge.structure import match_heading
@@ -90,7 +91,7 @@ def _check_zip(data: bytes) -> None:
             raise LimitError(f"expands to {unzipped // (1024 * 1024)} MB (limit {MAX_UNZIPPED_BYTES // (1024 * 1024)} MB)")
 
 
-def _table_rows(table) -> list[str]:
+def _table_rows(table: Any) -> list[str]:  # a python-docx Table
     """One line per table row, cells separated by ' | ' (merged cells counted once)."""
     rows = []
     for row in table.rows:

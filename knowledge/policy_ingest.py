@@ -4,6 +4,7 @@ the LLM), and one entry in the change log that subscriptions are notified from."
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from langchain_core.runnables import Runnable
 
@@ -16,7 +17,8 @@ from knowledge.policy_text import calendar_entries, repealed_titles
 class PolicyIngest:
     """`Ingestor.on_document`: called once per added or changed document."""
 
-    def __init__(self, store: Store, llm: Runnable | None = None, on_change: Callable[[], None] | None = None):
+    def __init__(self, store: Store, llm: Runnable[Any, Any] | None = None,
+                 on_change: Callable[[], None] | None = None):
         self.store, self.llm, self.on_change = store, llm, on_change
 
     async def __call__(self, doc: DocumentRecord, chunks: list[ChunkRecord], updated: bool) -> None:

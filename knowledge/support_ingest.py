@@ -4,6 +4,7 @@ when a model is configured, by the LLM (checked against the text). `chain` runs 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from langchain_core.runnables import Runnable
 
@@ -19,7 +20,7 @@ class SupportIngest:
     """`Ingestor.on_document` hook: the document's support items replace those read before (operators'
     corrections are kept; a clause keeps its review state)."""
 
-    def __init__(self, store: Store, llm: Runnable | None = None, publish: bool = False):
+    def __init__(self, store: Store, llm: Runnable[Any, Any] | None = None, publish: bool = False):
         self.store, self.llm, self.publish = store, llm, publish
 
     async def __call__(self, doc: DocumentRecord, chunks: list[ChunkRecord], updated: bool) -> None:

@@ -61,7 +61,7 @@ def _wan(value: str, unit: str) -> float:
     return float(value) * (10000 if unit == "亿元" else 1)
 
 
-def _threshold(rx: re.Pattern, field: str, text: str, unit: Callable[[re.Match], float]) -> list[Condition]:
+def _threshold(rx: re.Pattern[str], field: str, text: str, unit: Callable[[re.Match[str]], float]) -> list[Condition]:
     out = []
     for m in rx.finditer(text):
         word, tail = m.group(1), m.groups()[-1]
@@ -130,7 +130,7 @@ def support_of(sentence: str) -> tuple[float | None, float | None, float | None]
     return amount, ratio, cap
 
 
-def _is_threshold(sentence: str, money: re.Match) -> bool:
+def _is_threshold(sentence: str, money: re.Match[str]) -> bool:
     """Money that is a condition (营业收入2000万元以上), not the support."""
     before = sentence[max(0, money.start() - 14): money.start()]
     return bool(re.search(r"收入|营收|投入|总额|资产|规模|销售", before))

@@ -4,6 +4,7 @@ every threshold) is written in that clause ("50" needs "50" in it; 2000万元 ma
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from langchain_core.runnables import Runnable
 
@@ -23,14 +24,14 @@ def figure_in(value: float, clause: str) -> bool:
     return value in numbers or (value / 10000 in numbers and "亿" in clause)
 
 
-def _number(value) -> float | None:
+def _number(value: Any) -> float | None:
     try:
         return None if value in (None, "") else float(value)
     except (TypeError, ValueError):
         raise ValueError(f"not a number: {value!r}") from None
 
 
-def _item(raw: dict, section_of: dict[str, str], **where: str) -> SupportItem:
+def _item(raw: dict[str, Any], section_of: dict[str, str], **where: Any) -> SupportItem:
     conds = []
     for c in raw.get("conditions") or ():
         field, op = str(c.get("field", "")), str(c.get("op", ""))
@@ -46,7 +47,7 @@ def _item(raw: dict, section_of: dict[str, str], **where: str) -> SupportItem:
                        section=section_of.get(clause, ""), origin="llm", **where)
 
 
-def checked(raw_items: list, text: str, section_of: dict[str, str], **where: str) -> list[SupportItem]:
+def checked(raw_items: list[Any], text: str, section_of: dict[str, str], **where: str) -> list[SupportItem]:
     plain, kept = _plain(text), []
     for raw in raw_items if isinstance(raw_items, list) else []:
         try:
@@ -62,7 +63,7 @@ def checked(raw_items: list, text: str, section_of: dict[str, str], **where: str
     return kept
 
 
-async def llm_items(llm: Runnable, sections: list[tuple[str, str]], *, doc_id: str, title: str, source: str,
+async def llm_items(llm: Runnable[Any, Any], sections: list[tuple[str, str]], *, doc_id: str, title: str, source: str,
                     region: str) -> list[SupportItem]:
     """Items the model reads from the clauses that state support; [] on any failure."""
     items, section_of = await ask_for_items(llm, "support_extract", _HINT, sections, title, doc_id)

@@ -9,7 +9,7 @@ them from a worker thread (`asyncio.to_thread`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.errors import IndexMismatchError, IndexUnavailableError
@@ -47,13 +47,13 @@ class VectorStore:
         s = self.settings
         try:
             if s.chroma_host:
-                return self._http_client()
+                return self._http_client(s.chroma_host)
             (s.data_dir / "chroma").mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(s.data_dir / "chroma"))
         except Exception as exc:  # chromadb raises ValueError, httpx and Rust binding errors
             raise IndexUnavailableError(f"Chroma at {self.location} is unavailable: {exc}") from exc
 
-    def _http_client(self) -> Any:
+    def _http_client(self, host: str) -> Any:
         """A server client whose requests time out (chromadb's own session never does)."""
         import chromadb
         import httpx
@@ -62,7 +62,7 @@ class VectorStore:
         # the client's first request has no timeout yet: check the server answers at all
         httpx.get(f"{self.location}/api/v2/heartbeat", timeout=timeout).raise_for_status()
         s = self.settings
-        client = chromadb.HttpClient(host=s.chroma_host, port=s.chroma_port, ssl=s.chroma_ssl)
+        client = chromadb.HttpClient(host=host, port=s.chroma_port, ssl=s.chroma_ssl)
         session = getattr(getattr(client, "_server", None), "_session", None)
         if isinstance(session, httpx.Client):
             session.timeout = timeout
@@ -107,7 +107,7 @@ class VectorStore:
             if self._client is None:
                 return
             if not self.settings.chroma_host:
-                from chromadb.api.client import SharedSystemClient
+                from chromadb.api.shared_system_client import SharedSystemClient
 
                 SharedSystemClient.clear_system_cache()
                 self._client = None
@@ -115,7 +115,7 @@ class VectorStore:
                 client, self._client = self._client, None
                 _close_quietly(client)
 
-    def _call(self, what: str, fn, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except (IndexMismatchError, IndexUnavailableError):

@@ -167,7 +167,7 @@ def _required(ctx: Ctx, key: str, limit: int) -> str:
 async def create_curated(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     question, answer = _required(ctx, "question", 500), _required(ctx, "answer", 4000)
     examples = [q for q in _examples(ctx.body.get("examples")) if q != question]
-    lang = ctx.body.get("lang") if ctx.body.get("lang") in ("zh", "en") else detect_lang(question)
+    lang = str(ctx.body["lang"]) if ctx.body.get("lang") in ("zh", "en") else detect_lang(question)
     gap_keys = _named_keys(ctx, "gap_keys")  # written for a gap group: its questions are answered
     record = await console.store.console.add_curated(question, answer, examples, lang, ctx.account.username)
     if gap_keys:

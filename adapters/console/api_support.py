@@ -1,6 +1,7 @@
 """Console API of issue 17: correct a support item, publish or hide it."""
 from __future__ import annotations
 
+from typing import Any
 
 from aiohttp import web
 
@@ -58,7 +59,7 @@ async def update_item(console: ConsoleContext, request: web.Request, ctx: Ctx) -
     state = str(body.get("state", item.state))
     if state not in STATES:
         raise Refused(400, "error_invalid", "state")
-    changes = {"what": str(body.get("what", item.what)).strip()[:200] or item.what,
+    changes: dict[str, Any] = {"what": str(body.get("what", item.what)).strip()[:200] or item.what,
                "amount": _number(body, "amount"), "ratio": _number(body, "ratio"), "cap": _number(body, "cap"),
                "district": str(body.get("district", item.district)).strip()[:32], "state": state}
     if "conditions" in body:

@@ -17,7 +17,7 @@ import asyncio
 
 import structlog
 from aiohttp import web
-from telegram import BotCommand, CallbackQuery, ChatMember, Message, Update
+from telegram import BotCommand, CallbackQuery, ChatMember, MaybeInaccessibleMessage, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (Application, ApplicationHandlerStop, CallbackQueryHandler,
                           ChatMemberHandler, ContextTypes, MessageHandler, TypeHandler, filters)
@@ -104,6 +104,7 @@ class TelegramChannel:
             if self.inbox is not None:
                 await self.inbox.start()
             if not self.webhook:
+                assert self.application.updater is not None  # built without one only for webhooks
                 await self.application.updater.start_polling(poll_interval=0.0, allowed_updates=ALLOWED_UPDATES)
         except InvalidToken as exc:
             raise ConfigError(f"TELEGRAM_BOT_TOKEN was refused by the Bot API: {exc}") from exc
@@ -142,8 +143,11 @@ class TelegramChannel:
         if self.staff is not None:
             await self.staff.on_event(event)
 
-    def _in_staff_chat(self, message: Message | None) -> bool:
-        return self.staff is not None and message is not None and message.chat.id == self.staff.chat_id
+    def _staff_of(self, message: MaybeInaccessibleMessage | None) -> StaffRoom | None:
+        """The staff room when the message is in the staff group, else None."""
+        if self.staff is not None and message is not None and message.chat.id == self.staff.chat_id:
+            return self.staff
+        return None
 
     # -- inbound -----------------------------------------------------------------
 
@@ -165,16 +169,19 @@ class TelegramChannel:
             raise ApplicationHandlerStop
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if self._in_staff_chat(update.message):
-            await self.staff.on_message(update.message)
+        message = update.message
+        if message is None:  # the handler's filter lets only messages through
+            return
+        if (staff := self._staff_of(message)) is not None:
+            await staff.on_message(message)
             return
         msg = translate.incoming(update, self.application.bot.bot)
         if msg is None:
             return
-        chat = update.message.chat
+        chat = message.chat
         asks = msg.kind == "text" and bool(msg.text.strip()) and not msg.text.startswith("/")
         turn = stream.begin(self.application.bot, chat.id, private=chat.type == "private", lang=msg.lang,
-                            reply_to=update.message.message_id, typing=asks)
+                            reply_to=message.message_id, typing=asks)
         await self._run(turn, msg)
 
     async def _run(self, turn: stream.Turn, msg: IncomingMessage) -> None:
@@ -186,34 +193,41 @@ class TelegramChannel:
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every press is acknowledged; feedback is stored, "human" asks for a technology manager."""
         query = update.callback_query
-        if self._in_staff_chat(query.message):
-            await self.staff.on_callback(query)
+        if query is None:  # the handler takes only callback queries
             return
-        action = render.parse_callback(query.data) if query.message else None
+        message = query.message
+        if (staff := self._staff_of(message)) is not None:
+            await staff.on_callback(query)
+            return
+        action = render.parse_callback(query.data) if message else None
         lang = translate.lang_hint(query.from_user.language_code)
-        if action and action[0] == render.HUMAN:
+        if message is None or query.data is None or action is None:  # parse_callback: no data, no action
+            await self._acknowledge(query, None)
+            return
+        if action[0] == render.HUMAN:
             await self._acknowledge(query, render.phrase(lang, "handoff_requested"))
             await self._choose(query, render.HUMAN, True)
-            chat = query.message.chat
+            chat = message.chat
             await self._run(stream.begin(self.application.bot, chat.id, private=chat.type == "private",
-                                         lang=lang), translate.handoff_request(query))
+                                         lang=lang), translate.handoff_request(query, chat.id))
             return
-        toast, chosen = None, None
+        toast: str | None = None
+        chosen: bool | None = None
         try:
-            if action and action[0] == "feedback":
-                toast, chosen = await self._feedback(query, action[1], action[2], lang)
-            elif action:
-                toast, chosen = await self._action(query, action[1], lang)
+            if action[0] == "feedback" and action[1] is not None and action[2] is not None:
+                toast, chosen = await self._feedback(query, message, action[1], action[2], lang)
+            elif action[1] is not None:
+                toast, chosen = await self._action(query, message, action[1], lang)
         finally:
             await self._acknowledge(query, toast)
         if chosen is not None:
             await self._choose(query, query.data, chosen)
 
-    async def _feedback(self, query: CallbackQuery, value: str, message_id: int,
+    async def _feedback(self, query: CallbackQuery, message: MaybeInaccessibleMessage, value: str, message_id: int,
                         lang: str | None) -> tuple[str, bool | None]:
         """Store 👍/👎 (pressing the chosen one again withdraws it): (toast, now chosen?)."""
-        withdraw = render.is_chosen(query.message.reply_markup, query.data)
-        ok = await self.engine.feedback(self.name, str(query.message.chat.id), message_id,
+        withdraw = render.is_chosen(getattr(message, "reply_markup", None), query.data or "")
+        ok = await self.engine.feedback(self.name, str(message.chat.id), message_id,
                                         None if withdraw else value)
         if not ok:
             return render.phrase(lang, "feedback_unavailable"), None
@@ -221,9 +235,10 @@ class TelegramChannel:
             return render.phrase(lang, "feedback_withdrawn"), False
         return prompts.text(lang, "feedback_thanks"), True
 
-    async def _action(self, query: CallbackQuery, action: str, lang: str | None) -> tuple[str, bool | None]:
+    async def _action(self, query: CallbackQuery, message: MaybeInaccessibleMessage, action: str,
+                      lang: str | None) -> tuple[str, bool | None]:
         """Another engine button (e.g. a rating of the technology manager's service)."""
-        ok = await self.engine.button(self.name, str(query.message.chat.id), str(query.from_user.id), action)
+        ok = await self.engine.button(self.name, str(message.chat.id), str(query.from_user.id), action)
         if not ok:
             return render.phrase(lang, "feedback_unavailable"), None
         return prompts.text(lang, "rate_thanks" if action.startswith("rate:") else "feedback_thanks"), True
@@ -246,7 +261,7 @@ class TelegramChannel:
     async def _on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A user blocking (kicked) or unblocking (member) the bot in a private chat."""
         change = update.my_chat_member
-        if change.chat.type != "private":
+        if change is None or change.chat.type != "private":  # the handler takes only my_chat_member updates
             return
         await self.engine.set_blocked(self.name, str(change.chat.id), change.new_chat_member.status == ChatMember.BANNED)
 

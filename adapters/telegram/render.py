@@ -155,6 +155,6 @@ def with_choice(markup: InlineKeyboardMarkup, data: str, chosen: bool) -> Inline
     def on(button: InlineKeyboardButton) -> bool:
         if button.callback_data == data:
             return chosen
-        exclusive = button.callback_data is not None and _family(button.callback_data) == _family(data)
+        exclusive = isinstance(button.callback_data, str) and _family(button.callback_data) == _family(data)
         return button.text.startswith(CHOSEN) and not exclusive
     return InlineKeyboardMarkup([[_marked(b, on(b)) for b in row] for row in markup.inline_keyboard])

@@ -67,9 +67,10 @@ class TelegramSettings(BaseSettings):
 
     def check(self) -> None:
         """Refuse a webhook without a real, well-formed secret."""
-        if not self.webhook_mode:
+        url = self.telegram_webhook_url
+        if not url:  # not webhook_mode
             return
-        if not self.telegram_webhook_url.startswith(("https://", "http://")):
+        if not url.startswith(("https://", "http://")):
             raise ConfigError("TELEGRAM_WEBHOOK_URL must be an http(s) URL")
         secret = self.webhook_secret
         if not secret or secret.lower() in PLACEHOLDER_SECRETS:

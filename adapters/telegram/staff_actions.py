@@ -85,6 +85,8 @@ class StaffActions:
         if kind is None:  # service messages: topic created, closed, member joined...
             return
         thread, quote = message.message_thread_id, message.message_id
+        if thread is None:  # a topic message always has its thread id
+            return
         manager = await self.manager_of(message.from_user)
         if manager is None:
             log.info("staff_not_on_roster", user=message.from_user.id)
@@ -179,7 +181,7 @@ class StaffActions:
         toast, alert = None, False
         if match and manager is None:
             toast, alert = self._plain("staff_not_on_roster"), True
-        elif match:
+        elif match and manager is not None:
             toast = await self._press(match.group(1), int(match.group(2)), manager)
         try:
             await query.answer(toast, show_alert=alert)

@@ -45,9 +45,12 @@ def staff_text(lang: str, key: str, **fields: object) -> str:
 
 def mentions(managers: tuple[ManagerRecord, ...] | list[ManagerRecord]) -> Html:
     """Managers as tg://user links (Telegram notifies them); a plain name without a Telegram id."""
-    return Html("、".join(
-        f'<a href="tg://user?id={int(m.telegram_user_id)}">{render.escape(m.name)}</a>'
-        if (m.telegram_user_id or "").isdigit() else render.escape(m.name) for m in managers))
+    return Html("、".join(_mention(m) for m in managers))
+
+
+def _mention(m: ManagerRecord) -> str:
+    uid = m.telegram_user_id or ""
+    return f'<a href="tg://user?id={int(uid)}">{render.escape(m.name)}</a>' if uid.isdigit() else render.escape(m.name)
 
 
 def topic_name(ticket: TicketRecord, lang: str) -> str:
@@ -105,6 +108,7 @@ class StaffTopics:
             ticket = await self.tickets.get(ticket_id)
             thread = self._thread(ticket)
             if thread is None:
+                assert ticket is not None  # the desk tells about tickets it has stored
                 thread = await self._create(ticket, card, self._notify_line(managers))
             return thread
 
@@ -115,6 +119,7 @@ class StaffTopics:
             thread = self._thread(ticket)
             if thread is None or thread == gone:
                 log.info("staff_topic_recreated", ticket=ticket_id, deleted=gone)
+                assert ticket is not None  # it had a topic, so it is stored
                 thread = await self._create(ticket, card, staff_text(self.lang, "staff_recreated", ticket=ticket_id))
             return thread
 
@@ -170,7 +175,7 @@ class StaffTopics:
         """The card's keyboard for the ticket's current state (Claim -> Resolve/Back -> none)."""
         ticket = await self.tickets.get(ticket_id)
         card = ticket.meta.get("tg_card") if ticket and self._thread(ticket) else None
-        if card is None:
+        if card is None or ticket is None:
             return
         try:
             await self.bot.edit_message_reply_markup(self.chat_id, int(card),

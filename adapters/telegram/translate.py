@@ -107,9 +107,8 @@ def incoming(update: Update, me: User) -> IncomingMessage | None:
     )
 
 
-def handoff_request(query: CallbackQuery) -> IncomingMessage:
-    """The "contact a technology manager" button, as the engine's /human command."""
-    chat_id = query.message.chat.id
+def handoff_request(query: CallbackQuery, chat_id: int) -> IncomingMessage:
+    """The "contact a technology manager" button (pressed in chat `chat_id`), as the engine's /human command."""
     return IncomingMessage(
         channel=CHANNEL, chat_id=str(chat_id), user_id=str(query.from_user.id), text="/human",
         channel_message_id=f"{chat_id}:cb:{query.id}", lang=lang_hint(query.from_user.language_code),

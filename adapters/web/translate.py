@@ -6,6 +6,7 @@ integrators and the page alike with one clear message in the asker's language.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from aiohttp import web
@@ -133,7 +134,7 @@ def parse_stop(body: bytes, default_lang: str = "zh") -> StopIn:
     return _validate(StopIn, data, lang_of(data.get("lang", default_lang)))
 
 
-def parse_history(query: dict[str, str]) -> HistoryIn:
+def parse_history(query: Mapping[str, str]) -> HistoryIn:
     """`after` only: a session id in a query string is refused (URLs are logged and leak in Referer)."""
     lang = lang_of(query.get("lang"))
     if "session_id" in query:

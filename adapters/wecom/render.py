@@ -57,7 +57,8 @@ def _fill(rest: list[str], limit: int) -> tuple[str, list[str]]:
 
 def split_text(text: str, limit: int = TEXT_LIMIT, max_parts: int = MAX_PARTS) -> list[str] | None:
     """``text`` in at most ``max_parts`` messages of at most ``limit`` bytes; None if it does not fit."""
-    parts, rest = [], pieces(text.strip())
+    parts: list[str] = []
+    rest = pieces(text.strip())
     while rest and len(parts) < max_parts:
         part, rest = _fill(rest, limit)
         parts.append(part.strip())
@@ -70,7 +71,8 @@ def pack(text: str, tail: str, limit: int = TEXT_LIMIT, max_parts: int = MAX_PAR
     whole = split_text(text, limit, max_parts)
     if whole is not None:
         return whole
-    parts, rest = [], pieces(text.strip())
+    parts: list[str] = []
+    rest = pieces(text.strip())
     for i in range(max_parts):
         budget = limit if i < max_parts - 1 else limit - utf8_len(tail) - 1
         part, rest = _fill(rest, budget)

@@ -11,9 +11,11 @@ and the store. Managers act through the same methods from every place they work.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import Runnable
 
 import prompts
@@ -37,7 +39,7 @@ UNRESOLVED = OPEN_TICKET
 
 
 class HandoffDesk:
-    def __init__(self, settings: Settings, store: Store, outbox: Outbox, llm: Runnable | None = None):
+    def __init__(self, settings: Settings, store: Store, outbox: Outbox, llm: Runnable[Any, Any] | None = None):
         self.settings, self.store, self.outbox, self.llm = settings, store, outbox, llm
         self.tickets: TicketBook = store.tickets  # what staff channels read (the `StaffDesk` port)
         self.tz = ZoneInfo(settings.handoff_timezone)
@@ -168,7 +170,7 @@ class HandoffDesk:
             return fields
         history = await self._history(conv)
         try:
-            raw = await llm_ops.complete(self.llm, [llm_ops.HumanMessage(
+            raw = await llm_ops.complete(self.llm, [HumanMessage(
                 prompts.template(lang, "intake").format(history=history or trigger))])
         except LLMError as exc:
             log.warning("intake_llm_failed", error=str(exc))
@@ -186,7 +188,7 @@ class HandoffDesk:
         if self.llm is None or not history:
             return history
         try:
-            return (await llm_ops.complete(self.llm, [llm_ops.HumanMessage(
+            return (await llm_ops.complete(self.llm, [HumanMessage(
                 prompts.template(lang, "summary").format(history=history))])).strip()
         except LLMError as exc:
             log.warning("summary_llm_failed", error=str(exc))
@@ -284,7 +286,7 @@ class HandoffDesk:
         ticket, conv = await self._ticket_conv(ticket_id)
         if ticket.state != T.ACTIVE or (ticket.manager_id != manager_id and not any_holder):
             raise HandoffError(f"ticket #{ticket_id} is not active for {manager_id}")
-        values = {} if ticket.first_response_at else {"first_response_at": utcnow()}
+        values: dict[str, Any] = {} if ticket.first_response_at else {"first_response_at": utcnow()}
         await self.store.tickets.transition(ticket_id, (T.ACTIVE,), **values)
         sent = await self.outbox.deliver(conv, Reply(text, role=Role.MANAGER), author=manager_id)
         await self._emit(Kind.REPLY, ticket, conv, text=text, actor=manager_id, origin=origin)

@@ -89,7 +89,10 @@ def _manager(item: object, path: Path) -> ManagerRecord:
         raise ConfigError(f"HANDOFF_ROSTER_FILE {path}: every manager needs an id and a name: {item!r}")
     hours = str(item.get("working_hours") or "")
     parse_hours(hours)
-    opt = lambda key: str(item[key]) if item.get(key) not in (None, "") else None  # noqa: E731
+
+    def opt(key: str) -> str | None:
+        return str(item[key]) if item.get(key) not in (None, "") else None
+
     return ManagerRecord(id=str(item["id"]), name=str(item["name"]),
                          specialties=tuple(str(s) for s in item.get("specialties") or ()), working_hours=hours,
                          telegram_user_id=opt("telegram_user_id"), wecom_userid=opt("wecom_userid"),

@@ -29,7 +29,7 @@ class Broadcast:
         self.engine = engine
         self.origin = uuid.uuid4().hex  # this worker: its own notices come back and are skipped
         self._handlers: dict[str, list[Handler]] = {}
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()  # set while the listener is listening (tests wait on it)
         self.backend_pid: int | None = None  # the listening session's server process
 
@@ -69,6 +69,7 @@ class Broadcast:
             try:
                 raw = await self.engine.raw_connection()
                 conn = raw.driver_connection
+                assert conn is not None  # asyncpg's connection: None only once the pool connection is closed
                 for channel in self._handlers:
                     await conn.add_listener(channel, self._received)
                 self.backend_pid = conn.get_server_pid()

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.calendar import CalendarEntry
+from bot.store import mappers
 from bot.store.calendar_models import CalendarEntryRow, KbChangeRow, NoticeItemRow, SubscriptionRow
 from bot.store.models import ConversationRow, DocumentRow, MessageRow
 from bot.types import Role, utcnow
@@ -129,7 +130,7 @@ class CalendarStore:
         async with self._session() as s, s.begin():
             done = await s.execute(update(CalendarEntryRow).where(CalendarEntryRow.id == entry_id)
                                    .values(**values, origin="operator", updated_at=utcnow()))
-            return done.rowcount > 0
+            return mappers.changed(done) > 0
 
     async def add_entry(self, entry: CalendarEntry) -> int | None:
         async with self._session() as s, s.begin():
@@ -188,7 +189,7 @@ class CalendarStore:
                                    .values(active=False, updated_at=utcnow()))
             await s.execute(delete(NoticeItemRow).where(NoticeItemRow.conversation_id == conversation_id,
                                                         NoticeItemRow.message_id.is_(None)))
-            return done.rowcount > 0
+            return mappers.changed(done) > 0
 
     async def subscription(self, conversation_id: int) -> Subscription | None:
         async with self._session() as s:
@@ -271,7 +272,7 @@ class CalendarStore:
             return NoticeStats(dict(subs.all()), dict(sent.all()), int(pending or 0))
 
 
-def _merged(old: list | None, new: list[str]) -> list[str]:
+def _merged(old: list[Any] | None, new: list[str]) -> list[str]:
     out = list(old or [])
     for item in new:
         if item and item not in out:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -53,8 +54,8 @@ class SubscriptionRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     conversation_id: Mapped[int] = mapped_column(BigId, ForeignKey("conversations.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(32), index=True)
-    topics: Mapped[list | None] = mapped_column(JSON)
-    regions: Mapped[list | None] = mapped_column(JSON)
+    topics: Mapped[list[Any] | None] = mapped_column(JSON)
+    regions: Mapped[list[Any] | None] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     since_change_id: Mapped[int] = mapped_column(Integer, default=0)  # changes up to this one are not news
     last_notice_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # by the injected clock

@@ -120,7 +120,7 @@ class ConsoleStore:
         if expired_before is not None:
             stmt = stmt.where(ConsoleSessionRow.expires_at < expired_before)
         async with self._session() as s, s.begin():
-            return (await s.execute(stmt)).rowcount or 0
+            return mappers.changed(await s.execute(stmt)) or 0
 
     # ---------------------------------------------------------------- API tokens
 
@@ -166,14 +166,14 @@ class ConsoleStore:
     async def revoke_token(self, token_id: int) -> bool:
         async with self._session() as s, s.begin():
             res = await s.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_id).values(revoked=True))
-            return res.rowcount == 1
+            return mappers.changed(res) == 1
 
     async def revoke_tokens(self, account_id: int) -> int:
         """Revoke every token of an account (password change, deactivation): reactivation brings none back."""
         async with self._session() as s, s.begin():
             res = await s.execute(update(ApiTokenRow).where(ApiTokenRow.account_id == account_id,
                                                             ApiTokenRow.revoked.is_(False)).values(revoked=True))
-            return res.rowcount or 0
+            return mappers.changed(res) or 0
 
     # ---------------------------------------------------------------- login attempts
 
@@ -201,7 +201,7 @@ class ConsoleStore:
 
     async def forget_attempts(self, before: datetime) -> int:
         async with self._session() as s, s.begin():
-            return (await s.execute(delete(LoginAttemptRow).where(LoginAttemptRow.at < before))).rowcount or 0
+            return mappers.changed(await s.execute(delete(LoginAttemptRow).where(LoginAttemptRow.at < before))) or 0
 
     # ---------------------------------------------------------------- audit log
 

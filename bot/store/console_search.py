@@ -56,7 +56,7 @@ def _escape_like(keyword: str) -> str:
     return "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _ids_with(*conditions: Any) -> Select:
+def _ids_with(*conditions: Any) -> Select[int]:
     return select(MessageRow.conversation_id).where(*conditions)
 
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.store.models import ConversationRow, MessageRow, TicketRow
@@ -21,7 +22,7 @@ class ConsoleStats:
         self._session = sessions
         self.dialect = sessions.kw["bind"].dialect.name
 
-    def _day(self, tz: str, since: datetime):
+    def _day(self, tz: str, since: datetime) -> ColumnElement[Any]:
         """The local calendar day of a message, as 'YYYY-MM-DD' (SQLite: the zone's offset at `since`)."""
         if self.dialect == "postgresql":
             return func.to_char(func.timezone(tz, MessageRow.created_at), "YYYY-MM-DD")
@@ -29,7 +30,7 @@ class ConsoleStats:
         minutes = int(offset.total_seconds() // 60) if offset else 0
         return func.date(MessageRow.created_at, f"{minutes:+d} minutes")
 
-    def _window(self, since: datetime, until: datetime) -> list:
+    def _window(self, since: datetime, until: datetime) -> list[Any]:
         """Messages of the period, without the command line's and evaluations' (TEST_CHANNELS)."""
         return [MessageRow.created_at >= since, MessageRow.created_at < until, MessageRow.channel.notin_(TEST_CHANNELS)]
 
@@ -56,14 +57,14 @@ class ConsoleStats:
                 .where(m.role == "assistant", m.mode.is_not(None), *self._window(since, until))
                 .group_by(m.mode, m.no_answer))
         async with self._session() as s:
-            return {(mode, bool(na)): int(n) for mode, na, n in (await s.execute(stmt)).all()}
+            return {(str(mode), bool(na)): int(n) for mode, na, n in (await s.execute(stmt)).all()}
 
     async def feedback(self, since: datetime, until: datetime) -> dict[str, int]:
         m = MessageRow
         stmt = (select(m.feedback, func.count(m.id)).where(m.feedback.is_not(None), *self._window(since, until))
                 .group_by(m.feedback))
         async with self._session() as s:
-            return {value: int(n) for value, n in (await s.execute(stmt)).all()}
+            return {str(value): int(n) for value, n in (await s.execute(stmt)).all()}
 
     async def latencies(self, since: datetime, until: datetime, limit: int = 200_000) -> list[int]:
         """Answer latencies (ms) of the newest `limit` answers in the window."""
@@ -71,7 +72,7 @@ class ConsoleStats:
         stmt = (select(m.latency_ms).where(m.role == "assistant", m.latency_ms.is_not(None),
                                            *self._window(since, until)).order_by(m.id.desc()).limit(limit))
         async with self._session() as s:
-            return [int(v) for v in await s.scalars(stmt)]
+            return [int(v or 0) for v in await s.scalars(stmt)]  # never None (filtered)
 
     async def tickets(self, since: datetime, until: datetime, limit: int = 20_000) -> list[TicketRecord]:
         stmt = (select(TicketRow).where(TicketRow.created_at >= since, TicketRow.created_at < until)

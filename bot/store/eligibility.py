@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.store import mappers
 from bot.store.eligibility_models import CompanyProfileRow, MatchEventRow, SupportItemRow
 from bot.store.models import DocumentRow, MessageRow
 from bot.support import DRAFT, PUBLISHED, STATES, Condition, SupportItem
@@ -90,7 +91,7 @@ class EligibilityStore:
             return False
         async with self._session() as s, s.begin():
             done = await s.execute(update(SupportItemRow).where(SupportItemRow.id == item_id).values(**values))
-            return done.rowcount > 0
+            return mappers.changed(done) > 0
 
     async def set_state(self, item_id: int, state: str) -> bool:
         if state not in STATES:
@@ -98,7 +99,7 @@ class EligibilityStore:
         async with self._session() as s, s.begin():
             done = await s.execute(update(SupportItemRow).where(SupportItemRow.id == item_id)
                                    .values(state=state, updated_at=utcnow()))
-            return done.rowcount > 0
+            return mappers.changed(done) > 0
 
     async def add_item(self, item: SupportItem) -> int | None:
         async with self._session() as s, s.begin():
@@ -118,8 +119,8 @@ class EligibilityStore:
             return Profile(row.channel, row.user_id, dict(row.data or {}), dict(row.flow or {}),
                            row.consent_at) if row else None
 
-    async def save_profile(self, channel: str, user_id: str, *, data: dict | None = None, flow: dict | None = None,
-                           consent_at: datetime | None = None) -> None:
+    async def save_profile(self, channel: str, user_id: str, *, data: dict[str, Any] | None = None,
+                           flow: dict[str, Any] | None = None, consent_at: datetime | None = None) -> None:
         """Create or update; only the given parts change."""
         for _ in range(2):  # two first messages at once: the second one updates the row the first made
             try:
@@ -144,7 +145,7 @@ class EligibilityStore:
         async with self._session() as s, s.begin():
             done = await s.execute(delete(CompanyProfileRow).where(CompanyProfileRow.channel == channel,
                                                                    CompanyProfileRow.user_id == user_id))
-            return done.rowcount > 0
+            return mappers.changed(done) > 0
 
     async def profiles_count(self) -> int:
         async with self._session() as s:
@@ -178,6 +179,9 @@ class EligibilityStore:
             items = {r.id: _item(r) for r in await s.scalars(select(SupportItemRow))}
         by_outcome = {o: Counter(i for i, oo, _ in rows if oo == o) for o in ("eligible", "near_miss")}
         failed = Counter(f for _, o, f in rows if o == "near_miss" and f)
-        pick = lambda c: [(items[i], n) for i, n in c.most_common() if i in items]  # noqa: E731
+
+        def pick(c: Counter[int]) -> list[tuple[SupportItem, int]]:
+            return [(items[i], n) for i, n in c.most_common() if i in items]
+
         return MatchStats(pick(by_outcome["eligible"]), pick(by_outcome["near_miss"]), failed.most_common(),
                           len(rows))

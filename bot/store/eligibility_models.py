@@ -3,6 +3,7 @@ documents, company profiles kept per user with consent, and anonymous match stat
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -18,7 +19,7 @@ class SupportItemRow(Base):
     doc_id: Mapped[str] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"), index=True)
     what: Mapped[str] = mapped_column(String(200))
     who: Mapped[str] = mapped_column(Text, default="")
-    conditions: Mapped[list | None] = mapped_column(JSON)
+    conditions: Mapped[list[Any] | None] = mapped_column(JSON)
     amount: Mapped[float | None] = mapped_column(Float)
     ratio: Mapped[float | None] = mapped_column(Float)
     cap: Mapped[float | None] = mapped_column(Float)
@@ -44,8 +45,9 @@ class CompanyProfileRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(String(128))
-    data: Mapped[dict | None] = mapped_column(JSON)
-    flow: Mapped[dict | None] = mapped_column(JSON)  # {"step": consent|asking, "pending": field, "asked": [...]}
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # {"step": consent|asking, "pending": field, "asked": [...]}
+    flow: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

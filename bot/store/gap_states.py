@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.store import mappers
 from bot.store.models import CuratedAnswerRow, GapStateRow
 from bot.types import utcnow
 
@@ -74,4 +75,4 @@ class GapStates:
         if not wanted:
             return 0
         async with self._session() as s, s.begin():
-            return (await s.execute(delete(GapStateRow).where(GapStateRow.key.in_(wanted)))).rowcount or 0
+            return mappers.changed(await s.execute(delete(GapStateRow).where(GapStateRow.key.in_(wanted))))

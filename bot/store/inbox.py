@@ -18,20 +18,22 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Executable, Row, Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import StorageError
+from bot.store import mappers
 from bot.store.models import InboxRow
 from bot.types import utcnow
 
 log = structlog.get_logger("qdbot.store")
 MAX_BATCH = 500  # rows per INSERT (5 parameters each: well inside SQLite's 32766)
-T = InboxRow.__table__
+T = cast(Table, InboxRow.__table__)  # declarative types __table__ as FromClause; a mapped class has a Table
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +46,10 @@ class InboxEntry:
 
 
 class InboxStore:
-    def __init__(self, session: async_sessionmaker, dialect: str, window: float = 0.002):
+    def __init__(self, session: async_sessionmaker[AsyncSession], dialect: str, window: float = 0.002):
         self._session, self.dialect, self.window = session, dialect, window
-        self._waiting: list[tuple[dict, asyncio.Future]] = []
-        self._writer: asyncio.Task | None = None
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[int | None]]] = []
+        self._writer: asyncio.Task[None] | None = None
         self.batches: list[int] = []  # sizes of the last batches written (for tests and benchmarks)
 
     # ------------------------------------------------------------------ group commit
@@ -74,7 +76,7 @@ class InboxStore:
             for row, future in batch:
                 _settle(future, ids.pop((row["channel"], row["key"]), None))
 
-    async def _insert(self, rows: list[dict]) -> dict[tuple[str, str], int]:
+    async def _insert(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
         """One transaction; {(channel, key): id} of the rows that were new (the first of a key
         that occurs twice in the batch)."""
         now = utcnow()
@@ -146,7 +148,7 @@ class InboxStore:
         stmt = delete(T).where(T.c.status.in_(("done", "failed")), T.c.created_at < cutoff)
         return await self._count(stmt, "forget")
 
-    async def rows(self, channel: str | None = None) -> list[dict]:
+    async def rows(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Every row (id order) as a dict: for tests and operators."""
         stmt = select(T).order_by(T.c.id)
         if channel is not None:
@@ -154,26 +156,26 @@ class InboxStore:
         async with self._session() as s:
             return [dict(r._mapping) for r in await s.execute(stmt)]
 
-    async def _one(self, stmt, what: str):
+    async def _one(self, stmt: Executable, what: str) -> Row[Any] | None:
         try:
             async with self._session() as s, s.begin():
                 return (await s.execute(stmt)).first()
         except (SQLAlchemyError, OSError) as exc:
             raise StorageError(f"database error in inbox {what}: {exc.__class__.__name__}") from exc
 
-    async def _count(self, stmt, what: str) -> int:
+    async def _count(self, stmt: Executable, what: str) -> int:
         try:
             async with self._session() as s, s.begin():
-                return (await s.execute(stmt)).rowcount or 0
+                return mappers.changed(await s.execute(stmt)) or 0
         except (SQLAlchemyError, OSError) as exc:
             raise StorageError(f"database error in inbox {what}: {exc.__class__.__name__}") from exc
 
 
-def _open(now: datetime):
+def _open(now: datetime) -> ColumnElement[bool]:
     return or_(T.c.status == "pending", and_(T.c.status == "processing", T.c.lease_until < now))
 
 
-def _settle(future: asyncio.Future, result: int | None = None, exc: Exception | None = None) -> None:
+def _settle(future: asyncio.Future[int | None], result: int | None = None, exc: Exception | None = None) -> None:
     if future.done():
         return
     if exc is not None:

@@ -20,11 +20,12 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import Executable, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.errors import StorageError
 
@@ -124,7 +125,7 @@ class Locks:
             return 0
         return await self._run(_PRUNE, name="prune", age=older_than)
 
-    async def _run(self, stmt, *, name: str, quiet: bool = False, **params) -> int:
+    async def _run(self, stmt: Executable, *, name: str, quiet: bool = False, **params: Any) -> int:
         try:
             async with self._connect(name) as conn:
                 result = await conn.execute(stmt, {"name": name, **params})
@@ -136,7 +137,7 @@ class Locks:
             raise
 
     @asynccontextmanager
-    async def _connect(self, name: str):
+    async def _connect(self, name: str) -> AsyncIterator[AsyncConnection]:
         try:
             async with self.engine.connect() as conn:
                 yield conn

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import TypeVar
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import CursorResult, Result
 
 from bot.records import (
     ChunkRecord, DocumentRecord, ManagerRecord, StoredMessage, TicketRecord,
@@ -11,6 +13,11 @@ from bot.store.models import ChunkRow, ConversationRow, DocumentRow, ManagerRow,
 from bot.types import Conversation
 
 R = TypeVar("R")
+
+
+def changed(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE touched: its result is a CursorResult, which SQLAlchemy types as Result."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def conversation(row: ConversationRow) -> Conversation:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -25,7 +26,7 @@ from bot.types import utcnow
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware datetime on every backend (SQLite hands back naive values)."""
 
     impl = DateTime(timezone=True)
@@ -81,7 +82,7 @@ class MessageRow(Base):
     top_score: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     feedback: Mapped[str | None] = mapped_column(String(8))
-    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class GapRow(Base):
@@ -110,12 +111,12 @@ class DocumentRow(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     ingested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    identity: Mapped[dict | None] = mapped_column(JSON)  # read from the text at ingest
-    identity_override: Mapped[dict | None] = mapped_column(JSON)  # an operator's corrections
-    policy: Mapped[dict | None] = mapped_column(JSON)  # read at ingest: {"repeals": [titles]}
-    policy_override: Mapped[dict | None] = mapped_column(JSON)  # an operator's {"status", "successor"}
+    identity: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # read from the text at ingest
+    identity_override: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # an operator's corrections
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # read at ingest: {"repeals": [titles]}
+    policy_override: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # an operator's {"status", "successor"}
     text_sha256: Mapped[str | None] = mapped_column(String(64), index=True)  # of the extracted text (duplicates)
-    review: Mapped[list | None] = mapped_column(JSON)  # what screening flagged, for operators
+    review: Mapped[list[Any] | None] = mapped_column(JSON)  # what screening flagged, for operators
 
 
 class ChunkRow(Base):
@@ -128,7 +129,7 @@ class ChunkRow(Base):
     section: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(1024))
     text: Mapped[str] = mapped_column(Text)
-    flags: Mapped[list | None] = mapped_column(JSON)  # flagged sentences, never quoted as policy
+    flags: Mapped[list[Any] | None] = mapped_column(JSON)  # flagged sentences, never quoted as policy
 
 
 class KbStateRow(Base):
@@ -197,7 +198,7 @@ class ManagerRow(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
-    specialties: Mapped[list] = mapped_column(JSON, default=list)
+    specialties: Mapped[list[Any]] = mapped_column(JSON, default=list)
     working_hours: Mapped[str] = mapped_column(String(256), default="")
     telegram_user_id: Mapped[str | None] = mapped_column(String(64))
     wecom_userid: Mapped[str | None] = mapped_column(String(64))
@@ -222,7 +223,7 @@ class TicketRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16))
-    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     intake_step: Mapped[str | None] = mapped_column(String(32))
     summary: Mapped[str] = mapped_column(Text, default="")
     trigger: Mapped[str] = mapped_column(Text, default="")
@@ -238,7 +239,7 @@ class TicketRow(Base):
     notify_count: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(64))
     rating: Mapped[int | None] = mapped_column(Integer)
-    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class TicketEventRow(Base):
@@ -340,7 +341,7 @@ class AuditRow(Base):
     username: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(48))
     target: Mapped[str] = mapped_column(String(256), default="")
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(64))
 
 
@@ -351,7 +352,7 @@ class CuratedAnswerRow(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     question: Mapped[str] = mapped_column(Text)
-    examples: Mapped[list] = mapped_column(JSON, default=list)
+    examples: Mapped[list[Any]] = mapped_column(JSON, default=list)
     answer: Mapped[str] = mapped_column(Text)
     lang: Mapped[str] = mapped_column(String(8), default="zh")
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)

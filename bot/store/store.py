@@ -307,7 +307,7 @@ class Store:
         from sqlalchemy import delete
         async with self._session() as s, s.begin():
             res = await s.execute(delete(ProcessedEventRow).where(ProcessedEventRow.created_at < cutoff))
-            return res.rowcount or 0
+            return mappers.changed(res) or 0
 
     @_translated
     async def pending_before(self, conversation_id: int, message_id: int, window: float = 300.0) -> bool:
@@ -327,7 +327,7 @@ class Store:
         async with self._session() as s, s.begin():
             res = await s.execute(update(MessageRow).where(MessageRow.id == message_id,
                                                            MessageRow.status.in_(from_statuses)).values(status=to))
-            return res.rowcount == 1
+            return mappers.changed(res) == 1
 
     @_translated
     async def stale_user_messages(self, received_before: datetime, processing_before: datetime,

@@ -5,6 +5,7 @@ same ticket at once get exactly one winner, on SQLite and on PostgreSQL, with on
 """
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from sqlalchemy import select, update
@@ -74,9 +75,10 @@ class TicketStore:
         async with self._session() as s, s.begin():
             res = await s.execute(update(TicketRow).where(TicketRow.id == ticket_id, TicketRow.state.in_(from_states))
                                   .values(**values))
-            if res.rowcount != 1:
+            if mappers.changed(res) != 1:
                 return None
             row = await s.get(TicketRow, ticket_id, populate_existing=True)
+            assert row is not None  # the UPDATE above matched it, in this transaction
             return mappers.ticket(row)
 
     async def set_meta(self, ticket_id: int, **meta: Any) -> None:
@@ -119,7 +121,7 @@ class TicketStore:
             row.kf_servicer_userid, row.active, row.updated_at = m.kf_servicer_userid, m.active, utcnow()
             s.add(row)
 
-    async def managers(self, active_only: bool = True) -> list[ManagerRecord]:
+    async def managers(self, active_only: bool = True) -> builtins.list[ManagerRecord]:  # `list` is a method here
         async with self._session() as s:
             stmt = select(ManagerRow).order_by(ManagerRow.id)
             if active_only:
