@@ -85,6 +85,16 @@ class Engine:
     def channel(self, name: str) -> Channel | None:
         return self.outbox.channels.get(name)
 
+    def channel_names(self) -> list[str]:
+        return list(self.outbox.channels)
+
+    @property
+    def console_data(self) -> Store:
+        """The operator console's queries (audit, gaps, curated answers, accounts, calendar, support items): the
+        one adapter that still reads the store directly, through this one door (typed ports per concern are
+        the next step)."""
+        return self.store
+
     def _lock(self, conversation_id: int) -> asyncio.Lock:
         return self._locks.setdefault(conversation_id, asyncio.Lock())
 

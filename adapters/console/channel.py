@@ -94,7 +94,7 @@ class ConsoleChannel:
 
     def __init__(self, engine: Engine, settings: Settings, config: ConsoleSettings):
         self.engine, self.settings, self.config = engine, settings, config
-        self.store, self.desk = engine.store, engine.desk
+        self.store, self.desk = engine.console_data, engine.staff
         self.tz = ZoneInfo(settings.handoff_timezone)
         self.hub = TicketHub()
         self.accounts = Accounts(self.store, self.secret, session_hours=config.console_session_hours,

@@ -19,7 +19,7 @@ from bot.types import TEST_CHANNELS
 
 def _filters(console: ConsoleContext, ctx: Ctx, q: Any) -> str:
     lang = ctx.lang
-    channels = sorted({*console.engine.channels, "web", "telegram", "wecom"} - {"console"}) + list(TEST_CHANNELS)
+    channels = sorted({*console.engine.channel_names(), "web", "telegram", "wecom"} - {"console"}) + list(TEST_CHANNELS)
     any_ = ("", t(lang, "any"))
     controls = [
         field(t(lang, "channel"), select("channel", [any_, *((c, c) for c in channels)], q.get("channel", ""))),
