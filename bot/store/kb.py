@@ -7,6 +7,9 @@ autovacuum reclaims the space).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -28,6 +31,19 @@ def doc_record(row: DocumentRow) -> DocumentRecord:
 def chunk_record(row: ChunkRow) -> ChunkRecord:
     return ChunkRecord(id=row.id, doc_id=row.doc_id, position=row.position, title=row.title,
                        section=row.section, source=row.source, text=row.text, flags=tuple(row.flags or ()))
+
+
+def chunk_records(rows: Iterable[Any]) -> list[ChunkRecord]:
+    """Records of ``kb_chunks`` rows (Core rows: no ORM identity map), each document's id, title and
+    source and each section heading one shared string, so a large library costs little memory."""
+    shared: dict[str, str] = {}
+
+    def one(value: str) -> str:
+        return shared.setdefault(value, value)
+
+    return [ChunkRecord(id=r.id, doc_id=one(r.doc_id), position=r.position, title=one(r.title),
+                        section=one(r.section), source=one(r.source), text=r.text, flags=tuple(r.flags or ()))
+            for r in rows]
 
 
 async def bump_generation(session: AsyncSession) -> int:

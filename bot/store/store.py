@@ -451,9 +451,11 @@ class Store:
 
     @_translated
     async def kb_all_chunks(self) -> list[ChunkRecord]:
-        async with self._session() as s:
-            rows = await s.scalars(select(ChunkRow).order_by(ChunkRow.doc_id, ChunkRow.position))
-            return [kb.chunk_record(r) for r in rows]
+        """Every chunk, by document and position: one Core query (each search process reads them all
+        at every generation), repeated strings such as titles shared (`bot.store.kb.chunk_records`)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(ChunkRow.__table__).order_by(ChunkRow.doc_id, ChunkRow.position))
+            return kb.chunk_records(rows)
 
     @_translated
     async def kb_get_chunks(self, ids: list[str]) -> list[ChunkRecord]:
