@@ -12,8 +12,10 @@ Every returned `Passage` carries two raw relevance signals and one calibrated sc
 Passages come in fused order (reciprocal rank fusion, k=60, of the dense and lexical rankings).
 English terms of a query are first rewritten into Chinese with the policy glossary
 (`knowledge.glossary`), for both the dense and the lexical side. The SQL registry is the source
-of truth: ids it does not know are dropped. The registry's generation is checked at most once a
-second; when another process re-ingested, the BM25 index is reloaded and the Chroma client reopened.
+of truth: ids it does not know are dropped. Its chunk records are read into memory once per
+generation (`knowledge.chunk_table`), so a search itself asks the database nothing. The
+registry's generation is checked at most once a second; when another process re-ingested, the
+BM25 index and the chunk records are reloaded and the Chroma client reopened.
 
 When the dense side fails (Chroma unreachable or timing out, the query embedder failing), hybrid
 search answers from BM25 alone and `degraded` is true until a retry succeeds (`knowledge.health`).
@@ -21,10 +23,10 @@ search answers from BM25 alone and `degraded` is true until a retry succeeds (`k
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,7 @@ from bot.ports import Embedder
 from bot.store import Store
 from bot.records import ChunkRecord
 from bot.types import Passage
+from knowledge.chunk_table import ChunkTable, VectorCache
 from knowledge.chunking import record_index_text
 from knowledge.glossary import has_latin_words, translate_terms
 from knowledge.health import DenseHealth
@@ -45,7 +48,6 @@ RRF_K = 60
 TITLE_MIN = 4  # characters of a document title (without its place) that a query must contain to name it
 NAMED_FIRST = 3  # chunks of a named document put first
 REFRESH_SECONDS = 1.0
-RECORD_CACHE = 20_000  # chunk records kept in memory (about 1-2 KB each)
 DENSE_FAILURES = (IndexUnavailableError, EmbeddingError)
 
 
@@ -98,12 +100,6 @@ def short_title(title: str) -> str:
     return rest.strip("《》 ")
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
-
-
 class HybridRetriever:
     """Dense + lexical search over the chunks the registry knows."""
 
@@ -117,9 +113,10 @@ class HybridRetriever:
         self.health = DenseHealth()
         self._checked_at = -math.inf
         self._lock = asyncio.Lock()
-        # chunk records of the current generation (text, title, section): read from the registry
-        # once, not on every search; emptied whenever the generation moves on
-        self._records: OrderedDict[str, ChunkRecord] = OrderedDict()  # oldest first
+        # the current generation's chunk records and the vectors fetched for lexical hits; replaced
+        # together with `lexical` (no await in between), so a search sees one generation
+        self.chunks = ChunkTable()
+        self._vector_cache = VectorCache()
         self._regions: dict[str, str] = {}  # doc id -> region, for the current generation
         self._titles: dict[str, str] = {}  # doc id -> title without its place name
 
@@ -139,13 +136,12 @@ class HybridRetriever:
     async def _reload(self, generation: int) -> None:
         first = self.lexical.generation < 0
         index = await asyncio.to_thread(LexicalIndex.load, self.bm25_dir)
-        if index is None or index.generation != generation:
-            index = await self.rebuild(generation)
         if not first:
             await asyncio.to_thread(self.vectors.reopen)
-        self.lexical = index
-        self._records.clear()
-        await self._load_regions()
+        if index is None or index.generation != generation:
+            await self.rebuild(generation)
+        else:
+            await self._use(index, ChunkTable(await self.store.kb_all_chunks()))
 
     async def _load_regions(self) -> None:
         docs = await self.store.kb_list_documents()
@@ -163,10 +159,13 @@ class HybridRetriever:
         index = await asyncio.to_thread(LexicalIndex.build, [c.id for c in chunks], texts, generation,
                                         [c.doc_id for c in chunks])
         await asyncio.to_thread(index.save, self.bm25_dir)
-        self.lexical = index
-        self._records.clear()
-        await self._load_regions()
+        await self._use(index, ChunkTable(chunks))
         return index
+
+    async def _use(self, index: LexicalIndex, chunks: ChunkTable) -> None:
+        """Search this generation from now on (its BM25 index, chunk records, document regions)."""
+        await self._load_regions()
+        self.lexical, self.chunks, self._vector_cache = index, chunks, VectorCache()
 
     # -- search ----------------------------------------------------------------------------
     async def _dense(self, query: str, n: int) -> tuple[list[float], list[tuple[str, float]]]:
@@ -198,14 +197,32 @@ class HybridRetriever:
         """The top-k passages by RRF of the dense and lexical rankings (lexical alone while degraded)."""
         await self.refresh()
         query = prepare_query(query)
-        n = max(self.candidates, k or 0)
-        (vector, dense), lexical = await asyncio.gather(self._dense_or_nothing(query, n),
-                                                        self._lexical(query, n))
+        n, k = max(self.candidates, k or 0), k or self.top_k
+        dense_side = asyncio.ensure_future(self._dense_or_nothing(query, n))
+        try:
+            lexical = await self._lexical(query, n)
+        except BaseException:
+            dense_side.cancel()
+            raise
+        prefetch = None if dense_side.done() else asyncio.ensure_future(self._prefetch(lexical[:k]))
+        vector, dense = await dense_side
+        if prefetch is not None:
+            await prefetch
         order = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]])
         named = self.named_documents(query)
         if named:
             order = list(dict.fromkeys(await self._in_named(query, named) + order))
-        return await self._passages(query, order, k or self.top_k, vector, dict(dense))
+        return await self._passages(query, order, k, vector, dict(dense))
+
+    async def _prefetch(self, hits: list[tuple[str, float]]) -> None:
+        """While the dense search runs: fetch the vectors of the lexical hits that may be among the
+        top k (a hit only BM25 found ranks below every better BM25 hit), for their cosines. A failure
+        is left to the dense side to report."""
+        cache = self._vector_cache
+        fetch = cache.missing(cid for cid, _ in hits)
+        if fetch:
+            with contextlib.suppress(IndexUnavailableError):
+                cache.add(await asyncio.to_thread(self.vectors.vectors, fetch))
 
     async def _in_named(self, query: str, named: set[str]) -> list[str]:
         """A question naming a document is first answered from that document: its chunks that best
@@ -237,41 +254,30 @@ class HybridRetriever:
 
     async def _passages(self, query: str, order: list[str], k: int, vector: list[float] | None,
                         dense: dict[str, float]) -> list[Passage]:
-        records = (await self._chunk_records(order))[:k]  # unknown ids are dropped here
+        lexical, chunks, cache = self.lexical, self.chunks, self._vector_cache  # one generation
+        records = chunks.first(order, k)  # unknown ids are dropped here
         if vector is not None:
-            dense = {**dense, **await self._missing_cosines(vector, records, dense)}
-        weights = self.lexical.query_weights(query)
-        return [self._passage(weights, r, dense.get(r.id)) for r in records]
+            dense = {**dense, **await self._missing_cosines(cache, vector, records, dense)}
+        weights = lexical.query_weights(query)
+        return [self._passage(lexical, chunks, weights, r, dense.get(r.id)) for r in records]
 
-    async def _chunk_records(self, ids: list[str]) -> list[ChunkRecord]:
-        """The registry's records of these chunks, in this order (unknown ids dropped), from memory
-        when this generation has read them before."""
-        missing = [cid for cid in ids if cid not in self._records]
-        if missing:
-            generation = self.lexical.generation
-            fetched = await self.store.kb_get_chunks(missing)
-            if generation != self.lexical.generation:  # reloaded meanwhile: do not keep old records
-                return await self.store.kb_get_chunks(ids)
-            self._records.update((r.id, r) for r in fetched)
-        records = [self._records[cid] for cid in ids if cid in self._records]
-        while len(self._records) > RECORD_CACHE:
-            self._records.popitem(last=False)
-        return records
-
-    async def _missing_cosines(self, vector: list[float], records: list[ChunkRecord],
+    async def _missing_cosines(self, cache: VectorCache, vector: list[float], records: list[ChunkRecord],
                                dense: dict[str, float]) -> dict[str, float]:
+        """Cosines of the records the dense search did not return (lexical hits), from vectors fetched
+        once per generation."""
         missing = [r.id for r in records if r.id not in dense]
-        if not missing:
-            return {}
-        try:
-            stored = await asyncio.to_thread(self.vectors.vectors, missing)
-        except IndexUnavailableError as exc:
-            await self._dense_failed(exc)
-            return {}
-        return {cid: _cosine(vector, v) for cid, v in stored.items()}
+        fetch = cache.missing(missing)
+        if fetch:
+            try:
+                cache.add(await asyncio.to_thread(self.vectors.vectors, fetch))
+            except IndexUnavailableError as exc:
+                await self._dense_failed(exc)
+                return {}
+        return cache.cosines(vector, missing)
 
-    def _passage(self, weights: dict[str, float], record: ChunkRecord, cosine: float | None) -> Passage:
-        coverage = self.lexical.coverage(weights, record_index_text(record))
+    def _passage(self, lexical: LexicalIndex, chunks: ChunkTable, weights: dict[str, float], record: ChunkRecord,
+                 cosine: float | None) -> Passage:
+        coverage = lexical.coverage(weights, chunks.lowered(record), lowered=True)
         semantic = self.calibration.relevance(cosine) if cosine is not None else 1.0
         score = max(coverage, self.calibration.relevance(cosine))
         return Passage(chunk_id=record.id, text=record.text, title=record.title, section=record.section,

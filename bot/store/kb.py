@@ -7,12 +7,30 @@ autovacuum reclaims the space).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.store.models import ChunkRow, DocumentRow, KbStateRow
 from bot.records import ChunkRecord, DocumentRecord
 from bot.types import utcnow
+
+
+def chunk_records(rows: Iterable[Any]) -> list[ChunkRecord]:
+    """Records of ``kb_chunks`` rows (Core rows: no ORM identity map), each document's id, title and
+    source and each section heading one shared string, so a large library costs little memory."""
+    shared: dict[str, str] = {}
+
+    def one(value: str) -> str:
+        return shared.setdefault(value, value)
+
+    return [ChunkRecord(id=r.id, doc_id=one(r.doc_id), position=r.position, title=one(r.title),
+                        section=one(r.section), source=one(r.source), text=r.text, flags=tuple(r.flags or ()))
+            for r in rows]
+
+
 async def bump_generation(session: AsyncSession) -> int:
     state = await session.get(KbStateRow, 1, with_for_update=True)
     if state is None:

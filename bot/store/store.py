@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.errors import StorageError
-from bot.store import kb, mappers, migrate
+from bot.store import kb, mappers, messages, migrate, sqlite
 from bot.store.console import ConsoleStore
 from bot.store.models import (
     ChannelStateRow, ChunkRow, ConversationRow, DocumentRow, GapRow, KbStateRow, MessageRow, ProcessedEventRow,
@@ -48,6 +48,25 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     for pragma in ("journal_mode=WAL", "busy_timeout=10000", "foreign_keys=ON", "synchronous=NORMAL"):
         cur.execute(f"PRAGMA {pragma}")
     cur.close()
+
+
+_conversation = messages.conversation
+
+
+_message = mappers.message
+
+
+def _engine(url: str, pool_size: int, max_overflow: int) -> AsyncEngine:
+    """SQLite through `bot.store.sqlite` (one thread trip per statement; a file needs no liveness ping
+    before each use); a server database with a bounded pool, each connection pinged when taken."""
+    if url.startswith("sqlite+aiosqlite"):
+        return create_async_engine(url, async_creator=sqlite.async_creator(url))
+    if url.startswith("sqlite"):
+        return create_async_engine(url)
+    return create_async_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                               pool_timeout=30)
+
+
 class Store:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
@@ -66,9 +85,7 @@ class Store:
                    max_overflow: int = 10) -> "Store":
         """Connect and bring the schema to the newest migration. No connection is held while an
         answer is generated (see `Locks.lease`), so a small pool serves hundreds of answers in flight."""
-        pool = {} if url.startswith("sqlite") else {"pool_size": pool_size, "max_overflow": max_overflow,
-                                                     "pool_timeout": 30}
-        engine = create_async_engine(url, pool_pre_ping=True, **pool)
+        engine = _engine(url, pool_size, max_overflow)
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         store = cls(engine)
@@ -89,11 +106,12 @@ class Store:
     @_translated
     async def conversation_for(self, msg: IncomingMessage) -> Conversation:
         """The conversation of this chat, created on first contact (safe under races)."""
+        async with self.engine.connect() as conn:
+            row = await messages.find_conversation(conn, msg.channel, msg.chat_id)
+        if row is not None:
+            return messages.conversation(row)
         async with self._session() as s:
-            row = await self._find_conversation(s, msg.channel, msg.chat_id)
-            if row is None:
-                row = await self._create_conversation(s, msg)
-            return mappers.conversation(row)
+            return _conversation(await self._create_conversation(s, msg))
 
     async def _find_conversation(self, s: AsyncSession, channel: str, chat_id: str) -> ConversationRow | None:
         stmt = select(ConversationRow).where(ConversationRow.channel == channel, ConversationRow.chat_id == chat_id)
@@ -154,37 +172,22 @@ class Store:
         channel in the last `window` seconds up to and including it, in one transaction. On
         PostgreSQL a transaction-scoped advisory lock per user orders concurrent inserts across
         workers, so each message's count includes every earlier one; SQLite has one writer anyway."""
-        async with self._session() as s:
-            if self.dialect == "postgresql" and window is not None:
-                key = f"user:{msg.channel}:{msg.user_id}"
-                await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(key)})
-            await self._touch(s, conversation.id)  # before the insert: ids of a conversation in commit order
-            row = MessageRow(conversation_id=conversation.id, channel=msg.channel,
-                             channel_message_id=msg.channel_message_id, role=Role.USER.value,
-                             author=msg.user_id, text=msg.text, created_at=msg.received_at,
-                             status="received", meta={"kind": msg.kind} if msg.kind != "text" else {})
-            s.add(row)
-            try:
-                await s.flush()
-            except IntegrityError:
-                await s.rollback()
-                return None, 0
-            count = 0
-            if window is not None:
-                since = utcnow() - timedelta(seconds=window)
-                count = int(await s.scalar(select(func.count(MessageRow.id)).where(
-                    MessageRow.channel == msg.channel, MessageRow.author == msg.user_id,
-                    MessageRow.role == Role.USER.value, MessageRow.created_at > since,
-                    MessageRow.id <= row.id)) or 0)
-            await s.commit()
-            return row.id, count
-
-    async def _touch(self, s: AsyncSession, conversation_id: int) -> None:
-        """Lock the conversation's row until commit (PostgreSQL): called before a message is inserted, so
-        the messages of one conversation get their ids in commit order and a reader polling "after id N"
-        never sees N+1 committed while N is still to come (the web chat's cursor relies on it)."""
-        await s.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
-                        .values(updated_at=utcnow()))
+        try:
+            async with self.engine.begin() as conn:
+                if self.dialect == "postgresql" and window is not None:
+                    key = f"user:{msg.channel}:{msg.user_id}"
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(key)})
+                await messages.touch(conn, conversation.id)  # before the insert: ids in commit order
+                message_id = await messages.insert_message(
+                    conn, conversation_id=conversation.id, channel=msg.channel,
+                    channel_message_id=msg.channel_message_id, role=Role.USER.value, author=msg.user_id,
+                    text=msg.text, created_at=msg.received_at, status="received",
+                    meta={"kind": msg.kind} if msg.kind != "text" else {})
+                count = 0 if window is None else await messages.count_recent(
+                    conn, msg.channel, msg.user_id, utcnow() - timedelta(seconds=window), message_id)
+        except IntegrityError:  # this platform id was stored before: a redelivery
+            return None, 0
+        return message_id, count
 
     @_translated
     async def record_reply(self, conversation_id: int, channel: str, role: Role, text: str, *,
@@ -193,19 +196,20 @@ class Store:
                            top_score: float | None = None, latency_ms: int | None = None,
                            meta: dict[str, Any] | None = None) -> int:
         """Store an outbound message (assistant, manager or system) before it is sent."""
-        async with self._session() as s:
-            row = MessageRow(conversation_id=conversation_id, channel=channel, role=role.value, text=text,
-                             reply_to_id=reply_to_id, author=author, mode=mode, no_answer=no_answer,
-                             handoff=handoff, top_score=top_score, latency_ms=latency_ms, meta=meta or {},
-                             status="pending")
-            await self._touch(s, conversation_id)  # before the insert: ids of a conversation in commit order
-            s.add(row)
-            await s.flush()
-            await s.commit()
-            return row.id
+        async with self.engine.begin() as conn:
+            await messages.touch(conn, conversation_id)  # before the insert: ids in commit order
+            return await messages.insert_message(
+                conn, conversation_id=conversation_id, channel=channel, role=role.value, text=text,
+                reply_to_id=reply_to_id, author=author, mode=mode, no_answer=no_answer, handoff=handoff,
+                top_score=top_score, latency_ms=latency_ms, meta=meta or {}, status="pending")
 
     @_translated
     async def set_message_status(self, message_id: int, status: str, **meta: Any) -> None:
+        """Set a message's status and merge `meta` into its meta (one UPDATE for flat values)."""
+        if messages.merges_in_sql(meta):
+            async with self.engine.begin() as conn:
+                await conn.execute(messages.set_status(message_id, status, meta, self.dialect))
+            return
         async with self._session() as s, s.begin():
             row = await s.get(MessageRow, message_id)
             if row is None:
@@ -244,17 +248,8 @@ class Store:
         """The last `limit` user/assistant/manager turns since the context was last reset, oldest first."""
         if limit <= 0:
             return []
-        async with self._session() as s:
-            conv = await s.get(ConversationRow, conversation_id)
-            stmt = (select(MessageRow).where(MessageRow.conversation_id == conversation_id,
-                                             MessageRow.role != Role.SYSTEM.value)
-                    .order_by(MessageRow.id.desc()).limit(limit))
-            if conv is not None and conv.context_reset_at is not None:
-                stmt = stmt.where(MessageRow.created_at > conv.context_reset_at)
-            rows = list(await s.scalars(stmt))
-        return [Turn(id=r.id, conversation_id=r.conversation_id, role=Role(r.role), text=r.text,
-                     created_at=r.created_at, mode=r.mode, channel_message_id=r.channel_message_id)
-                for r in reversed(rows)]
+        async with self.engine.connect() as conn:
+            return await messages.recent_turns(conn, conversation_id, limit)
 
     @_translated
     async def set_feedback(self, message_id: int, value: str | None) -> bool:
@@ -313,21 +308,16 @@ class Store:
     async def pending_before(self, conversation_id: int, message_id: int, window: float = 300.0) -> bool:
         """Is an earlier user message of this conversation (from the last `window` seconds) still
         waiting to be processed?"""
-        since = utcnow() - timedelta(seconds=window)
-        async with self._session() as s:
-            stmt = select(MessageRow.id).where(
-                MessageRow.conversation_id == conversation_id, MessageRow.role == Role.USER.value,
-                MessageRow.id < message_id, MessageRow.status == "received", MessageRow.created_at > since).limit(1)
-            return (await s.scalar(stmt)) is not None
+        async with self.engine.connect() as conn:
+            return await messages.pending_before(conn, conversation_id, message_id,
+                                                 utcnow() - timedelta(seconds=window))
 
     @_translated
     async def claim_message(self, message_id: int, from_statuses: tuple[str, ...] = ("received",),
                             to: str = "processing") -> bool:
         """Compare-and-set a user message's status; False when another worker got there first."""
-        async with self._session() as s, s.begin():
-            res = await s.execute(update(MessageRow).where(MessageRow.id == message_id,
-                                                           MessageRow.status.in_(from_statuses)).values(status=to))
-            return mappers.changed(res) == 1
+        async with self.engine.begin() as conn:
+            return await messages.claim(conn, message_id, from_statuses, to)
 
     @_translated
     async def stale_user_messages(self, received_before: datetime, processing_before: datetime,
@@ -434,9 +424,11 @@ class Store:
 
     @_translated
     async def kb_all_chunks(self) -> list[ChunkRecord]:
-        async with self._session() as s:
-            rows = await s.scalars(select(ChunkRow).order_by(ChunkRow.doc_id, ChunkRow.position))
-            return [mappers.chunk_record(r) for r in rows]
+        """Every chunk, by document and position: one Core query (each search process reads them all
+        at every generation), repeated strings such as titles shared (`bot.store.kb.chunk_records`)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(ChunkRow.__table__).order_by(ChunkRow.doc_id, ChunkRow.position))
+            return kb.chunk_records(rows)
 
     @_translated
     async def kb_get_chunks(self, ids: list[str]) -> list[ChunkRecord]:

@@ -3,6 +3,7 @@ against a fake OpenAI-compatible LLM that takes `--llm-delay` seconds per call.
 
     python -m tests.bench.bench_load [--users 50,200,500] [--llm-delay 1.5] [--channels web,telegram]
         [--query-cache 4096] [--workers 1] [--postgres] [--database-url postgresql+asyncpg://...]
+        [--extractive] [--profile]
 
 `qdbot serve` runs as a real subprocess (its own data dir, the bundled document ingested at start)
 with MAX_CONCURRENCY high enough for the load and the per-user and per-address limits off (every
@@ -18,8 +19,13 @@ the web users over them round-robin, as a reverse proxy would (Telegram long pol
 worker only, so the Telegram runs use a single worker).
 
 Measured per run: throughput (answers/s over the whole run), p50/p95/p99 of the time the assistant
-adds on top of the LLM (end-to-end latency minus the LLM delay), errors, and the servers' peak
-memory (VmHWM, the largest worker). Prints one JSON object, then a table.
+adds on top of the LLM (end-to-end latency minus the LLM delay), errors, the servers' CPU time per
+answer (user + system time of the worker processes, all their threads, over the run, divided by
+the answers), and the servers' peak memory (VmHWM, the largest worker). Prints one JSON object,
+then a table. `--extractive` runs the workers without a chat model (extractive answers; the
+LLM delay is then not subtracted). `--profile` runs each worker under cProfile and prints its
+30 most expensive functions (own time; the main thread only, so worker-thread work such as
+embedding shows as waiting) after the table.
 """
 from __future__ import annotations
 
@@ -81,6 +87,12 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -88,11 +100,12 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def start_server(data_dir: Path, llm: FakeOpenAI, tg: FakeTelegram | None, port: int,
+async def start_server(data_dir: Path, llm: FakeOpenAI | None, tg: FakeTelegram | None, port: int,
                        extra: dict[str, str]):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECOM_", "OPENAI_"))}
-    env.update(QDBOT_DATA_DIR=str(data_dir), OPENAI_BASE_URL=llm.base_url, OPENAI_API_KEY="k",
-               LLM_MAX_RETRIES="0", MAX_CONCURRENCY="1000", RATE_LIMIT_PER_MINUTE="0", WEB_RATE_LIMIT_PER_IP="0",
+    if llm is not None:
+        env.update(OPENAI_BASE_URL=llm.base_url, OPENAI_API_KEY="k", LLM_MAX_RETRIES="0")
+    env.update(QDBOT_DATA_DIR=str(data_dir), MAX_CONCURRENCY="1000", RATE_LIMIT_PER_MINUTE="0", WEB_RATE_LIMIT_PER_IP="0",
                QDBOT_LOG_LEVEL="WARNING",
                QDBOT_SECRET_KEY="bench-secret-shared-by-the-workers-0123456789", **extra)
     if tg is not None:
@@ -180,8 +193,10 @@ async def shared_backends(workers: int, postgres: bool, database_url: str | None
 
 
 async def bench(users: list[int], channels: list[str], delay: float, query_cache: int, workers: int,
-                postgres: bool, database_url: str | None) -> dict:
+                postgres: bool, database_url: str | None, extractive: bool = False) -> dict:
+    delay = 0.0 if extractive else delay
     out: dict = {"llm_delay_s": delay, "workers": workers, "query_cache": query_cache,
+                 "mode": "extractive" if extractive else "llm",
                  "database": "postgresql" if workers > 1 or postgres or database_url else "sqlite",
                  "distinct_questions": len(QUESTIONS), "runs": []}
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -195,14 +210,17 @@ async def bench(users: list[int], channels: list[str], delay: float, query_cache
                 for w in range(workers):  # one after the other: the first ingests the bundled document
                     ports.append(free_port())
                     telegram = tg if "telegram" in channels and w == 0 else None
-                    procs.append(await start_server(tmp / f"data{w}", llm, telegram, ports[-1], extra))
+                    procs.append(await start_server(tmp / f"data{w}", None if extractive else llm, telegram,
+                                                    ports[-1], extra))
                 llm.delay = delay
                 offset = 0
                 for channel in channels:
                     for n in users:
                         targets = ports if channel == "web" else ports[:1]
                         calls_before = collections.Counter(c.method for c in tg.calls)
+                        cpu_before = sum(cpu_seconds(p.pid) for p in procs)
                         latencies, errors, wall = await run_users(channel, n, targets, tg, offset)
+                        cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
                         offset += n
                         added = [max(0.0, x - delay) * 1000 for x in latencies]
                         out["runs"].append({
@@ -210,6 +228,7 @@ async def bench(users: list[int], channels: list[str], delay: float, query_cache
                             "wall_s": round(wall, 2), "throughput_per_s": round(len(latencies) / wall, 1),
                             "added_ms_p50": round(pct(added, 50), 1), "added_ms_p95": round(pct(added, 95), 1),
                             "added_ms_p99": round(pct(added, 99), 1),
+                            "server_cpu_ms_per_answer": round(cpu * 1000 / max(1, len(latencies)), 1),
                             "server_peak_rss_mb": round(max(peak_rss_mb(p.pid) for p in procs), 1)})
                         if channel == "telegram":  # Bot API calls per answer (Telegram allows ~30/s per bot)
                             calls = collections.Counter(c.method for c in tg.calls) - calls_before
@@ -227,13 +246,24 @@ async def bench(users: list[int], channels: list[str], delay: float, query_cache
 
 
 def table(result: dict) -> str:
-    rows = [f"{'channel':<9}{'users':>6}{'wrk':>4}{'ok/s':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>7}{'peak MB':>9}"]
+    rows = [f"{'channel':<9}{'users':>6}{'wrk':>4}{'ok/s':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>7}"
+            f"{'cpu ms/answer':>14}{'peak MB':>9}"]
     for r in result["runs"]:
         rows.append(f"{r['channel']:<9}{r['users']:>6}{r['workers']:>4}{r['throughput_per_s']:>7}{r['added_ms_p50']:>9}"
-                    f"{r['added_ms_p95']:>9}{r['added_ms_p99']:>9}{r['errors']:>7}{r['server_peak_rss_mb']:>9}")
-    return "\n".join(rows) + (f"\n(time added on top of a {result['llm_delay_s']} s LLM; one question per user, "
-                              f"{result['distinct_questions']} distinct; query cache {result['query_cache']}; "
-                              f"{result['database']})")
+                    f"{r['added_ms_p95']:>9}{r['added_ms_p99']:>9}{r['errors']:>7}{r['server_cpu_ms_per_answer']:>14}"
+                    f"{r['server_peak_rss_mb']:>9}")
+    return "\n".join(rows) + (f"\n({result['mode']} answers; time added on top of a {result['llm_delay_s']} s LLM; "
+                              f"one question per user, {result['distinct_questions']} distinct; query cache "
+                              f"{result['query_cache']}; {result['database']})")
+
+
+def print_profiles(prefix: str) -> None:
+    """The 30 functions with the most own time in each profiled worker."""
+    import pstats
+
+    for path in sorted(Path(prefix).parent.glob(Path(prefix).name + ".*")):
+        print(f"\n== cProfile of the worker ({path.name}), by own time")
+        pstats.Stats(str(path)).sort_stats("tottime").print_stats(30)
 
 
 def main() -> None:
@@ -246,11 +276,19 @@ def main() -> None:
     ap.add_argument("--postgres", action="store_true", help="PostgreSQL and a Chroma server for one worker too")
     ap.add_argument("--database-url", default=None, help="PostgreSQL for several workers (default: a fresh "
                                                          "database on the local server)")
+    ap.add_argument("--extractive", action="store_true", help="workers without a chat model")
+    ap.add_argument("--profile", action="store_true", help="run the workers under cProfile, print the top functions")
     args = ap.parse_args()
-    result = asyncio.run(bench([int(x) for x in args.users.split(",")], args.channels.split(","), args.llm_delay,
-                               args.query_cache, args.workers, args.postgres, args.database_url))
-    print(json.dumps(result, ensure_ascii=False))
-    print(table(result))
+    with tempfile.TemporaryDirectory() as profiles:
+        if args.profile:
+            os.environ["QDBOT_BENCH_PROFILE"] = str(Path(profiles) / "worker")
+        result = asyncio.run(bench([int(x) for x in args.users.split(",")], args.channels.split(","), args.llm_delay,
+                                   args.query_cache, args.workers, args.postgres, args.database_url, args.extractive))
+        result["load_average"] = [round(x, 1) for x in os.getloadavg()]
+        print(json.dumps(result, ensure_ascii=False))
+        print(table(result))
+        if args.profile:
+            print_profiles(os.environ["QDBOT_BENCH_PROFILE"])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ Prints one JSON object, then a short table. What is measured:
   model's, and both pipelines get the very same vectors: the figures time Chroma, BM25, fusion and
   the SQL registry. The real model's query embedding time is measured separately and adds to every
   figure but BM25's. Ours run through `asyncio.to_thread` as in the bot; langchain is called directly.
+  Then hybrid and dense-only once more with each query embedded by the real model inside the search
+  (`with_query_embedding`, the query cache off: every search pays its own embedding, as an uncached
+  question does), and the ratio of their p95.
 - quality: hit@1, hit@5 and MRR (first hit within the top 10) of dense-only, BM25-only, hybrid and
   langchain-chroma, with the real local model, on the bundled document, for the `fact` questions of
   each eval file (a hit: the top-k passages contain one string of every `expect` group). The
@@ -63,10 +66,12 @@ DEFAULT_EVALS = f"{SHARED_EVAL},{REPO / 'tests' / 'eval' / 'paraphrases.jsonl'}"
 
 
 class RandomVectorEmbedder:
-    """Unit vectors seeded by the text's hash: instant, deterministic, meaningless as semantics."""
+    """Unit vectors seeded by the text's hash: instant, deterministic, meaningless as semantics.
+    With `query_model` set, queries are embedded by that model instead (same dimension)."""
 
     model_id = "bench/random-unit-384"
     dim = DIM
+    query_model: Embedder | None = None
 
     @staticmethod
     def _vector(text: str) -> list[float]:
@@ -78,7 +83,7 @@ class RandomVectorEmbedder:
         return [self._vector(t) for t in texts]
 
     def embed_query(self, text: str) -> list[float]:
-        return self._vector(text)
+        return self.query_model.embed_query(text) if self.query_model else self._vector(text)
 
 
 # -- synthetic corpus ----------------------------------------------------------------------------
@@ -151,8 +156,9 @@ def langchain_store(path: Path, embedder: Embedder, chunks: Sequence[ChunkRecord
 
 
 # -- measurements --------------------------------------------------------------------------------
-async def open_kb(data_dir: Path, embedder) -> tuple[KnowledgeBase, Store]:
-    settings = load_settings(qdbot_data_dir=data_dir, chroma_host=None, database_url=None)
+async def open_kb(data_dir: Path, embedder, query_cache: int = 4096) -> tuple[KnowledgeBase, Store]:
+    settings = load_settings(qdbot_data_dir=data_dir, chroma_host=None, database_url=None,
+                             embedding_query_cache=query_cache)
     settings.ensure_data_dir()
     store = await Store.open(settings.db_url)
     return KnowledgeBase(settings, store, embedder), store
@@ -189,7 +195,7 @@ async def build_synthetic(kb: KnowledgeBase, store: Store, size: int) -> list[Ch
 
 async def latency_at(size: int, n_queries: int, workdir: Path) -> dict:
     embedder = RandomVectorEmbedder()
-    kb, store = await open_kb(workdir / f"size-{size}", embedder)
+    kb, store = await open_kb(workdir / f"size-{size}", embedder, query_cache=0)
     started = time.perf_counter()
     chunks = await build_synthetic(kb, store, size)
     build_s = time.perf_counter() - started
@@ -204,9 +210,21 @@ async def latency_at(size: int, n_queries: int, workdir: Path) -> dict:
               "hybrid": await timed(kb.search, queries), "dense": await timed(kb.search_dense, queries),
               "bm25": await timed(kb.search_lexical, queries),
               "langchain": await timed(lambda q: baseline.similarity_search(q, k=TOP_K), queries)}
+    result["with_query_embedding"] = await with_query_embedding(kb, embedder, queries)
     await kb.close()
     await store.close()
     return result
+
+
+async def with_query_embedding(kb: KnowledgeBase, embedder: RandomVectorEmbedder, queries: list[str]) -> dict:
+    """Hybrid and dense-only p50/p95 with every query embedded by the local model in the search."""
+    embedder.query_model = LocalE5Embedder()
+    embedder.query_model.embed_query("预热")
+    try:
+        hybrid, dense = await timed(kb.search, queries), await timed(kb.search_dense, queries)
+    finally:
+        embedder.query_model = None
+    return {"hybrid": hybrid, "dense": dense, "p95_ratio": round(hybrid["p95_ms"] / dense["p95_ms"], 2)}
 
 
 async def query_embedding_latency(n: int) -> dict[str, float]:
@@ -268,6 +286,11 @@ def print_table(report: dict) -> None:
     for row in report["latency"]:
         cells = "".join(f"{row[m]['p50_ms']:>13.1f} /{row[m]['p95_ms']:>6.1f}" for m in methods)
         print(f"{row['chunks']:>7}{cells}   {row['build_seconds']:>7.1f} / {row['langchain_build_seconds']}")
+    for row in report["latency"]:
+        w = row["with_query_embedding"]
+        print(f"{row['chunks']:>7} with the model's query embedding in each search: hybrid "
+              f"{w['hybrid']['p50_ms']:.1f} / {w['hybrid']['p95_ms']:.1f}, dense {w['dense']['p50_ms']:.1f} / "
+              f"{w['dense']['p95_ms']:.1f} ms p50/p95 (hybrid/dense p95 {w['p95_ratio']})")
     q = report["query_embedding_ms"]
     print(f"(random unit vectors; the local model's query embedding adds p50 {q['p50_ms']} / p95 {q['p95_ms']} ms "
           "to all but bm25)")

@@ -58,3 +58,23 @@ def test_saving_again_replaces_the_previous_index(tmp_path: Path) -> None:
 def test_loading_without_a_saved_index_gives_none(tmp_path: Path) -> None:
     """An empty folder has no index to load."""
     assert LexicalIndex.load(tmp_path / "missing") is None
+
+
+def test_search_returns_the_n_best_scores_of_a_large_index_best_first_ties_in_index_order() -> None:
+    """Over 2,000 chunks (most of them sharing a query word), search gives exactly the n highest
+    BM25 scores, ranked, equal scores in index order, and never a chunk without a query word."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(5)
+    words = ["企业", "平台", "人才", "补贴", "研发", "专利", "孵化器", "基金", "园区", "认定"]
+    texts = ["".join(rng.choice(words) for _ in range(rng.randint(1, 6))) for _ in range(2000)]
+    index = LexicalIndex.build([f"c{i}" for i in range(len(texts))], texts, 1)
+    for query in ("企业研发平台", "人才补贴", "孵化器认定基金", "专利"):
+        scores = index._bm25.get_scores(tokenize(query))
+        order = sorted((i for i in range(len(texts)) if scores[i] > 0), key=lambda i: (-scores[i], i))
+        for n in (1, 5, 8, 30, 100):
+            hits = index.search(query, n)
+            assert [cid for cid, _ in hits] == [f"c{i}" for i in order[:n]]
+            assert np.all(np.diff([s for _, s in hits]) <= 0)

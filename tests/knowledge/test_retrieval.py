@@ -145,3 +145,60 @@ async def test_knowledge_base_works_against_a_chroma_server(chroma_server, tmp_p
     finally:
         await kb.close()
         await store.close()
+
+
+async def _policy_library(kb: KnowledgeBase, folder: Path) -> None:
+    folder.mkdir()
+    for i, topic in enumerate(["人才引进补贴", "概念验证平台建设", "专利转化奖励", "孵化器认定办法", "科技金融基金"]):
+        lines = [f"第{n}条 {topic}的第{n}项规定：企业申请{topic}，应当提交材料{n}份。" for n in range(1, 13)]
+        (folder / f"doc{i}.txt").write_text("\n".join(lines), encoding="utf-8")
+    await kb.ingest([folder])
+
+
+async def test_searches_read_no_chunk_from_the_database(hash_kb: KnowledgeBase, tmp_path: Path) -> None:
+    """The chunk records of the current generation are in memory: hybrid, dense and BM25 searches ask
+    the database at most for the generation number."""
+    from sqlalchemy import event
+
+    await _policy_library(hash_kb, tmp_path / "lib")
+    await hash_kb.search("人才引进补贴怎么申请")
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731 (conn, cursor, statement, ...)
+    event.listen(hash_kb.store.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        await hash_kb.retriever.refresh(force=True)
+        for question in ("专利转化奖励多少", "孵化器认定需要什么材料", "科技金融基金"):
+            assert await hash_kb.search(question, k=30)
+            assert await hash_kb.search_dense(question) and await hash_kb.search_lexical(question)
+    finally:
+        event.remove(hash_kb.store.engine.sync_engine, "before_cursor_execute", listener)
+    assert statements and all("kb_state" in s and "kb_chunks" not in s for s in statements)
+
+
+async def test_lexical_hits_get_their_true_cosine_and_their_vector_is_fetched_once(
+        hash_kb: KnowledgeBase, tmp_path: Path) -> None:
+    """Every passage's dense score is the cosine of the question and the chunk's stored vector, also
+    for chunks only BM25 found (Chroma reports its own hits in float32); asking again fetches no
+    vector from Chroma."""
+    import numpy as np
+
+    await _policy_library(hash_kb, tmp_path / "lib")
+    hash_kb.retriever.candidates = 3  # few dense hits: most of the 30 passages are BM25's alone
+    real, fetched = hash_kb.vectors.vectors, []
+
+    def counting(ids):
+        fetched.extend(ids)
+        return real(ids)
+
+    hash_kb.vectors.vectors = counting
+    question = "企业申请专利转化奖励应当提交材料"
+    passages = await hash_kb.search(question, k=30)
+    stored = real([p.chunk_id for p in passages])
+    q = np.asarray(HashEmbedder().embed_query(question))
+    for p in passages:
+        v = np.asarray(stored[p.chunk_id])
+        assert p.dense_score == pytest.approx(float(q @ v / np.linalg.norm(q) / np.linalg.norm(v)), abs=1e-5)
+    assert len(passages) == 30 and fetched
+    fetched.clear()
+    assert [p.chunk_id for p in await hash_kb.search(question, k=30)] == [p.chunk_id for p in passages]
+    assert fetched == []

@@ -46,6 +46,29 @@ async def test_an_answer_keeps_its_mode_sources_and_latency(store: Store):
     assert stored.meta["sources"] == [{"title": "t"}]
 
 
+async def test_a_status_change_keeps_the_stored_meta_and_adds_the_given_keys(store: Store):
+    """Flat values (merged in the UPDATE itself) and nested ones alike: earlier keys stay, given
+    keys are added or replaced, unicode and numbers round-trip; an unknown message is no error."""
+    conv = await store.conversation_for(msg())
+    aid = await store.record_reply(conv.id, "web", Role.ASSISTANT, "答", meta={"sources": [{"title": "条例"}], "n": 1})
+    await store.set_message_status(aid, "sent")
+    await store.set_message_status(aid, "failed", error="发送失败：超时", n=2, retried=True, score=0.5)
+    await store.set_message_status(aid, "processed", detail={"step": "重试"})
+    stored = await store.get_message(aid)
+    assert stored.status == "processed"
+    assert stored.meta == {"sources": [{"title": "条例"}], "n": 2, "error": "发送失败：超时", "retried": True,
+                           "score": 0.5, "detail": {"step": "重试"}}
+    await store.set_message_status(10**9, "sent", outcome="x")
+
+
+async def test_a_redelivered_message_is_not_counted_or_stored_again_and_counts_include_earlier_ones(store: Store):
+    """record_and_count: each new message of a user counts itself and the earlier ones in the window."""
+    conv = await store.conversation_for(msg())
+    counts = [await store.record_and_count(conv, msg(f"问{i}", f"k{i}"), 60.0) for i in range(3)]
+    assert [c for _, c in counts] == [1, 2, 3] and all(mid for mid, _ in counts)
+    assert await store.record_and_count(conv, msg("问0", "k0"), 60.0) == (None, 0)
+
+
 async def test_feedback_is_accepted_only_on_assistant_answers(store: Store):
     conv = await store.conversation_for(msg())
     uid = await store.record_user_message(conv, msg())

@@ -1,0 +1,106 @@
+"""The statements every message runs, as SQLAlchemy Core on a plain connection.
+
+Each inbound message is stored, counted, claimed, answered from its recent turns, answered into
+(a reply row) and marked sent and processed: a dozen statements per message, so the ORM's
+per-statement work (session, unit of work, identity map, attribute events) would cost more CPU
+than the database does. These functions take an `AsyncConnection` inside the caller's
+transaction and return plain values; `bot.store.Store` keeps the transactions and the errors.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, Text, cast, func, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
+
+from bot.store.models import ConversationRow, MessageRow
+from bot.types import Conversation, Role, Turn, utcnow
+
+C = ConversationRow.__table__
+M = MessageRow.__table__
+_SCALARS = (str, int, float, bool)
+
+
+def conversation(row: Row | ConversationRow) -> Conversation:
+    return Conversation(id=row.id, channel=row.channel, chat_id=row.chat_id, user_id=row.user_id,
+                        created_at=row.created_at, updated_at=row.updated_at, lang=row.lang,
+                        user_name=row.user_name, blocked=bool(row.blocked))
+
+
+async def find_conversation(conn: AsyncConnection, channel: str, chat_id: str) -> Row | None:
+    return (await conn.execute(select(C).where(C.c.channel == channel, C.c.chat_id == chat_id))).first()
+
+
+async def touch(conn: AsyncConnection, conversation_id: int) -> None:
+    """Lock the conversation's row until commit (PostgreSQL): called before a message is inserted, so
+    the messages of one conversation get their ids in commit order and a reader polling "after id N"
+    never sees N+1 committed while N is still to come (the web chat's cursor relies on it)."""
+    await conn.execute(update(C).where(C.c.id == conversation_id).values(updated_at=utcnow()))
+
+
+async def insert_message(conn: AsyncConnection, **values: Any) -> int:
+    """A new message row (after `touch` of its conversation); its id."""
+    return (await conn.execute(M.insert().values(**values).returning(M.c.id))).scalar_one()
+
+
+async def count_recent(conn: AsyncConnection, channel: str, author: str | None, since: datetime,
+                       up_to_id: int) -> int:
+    """This author's messages on this channel since `since`, up to and including message `up_to_id`."""
+    stmt = select(func.count(M.c.id)).where(M.c.channel == channel, M.c.author == author,
+                                            M.c.role == Role.USER.value, M.c.created_at > since, M.c.id <= up_to_id)
+    return int((await conn.execute(stmt)).scalar() or 0)
+
+
+def merges_in_sql(meta: dict[str, Any]) -> bool:
+    """Can `set_status` merge these keys into the stored meta in the UPDATE itself? (flat values:
+    a JSON merge patch is then exactly Python's ``{**stored, **meta}``)"""
+    return all(isinstance(v, _SCALARS) for v in meta.values())
+
+
+def set_status(message_id: int, status: str, meta: dict[str, Any], dialect: str):
+    """One UPDATE: the status, and `meta`'s keys merged into the stored meta (see `merges_in_sql`)."""
+    values: dict[str, Any] = {"status": status}
+    if meta:
+        values["meta"] = _merged(meta, dialect)
+    return update(M).where(M.c.id == message_id).values(**values)
+
+
+def _merged(meta: dict[str, Any], dialect: str) -> ColumnElement:
+    patch = json.dumps(meta, ensure_ascii=False)
+    if dialect == "postgresql":
+        stored = func.coalesce(cast(M.c.meta, JSONB), cast(literal("{}"), JSONB))
+        return cast(stored.op("||")(cast(literal(patch, String), JSONB)), JSON)
+    return func.json_patch(func.coalesce(cast(M.c.meta, Text), "{}"), literal(patch, String), type_=JSON)
+
+
+async def recent_turns(conn: AsyncConnection, conversation_id: int, limit: int) -> list[Turn]:
+    """The last `limit` user/assistant/manager turns since the context was last reset, oldest first
+    (one statement: the reset time is a subquery)."""
+    reset = select(C.c.context_reset_at).where(C.c.id == conversation_id).scalar_subquery()
+    stmt = (select(M.c.id, M.c.conversation_id, M.c.role, M.c.text, M.c.created_at, M.c.mode,
+                   M.c.channel_message_id)
+            .where(M.c.conversation_id == conversation_id, M.c.role != Role.SYSTEM.value,
+                   (reset.is_(None)) | (M.c.created_at > reset))
+            .order_by(M.c.id.desc()).limit(limit))
+    rows = (await conn.execute(stmt)).all()
+    return [Turn(id=r.id, conversation_id=r.conversation_id, role=Role(r.role), text=r.text,
+                 created_at=r.created_at, mode=r.mode, channel_message_id=r.channel_message_id)
+            for r in reversed(rows)]
+
+
+async def pending_before(conn: AsyncConnection, conversation_id: int, message_id: int, since: datetime) -> bool:
+    stmt = select(M.c.id).where(
+        M.c.conversation_id == conversation_id, M.c.role == Role.USER.value, M.c.id < message_id,
+        M.c.status == "received", M.c.created_at > since).limit(1)
+    return (await conn.execute(stmt)).first() is not None
+
+
+async def claim(conn: AsyncConnection, message_id: int, from_statuses: tuple[str, ...], to: str) -> bool:
+    result = await conn.execute(update(M).where(M.c.id == message_id, M.c.status.in_(from_statuses))
+                                .values(status=to))
+    return result.rowcount == 1
