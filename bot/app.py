@@ -106,18 +106,13 @@ async def _warm_up(kb: KnowledgeBase) -> None:
 
 
 def channel_factories() -> list[ChannelFactory]:
-    """Every channel the server knows; each returns None when its credentials are not set."""
+    """Every channel the server knows; each returns None when its credentials are not set. Imported
+    statically: a broken channel package stops the start with its error instead of switching it off."""
     from adapters import console as operator_console
+    from adapters import telegram, wecom
     from adapters import web as web_chat
 
-    factories: list[ChannelFactory] = [web_chat.create, operator_console.create]
-    for name in ("telegram", "wecom"):
-        try:
-            module = __import__(f"adapters.{name}", fromlist=["create"])
-        except ImportError:
-            continue
-        factories += [getattr(module, f) for f in ("create", "create_kf") if hasattr(module, f)]
-    return factories
+    return [web_chat.create, operator_console.create, telegram.create, wecom.create, wecom.create_kf]
 
 
 STORAGE_PROBE_SECONDS = 3.0
