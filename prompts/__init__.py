@@ -30,7 +30,7 @@ def messages(lang: str) -> dict[str, str]:
     return table(lang, "messages")
 
 
-def text(lang: str | None, key: str, **fields: object) -> str:
+def text(lang: str | None, key: str, /, **fields: object) -> str:
     """One user-facing sentence in the given language, with `{field}`s filled in."""
     raw = messages(_lang(lang)).get(key) or messages("zh")[key]
     return raw.format(**fields) if fields else raw
@@ -42,7 +42,7 @@ def template(lang: str | None, name: str) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def text_from(name: str, lang: str | None, key: str, **fields: object) -> str:
+def text_from(name: str, lang: str | None, key: str, /, **fields: object) -> str:
     """One sentence of the data file `<lang>/<name>.toml` (e.g. "calendar"), Chinese as fallback."""
     raw = str(table(lang, name).get(key) or table("zh", name)[key])
     return raw.format(**fields) if fields else raw

@@ -28,7 +28,7 @@ def ui(lang: str) -> dict[str, Any]:
     return prompts.table(lang, "web")
 
 
-def say(lang: str, key: str, **fields: object) -> str:
+def say(lang: str, key: str, /, **fields: object) -> str:
     return prompts.text_from("web", lang, key, **fields)
 
 

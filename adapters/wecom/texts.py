@@ -5,7 +5,7 @@ from __future__ import annotations
 import prompts
 
 
-def text(lang: str | None, key: str, **fields: object) -> str:
+def text(lang: str | None, key: str, /, **fields: object) -> str:
     """One WeCom sentence in ``lang`` (Chinese when unknown or missing), ``{field}``s filled in."""
     return prompts.text_from("wecom", lang, key, **fields)
 
