@@ -460,8 +460,9 @@ class Engine:
     async def keep(self, msg: IncomingMessage, outcome: str, **meta: Any) -> int | None:
         """Store a user message that the assistant must not answer (a person serves the chat in the
         platform's own client); None when it was stored before."""
-        conv = await self.store.conversation_for(_storable(msg))
-        mid = await self.store.record_user_message(conv, _storable(msg))
+        msg = _storable(msg)
+        conv = await self.store.conversation_for(msg)
+        mid = await self.store.record_user_message(conv, msg)
         if mid is not None:
             await self.store.set_message_status(mid, MessageStatus.PROCESSED, outcome=outcome, **meta)
         return mid

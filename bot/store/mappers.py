@@ -6,6 +6,8 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Result
 
+from sqlalchemy.engine import Row
+
 from bot.records import (
     ChunkRecord, DocumentRecord, ManagerRecord, StoredMessage, TicketRecord,
 )
@@ -20,7 +22,8 @@ def changed(result: Result[Any]) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
-def conversation(row: ConversationRow) -> Conversation:
+def conversation(row: ConversationRow | Row[Any]) -> Conversation:
+    """From the ORM row or a Core row of `conversations` (the same attributes)."""
     return Conversation(id=row.id, channel=row.channel, chat_id=row.chat_id, user_id=row.user_id,
                         created_at=row.created_at, updated_at=row.updated_at, lang=row.lang,
                         user_name=row.user_name, blocked=bool(row.blocked))

@@ -18,18 +18,16 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
+from bot.store import mappers
 from bot.store.models import ConversationRow, MessageRow
-from bot.types import Conversation, Role, Turn, utcnow
+from bot.types import Role, Turn, utcnow
 
 C = ConversationRow.__table__
 M = MessageRow.__table__
 _SCALARS = (str, int, float, bool)
 
 
-def conversation(row: Row | ConversationRow) -> Conversation:
-    return Conversation(id=row.id, channel=row.channel, chat_id=row.chat_id, user_id=row.user_id,
-                        created_at=row.created_at, updated_at=row.updated_at, lang=row.lang,
-                        user_name=row.user_name, blocked=bool(row.blocked))
+conversation = mappers.conversation  # Core rows carry the same attributes as the ORM row
 
 
 async def find_conversation(conn: AsyncConnection, channel: str, chat_id: str) -> Row | None:

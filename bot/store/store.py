@@ -50,7 +50,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-_conversation = messages.conversation
+_conversation = mappers.conversation
 
 
 _message = mappers.message
