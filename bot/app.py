@@ -10,7 +10,7 @@ import asyncio
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -190,6 +190,7 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
                      started: asyncio.Event | None = None) -> None:
     """Listen, start the channels, wait for `stop`, then shut down in order."""
     s = app.settings
+    booted = utcnow()  # before the first request: anything stored earlier was stored by another run
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, s.qdbot_host, s.qdbot_port, backlog=1024)  # bursts of webhook connections
@@ -197,9 +198,10 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
     timer = asyncio.create_task(_desk_timer(app))
     notices = asyncio.create_task(_notice_timer(app))
     try:
+        orphans_before = await _orphans_before(app, booted)
         for channel in list(app.channels):
             await _start_channel(app, channel)
-        await app.engine.recover()
+        await app.engine.recover(received_grace=(utcnow() - orphans_before).total_seconds() if orphans_before else 60.0)
         url = f"http://{s.qdbot_host}:{s.qdbot_port}/"
         log.info("serving", url=url, mode=app.answerer.mode.value, channels=[c.name for c in app.channels])
         if started is not None:
@@ -209,6 +211,17 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
         timer.cancel()
         notices.cancel()
         await _shutdown(app, runner)
+
+
+async def _orphans_before(app: App, booted: datetime) -> datetime | None:
+    """On SQLite (one process, and it is this one) every message stored before now and not finished was
+    left by a dead run: those "processing" become "received" again, and the time is returned so that
+    recovery at start answers them at once. None with PostgreSQL: other workers may be answering them."""
+    if app.store.locks.shared:
+        return None
+    if released := await app.store.release_processing(claimed_before=booted):
+        log.info("released_orphaned_messages", messages=released)
+    return booted
 
 
 async def _start_channel(app: App, channel: Channel) -> None:

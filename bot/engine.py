@@ -15,7 +15,7 @@ import time
 import weakref
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import structlog
@@ -130,7 +130,7 @@ class Engine:
         an earlier message is still being answered to wait."""
         if self._lock(ex.conv.id).locked() or await self.store.pending_before(ex.conv.id, ex.message_id):
             await self.outbox.deliver(ex.conv, Reply(prompts.text(ex.lang, "busy"), role=Role.SYSTEM),
-                                      reply_to_id=ex.message_id, ex=_aside(ex))
+                                      reply_to_id=ex.message_id, ex=_aside(ex), aside=True)
         await self._locked(ex)
 
     async def _locked(self, ex: Exchange) -> Outcome:
@@ -306,10 +306,10 @@ class Engine:
         unanswered messages. Safe with several workers (every step is compare-and-set)."""
         now = utcnow()
         grace = self.settings.recovery_grace_seconds if processing_grace is None else processing_grace
-        stale = await self.store.stale_user_messages(now - timedelta(seconds=received_grace),
-                                                     now - timedelta(seconds=grace))
+        since = now - timedelta(seconds=grace)
+        stale = await self.store.stale_user_messages(now - timedelta(seconds=received_grace), since)
         for stored in stale:
-            await self._recover_one(stored)
+            await self._recover_one(stored, since)
         if stale:
             log.info("recovered", messages=len(stale))
         return len(stale)
@@ -323,21 +323,24 @@ class Engine:
         stored = await self.store.user_message(channel, channel_message_id)
         since = utcnow() - timedelta(seconds=self.settings.recovery_grace_seconds)
         if stored is None or not (stored.status == MessageStatus.RECEIVED
-                                  or (stored.status == MessageStatus.PROCESSING and stored.created_at < since)):
+                                  or (stored.status == MessageStatus.PROCESSING and stored.processing_since() < since)):
             return False
-        await self._recover_one(stored)
+        await self._recover_one(stored, since)
         log.info("resumed", channel=channel, message=stored.id)
         return True
 
-    async def _recover_one(self, stored: StoredMessage) -> None:
+    async def _recover_one(self, stored: StoredMessage, stale_since: datetime) -> None:
+        """``stale_since``: a message still processing is taken only if it was claimed before then."""
         conv = await self.store.get_conversation(stored.conversation_id)
         if conv is None:
             return
-        replies = await self.store.replies_to(stored.id)
+        replies = [r for r in await self.store.replies_to(stored.id) if not r.meta.get("aside")]
         if replies:
             await self.outbox.redeliver(conv, replies)
             await self.store.set_message_status(stored.id, MessageStatus.PROCESSED, recovered=True)
-        elif await self.store.claim_message(stored.id, (stored.status,), MessageStatus.RECEIVED):
+        elif await self.store.claim_message(  # a processing one only while its claim is still stale
+                stored.id, (stored.status,), MessageStatus.RECEIVED,
+                claimed_before=stale_since if stored.status == MessageStatus.PROCESSING else None):
             msg = IncomingMessage(conv.channel, conv.chat_id, conv.user_id, stored.text,
                                   kind=stored.meta.get("kind", "text"))
             await self._locked(_exchange(conv, msg, stored.id, None))

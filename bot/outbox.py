@@ -35,11 +35,14 @@ class Outbox:
 
     async def deliver(self, conv: Conversation, reply: Reply, *, ex: Exchange | None = None,
                       via: Responder | None = None, reply_to_id: int | None = None, answer: Answer | None = None,
-                      handoff: bool = False, author: str | None = None) -> Reply:
+                      handoff: bool = False, author: str | None = None, aside: bool = False) -> Reply:
         """Store, then deliver: through the exchange's responder when the reply answers it (or `via`, a
-        responder for an act that stores no message, e.g. a button press), else the channel."""
+        responder for an act that stores no message, e.g. a button press), else the channel. ``aside``: a
+        notice about the message (still busy), not its answer: recovery still answers the message."""
         responder = ex.responder if ex is not None else via
         meta = answer_meta(answer) if answer else {}
+        if aside:
+            meta["aside"] = True
         if reply.buttons:  # kept so a reloaded page shows them again
             meta["buttons"] = [{"label": b.label, "action": b.action} for b in reply.buttons]
         mid = await self.store.record_reply(

@@ -60,6 +60,11 @@ class StoredMessage:
     handoff: bool = False
     latency_ms: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    claimed_at: datetime | None = None  # a user message: when it was last claimed for processing
+
+    def processing_since(self) -> datetime:
+        """When the current processing of this message began (its arrival, for rows from before 0014)."""
+        return self.claimed_at or self.created_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ def responder(messages: list[dict], body: dict) -> str:
 
 def worker_env(cli_env: dict, llm: FakeOpenAI, wecom: FakeWeCom, tg: FakeTelegram, port: int) -> dict:
     return {**cli_env, "OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "k", "LLM_MAX_RETRIES": "0",
-            "LLM_TIMEOUT": "120", "RECOVERY_GRACE_SECONDS": "1", "RATE_LIMIT_PER_MINUTE": "0",
+            "LLM_TIMEOUT": "120", "RATE_LIMIT_PER_MINUTE": "0",
             "WECOM_CORP_ID": wecom.corp_id, "WECOM_AGENT_ID": str(wecom.agent_id), "WECOM_SECRET": "fake-secret",
             "WECOM_TOKEN": TOKEN, "WECOM_ENCODING_AES_KEY": AES_KEY, "WECOM_API_BASE_URL": wecom.base_url,
             "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.base_url,

@@ -107,11 +107,10 @@ async def kill_mid_answer(proc: asyncio.subprocess.Process, port: int, llm: Fake
 
 async def test_a_worker_killed_mid_answer_loses_nothing_and_the_next_start_answers_once(
         cli_env, app_data_dir, slow_llm, tmp_path):
-    env = llm_env(cli_env, slow_llm, RECOVERY_GRACE_SECONDS="1")
+    env = llm_env(cli_env, slow_llm)  # the default grace (120 s): on SQLite the next start knows it is alone
     port = free_port()
     await kill_mid_answer(await start_server(env, port, tmp_path), port, slow_llm, "killed-test-1")
     assert rows(app_data_dir, "SELECT role, status FROM messages") == [("user", "processing")]
-    await asyncio.sleep(1.5)
     slow_llm.delay = 0
     proc = await start_server(env, port, tmp_path)  # recovery runs at start
     try:
@@ -148,6 +147,7 @@ async def test_on_postgresql_a_killed_workers_lease_runs_out_and_the_next_start_
     try:
         assert await pg_rows("SELECT role, status FROM messages") == [("user", "processing")]
         assert len(await pg_rows("SELECT name FROM leases")) == 1  # still held by the dead worker
+        await asyncio.sleep(1.2)  # its claim is older than RECOVERY_GRACE_SECONDS, whatever the start takes
         slow_llm.delay = 0
         proc = await start_server(env, port, tmp_path)  # recovery waits for the lease, then answers
         try:

@@ -34,7 +34,7 @@ def message(row: MessageRow) -> StoredMessage:
         id=row.id, conversation_id=row.conversation_id, channel=row.channel, role=row.role, text=row.text,
         created_at=row.created_at, status=row.status, mode=row.mode, feedback=row.feedback, author=row.author,
         reply_to_id=row.reply_to_id, no_answer=row.no_answer, handoff=row.handoff, latency_ms=row.latency_ms,
-        meta=dict(row.meta or {}),
+        meta=dict(row.meta or {}), claimed_at=row.claimed_at,
     )
 
 

@@ -98,7 +98,13 @@ async def pending_before(conn: AsyncConnection, conversation_id: int, message_id
     return (await conn.execute(stmt)).first() is not None
 
 
-async def claim(conn: AsyncConnection, message_id: int, from_statuses: tuple[str, ...], to: str) -> bool:
-    result = await conn.execute(update(M).where(M.c.id == message_id, M.c.status.in_(from_statuses))
-                                .values(status=to))
+async def claim(conn: AsyncConnection, message_id: int, from_statuses: tuple[str, ...], to: str,
+                claimed_before: datetime | None = None) -> bool:
+    """Compare-and-set the status; moving to "processing" stamps ``claimed_at``. With
+    ``claimed_before``, only a message whose processing began before then (a dead worker's) is taken."""
+    stmt = update(M).where(M.c.id == message_id, M.c.status.in_(from_statuses))
+    if claimed_before is not None:
+        stmt = stmt.where(func.coalesce(M.c.claimed_at, M.c.created_at) < claimed_before)
+    values = {"status": to, "claimed_at": utcnow()} if to == "processing" else {"status": to}
+    result = await conn.execute(stmt.values(**values))
     return result.rowcount == 1

@@ -75,6 +75,7 @@ class MessageRow(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     status: Mapped[str] = mapped_column(String(16), default="received")
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last claimed for processing (0014)
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
     mode: Mapped[str | None] = mapped_column(String(16))
     no_answer: Mapped[bool] = mapped_column(Boolean, default=False)

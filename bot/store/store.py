@@ -314,10 +314,22 @@ class Store:
 
     @_translated
     async def claim_message(self, message_id: int, from_statuses: tuple[str, ...] = ("received",),
-                            to: str = "processing") -> bool:
-        """Compare-and-set a user message's status; False when another worker got there first."""
+                            to: str = "processing", claimed_before: datetime | None = None) -> bool:
+        """Compare-and-set a user message's status; False when another worker got there first.
+        ``claimed_before``: take it only when its processing began before then (a dead worker's)."""
         async with self.engine.begin() as conn:
-            return await messages.claim(conn, message_id, from_statuses, to)
+            return await messages.claim(conn, message_id, from_statuses, to, claimed_before)
+
+    @_translated
+    async def release_processing(self, claimed_before: datetime) -> int:
+        """User messages "processing" since before ``claimed_before`` go back to "received": a single
+        process starting on SQLite (whoever was processing them is gone)."""
+        async with self._session() as s, s.begin():
+            res = await s.execute(update(MessageRow).where(
+                MessageRow.role == Role.USER.value, MessageRow.status == "processing",
+                func.coalesce(MessageRow.claimed_at, MessageRow.created_at) < claimed_before)
+                .values(status="received", claimed_at=None))
+            return mappers.changed(res) or 0
 
     @_translated
     async def stale_user_messages(self, received_before: datetime, processing_before: datetime,
@@ -328,7 +340,8 @@ class Store:
         async with self._session() as s:
             stmt = (select(MessageRow).where(MessageRow.role == Role.USER.value, or_(
                 and_(MessageRow.status == "received", MessageRow.created_at < received_before),
-                and_(MessageRow.status == "processing", MessageRow.created_at < processing_before)))
+                and_(MessageRow.status == "processing",
+                     func.coalesce(MessageRow.claimed_at, MessageRow.created_at) < processing_before)))
                 .order_by(MessageRow.id).limit(limit))
             return [mappers.message(r) for r in await s.scalars(stmt)]
 

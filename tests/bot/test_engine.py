@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 import prompts
 from bot.answerer import Answerer
 from bot.engine import Engine, _exchange
 from bot.settings import load_settings
-from bot.types import IncomingMessage, Role
+from bot.store.models import MessageRow
+from bot.types import IncomingMessage, Reply, Role, utcnow
 from tests.fakes.channel import RecordingChannel
 
 
@@ -187,6 +190,43 @@ async def test_recovery_delivers_a_stored_reply_once_and_does_not_answer_again(s
     await engine.recover(received_grace=0, processing_grace=0)
     assert [r.text for _, r in ch.sent] == ["已生成但未送达的回答"]
     assert len([x for x in await store.messages(conv.id) if x.role == "assistant"]) == 1
+
+
+async def _arrived_long_ago(store, mid: int) -> None:
+    async with store.engine.begin() as conn:
+        await conn.execute(update(MessageRow).where(MessageRow.id == mid)
+                           .values(created_at=utcnow() - timedelta(minutes=10)))
+
+
+async def test_a_message_claimed_again_a_moment_ago_is_not_taken_by_another_recovery(store, retriever):
+    """A message that arrived long ago and was claimed again a moment ago (a restart's recovery) is being
+    answered: a second recovery path (the inbox's resume, the periodic sweep) must leave it alone."""
+    ch = RecordingChannel()
+    engine = make_engine(store, retriever, ch)
+    m = msg("青岛计划建设多少家概念验证平台？", mid="restarted")
+    conv = await store.conversation_for(m)
+    mid = await store.record_user_message(conv, m)
+    await _arrived_long_ago(store, mid)
+    assert await store.claim_message(mid)  # the first recovery path took it just now
+    assert await engine.resume("web", "restarted") is False
+    assert await engine.recover(received_grace=0) == 0
+    assert ch.sent == [] and (await store.get_message(mid)).status == "processing"
+    assert await engine.recover(received_grace=0, processing_grace=0) == 1  # its worker died after all
+    assert len(ch.sent) == 1 and "60家" in ch.sent[0][1].text
+
+
+async def test_recovery_answers_a_message_that_only_got_its_still_busy_notice(store, retriever):
+    ch = RecordingChannel()
+    engine = make_engine(store, retriever, ch)
+    m = msg("青岛计划建设多少家概念验证平台？", mid="busy")
+    conv = await store.conversation_for(m)
+    mid = await store.record_user_message(conv, m)
+    await engine.outbox.deliver(conv, Reply(prompts.text("zh", "busy"), role=Role.SYSTEM), reply_to_id=mid,
+                                aside=True)
+    # the worker died before the message got its turn
+    assert await engine.recover(received_grace=0) == 1
+    assert [r.text for _, r in ch.sent][1:] and "60家" in ch.sent[-1][1].text
+    assert (await store.get_message(mid)).status == "processed"
 
 
 async def test_a_message_claimed_by_another_worker_is_not_answered_twice(store, retriever):
