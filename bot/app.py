@@ -50,6 +50,7 @@ class App:
     engine: Engine
     channels: list[Any] = field(default_factory=list)
     owns_llm: bool = False  # the model was made here (from settings), so it is closed here
+    starting: bool = False  # run_server: listening, channels not all started yet (/healthz: 503 "starting")
 
     async def close(self) -> None:
         if self.owns_llm:
@@ -132,8 +133,11 @@ async def _storage_problem(app: "App") -> str | None:
 
 async def _healthz(request: web.Request) -> web.Response:
     """ok / degraded (dense retrieval down, answers from BM25) / unavailable (503: the database cannot be
-    written, so no message could be stored)."""
+    written, so no message could be stored) / starting (503: listening, but the channels are still starting,
+    e.g. the Telegram webhook is not registered yet)."""
     app = request.app[APP]
+    if app.starting:
+        return web.json_response({"status": "starting", "mode": app.answerer.mode.value}, status=503)
     storage = await _storage_problem(app)
     degraded = bool(getattr(app.kb, "degraded", False))
     status = "unavailable" if storage else ("degraded" if degraded else "ok")
@@ -191,6 +195,7 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
     """Listen, start the channels, wait for `stop`, then shut down in order."""
     s = app.settings
     booted = utcnow()  # before the first request: anything stored earlier was stored by another run
+    app.starting = True
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, s.qdbot_host, s.qdbot_port, backlog=1024)  # bursts of webhook connections
@@ -201,6 +206,7 @@ async def run_server(app: App, web_app: web.Application, stop: asyncio.Event,
         orphans_before = await _orphans_before(app, booted)
         for channel in list(app.channels):
             await _start_channel(app, channel)
+        app.starting = False
         await app.engine.recover(received_grace=(utcnow() - orphans_before).total_seconds() if orphans_before else 60.0)
         url = f"http://{s.qdbot_host}:{s.qdbot_port}/"
         log.info("serving", url=url, mode=app.answerer.mode.value, channels=[c.name for c in app.channels])

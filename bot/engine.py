@@ -133,11 +133,17 @@ class Engine:
                                       reply_to_id=ex.message_id, ex=_aside(ex), aside=True)
         await self._locked(ex)
 
-    async def _locked(self, ex: Exchange) -> Outcome:
+    async def _locked(self, ex: Exchange, recovering: bool = False) -> Outcome:
+        """``recovering``: a dead worker's message; the replies it already stored are sent, not made again.
+        They are looked at only once the claim is ours, so no two paths send them."""
         async with self._lock(ex.conv.id), self._slots, self.store.locks.lease(
                 f"conversation:{ex.conv.id}", self.settings.conversation_lease_seconds):
             if not await self.store.claim_message(ex.message_id):  # another worker answered it
                 ex.outcome.status = OutcomeStatus.DUPLICATE
+            elif recovering and (replies := [r for r in await self.store.replies_to(ex.message_id)
+                                             if not r.meta.get("aside")]):
+                await self.outbox.redeliver(ex.conv, replies)
+                await self.store.set_message_status(ex.message_id, MessageStatus.PROCESSED, recovered=True)
             else:
                 await self._process(ex)
         return ex.outcome
@@ -334,16 +340,12 @@ class Engine:
         conv = await self.store.get_conversation(stored.conversation_id)
         if conv is None:
             return
-        replies = [r for r in await self.store.replies_to(stored.id) if not r.meta.get("aside")]
-        if replies:
-            await self.outbox.redeliver(conv, replies)
-            await self.store.set_message_status(stored.id, MessageStatus.PROCESSED, recovered=True)
-        elif await self.store.claim_message(  # a processing one only while its claim is still stale
+        if await self.store.claim_message(  # back to received: a processing one only while its claim is stale
                 stored.id, (stored.status,), MessageStatus.RECEIVED,
                 claimed_before=stale_since if stored.status == MessageStatus.PROCESSING else None):
             msg = IncomingMessage(conv.channel, conv.chat_id, conv.user_id, stored.text,
                                   kind=stored.meta.get("kind", "text"))
-            await self._locked(_exchange(conv, msg, stored.id, None))
+            await self._locked(_exchange(conv, msg, stored.id, None), recovering=True)
 
     def _enter(self) -> None:
         self._inflight += 1

@@ -229,6 +229,21 @@ async def test_recovery_answers_a_message_that_only_got_its_still_busy_notice(st
     assert (await store.get_message(mid)).status == "processed"
 
 
+async def test_a_recovery_that_read_a_message_before_another_path_took_it_sends_nothing(store, retriever):
+    """Two recovery paths read the same received message; one takes it and is sending its stored reply:
+    the other must not send that reply again (it looks at replies only once its own claim succeeded)."""
+    ch = RecordingChannel()
+    engine = make_engine(store, retriever, ch)
+    m = msg("青岛计划建设多少家概念验证平台？", mid="read-before")
+    conv = await store.conversation_for(m)
+    mid = await store.record_user_message(conv, m)
+    seen = await store.get_message(mid)  # what the second path read
+    assert await store.claim_message(mid)  # the first path took it and stored its answer, not yet sent
+    await store.record_reply(conv.id, conv.channel, Role.ASSISTANT, "青岛计划建设60家左右[1]。", reply_to_id=mid)
+    await engine._recover_one(seen, utcnow() - timedelta(minutes=1))
+    assert ch.sent == [] and (await store.get_message(mid)).status == "processing"
+
+
 async def test_a_message_claimed_by_another_worker_is_not_answered_twice(store, retriever):
     ch = RecordingChannel()
     a, b = make_engine(store, retriever, ch), make_engine(store, retriever, ch)

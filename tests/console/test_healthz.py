@@ -19,3 +19,13 @@ async def test_healthz_says_unavailable_with_503_when_every_write_fails(sqlite_c
     resp = await sqlite_console.client.get("/healthz")
     data = await resp.json()
     assert resp.status == 503 and data["status"] == "unavailable" and "failed" in data["storage"]
+
+
+async def test_healthz_says_starting_with_503_until_every_channel_has_started(sqlite_console):
+    """`run_server` listens before the channels start (webhooks stored from the first second), but a probe
+    must not report ready before, e.g., the Telegram webhook is registered."""
+    sqlite_console.app.starting = True
+    resp = await sqlite_console.client.get("/healthz")
+    assert resp.status == 503 and (await resp.json())["status"] == "starting"
+    sqlite_console.app.starting = False
+    assert (await sqlite_console.client.get("/healthz")).status == 200
