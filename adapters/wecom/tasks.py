@@ -7,6 +7,8 @@ from typing import Any
 
 import structlog
 
+from bot.drain import within
+
 log = structlog.get_logger("qdbot.wecom")
 
 
@@ -31,7 +33,9 @@ class TaskGroup:
         pending = set(self._tasks)
         if not pending:
             return
-        _, late = await asyncio.wait(pending, timeout=timeout)
+        if await within(asyncio.wait(pending), timeout):
+            return
+        late = {task for task in pending if not task.done()}
         for task in late:
             task.cancel()
         if late:
