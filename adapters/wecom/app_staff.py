@@ -132,7 +132,8 @@ class AppStaff:
         if c.name in HOLDER_ONLY and ticket.state == "active" and ticket.manager_id != manager.id:
             return _t("staff_held_by_other", ticket=ticket.id, name=await self._name(ticket.manager_id))
         try:
-            return await getattr(self, f"_{c.name}")(ticket, manager, c.arg)
+            run: Callable[[TicketRecord, ManagerRecord, str], Awaitable[str | None]] = getattr(self, f"_{c.name}")
+            return await run(ticket, manager, c.arg)
         except HandoffError as exc:
             return _t("staff_refused", ticket=ticket.id, reason=str(exc))
 
