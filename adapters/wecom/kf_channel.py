@@ -53,7 +53,7 @@ from bot.errors import ChannelError, StorageError
 from bot.handoff import StaffEvent
 from bot.ports import InboundHandler
 from bot.settings import Settings
-from bot.states import MessageStatus
+from bot.states import ButtonAction, MessageStatus
 from bot.types import IncomingMessage, Reply, Role
 
 log = structlog.get_logger("qdbot.wecom")
@@ -281,8 +281,8 @@ class WeComKfChannel:
         """"handoff" and quick replies ("say:<text>": intake choices, skip, cancel) go the customer-message
         way (stored, deduped, state-checked); the rest
         (feedback, ratings) to ``Engine.button``."""
-        if click.action == "handoff" or click.action.startswith("say:"):  # as if the customer typed it
-            await self._customer(replace(click.msg, text="/human" if click.action == "handoff" else click.action[4:]))
+        if click.action == ButtonAction.HANDOFF or click.action.startswith(f"{ButtonAction.SAY}:"):  # as if the customer typed it
+            await self._customer(replace(click.msg, text="/human" if click.action == ButtonAction.HANDOFF else click.action[4:]))
             return
         msg = click.msg
         ok = await self.engine.button(KF_CHANNEL, msg.chat_id, msg.user_id, click.action,
