@@ -40,6 +40,16 @@ class MessageStatus(StrEnum):
     EVENT = "event"  # a platform event kept for the transcript, never answered
 
 
+class InboxStatus(StrEnum):
+    """A row of the durable inbox (`bot.store.inbox`): pending -> processing -> done | failed (tried too
+    often); a processing row whose lease ran out is open again."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class OutcomeStatus(StrEnum):
     """What happened to one inbound message (`bot.exchange.Outcome`)."""
 
