@@ -1,5 +1,6 @@
-"""The one static-file server of the web chat and the console: files of one folder, read once, served from
-memory with an ETag (revalidated on every use: `no-cache`, 304 when the browser's copy is current)."""
+"""The one static-file server of the web chat and the console: files of one folder, and the files both share
+(`adapters/static`: the colour palette), read once, served from memory with an ETag (revalidated on every
+use: `no-cache`, 304 when the browser's copy is current)."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+SHARED = Path(__file__).parent / "static"  # served next to every folder's own files
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
@@ -34,7 +36,8 @@ class StaticFiles:
 
     @cached_property
     def assets(self) -> dict[str, Asset]:
-        return {p.name: Asset(p) for p in self.folder.iterdir() if p.suffix in self.suffixes}
+        files = [*SHARED.iterdir(), *self.folder.iterdir()]  # a folder's own file wins over a shared one
+        return {p.name: Asset(p) for p in files if p.suffix in self.suffixes}
 
     def response(self, request: web.Request, name: str) -> web.Response:
         asset = self.assets.get(name)

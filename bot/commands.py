@@ -14,6 +14,7 @@ from bot.app import App, build_app
 from bot.engine import Outcome
 from bot.extractive import render_sources
 from bot.settings import Settings
+from bot.states import OutcomeStatus
 from bot.types import IncomingMessage
 
 
@@ -49,7 +50,7 @@ def outcome_json(question: str, out: Outcome, latency_ms: float, mode: str) -> d
     sources = [{"title": c.title, "section": c.section, "source": c.source, "text": c.snippet,
                 "score": round(c.score, 4), "region": c.region} for c in (a.citations if a else ())]
     return {"question": question, "answer": text, "mode": _mode(a.mode.value if a else mode),
-            "sources": sources, "handoff": out.status == "handoff", "no_answer": bool(a and a.no_answer),
+            "sources": sources, "handoff": out.status == OutcomeStatus.HANDOFF, "no_answer": bool(a and a.no_answer),
             "latency_ms": round(latency_ms, 1)}
 
 

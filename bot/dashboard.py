@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.privacy import mask
+from bot.states import TicketState
 from bot.store import Store
 from bot.records import TicketRecord
 from bot.text import pos_words, word_weight
@@ -93,11 +94,11 @@ def sla(tickets: Sequence[TicketRecord]) -> Sla:
     queued = [t for t in tickets if t.waiting_since is not None]
     states = Counter(t.state for t in tickets)
     return Sla(
-        tickets=len(queued), claimed=sum(1 for t in queued if t.claimed_at), resolved=states["resolved"],
-        expired=states["expired"], cancelled=states["cancelled"],
+        tickets=len(queued), claimed=sum(1 for t in queued if t.claimed_at), resolved=states[TicketState.RESOLVED],
+        expired=states[TicketState.EXPIRED], cancelled=states[TicketState.CANCELLED],
         median_wait_to_claim_s=_median_seconds((t.waiting_since, t.claimed_at) for t in queued),
         median_first_response_s=_median_seconds((t.waiting_since, t.first_response_at) for t in queued),
-        median_resolution_s=_median_seconds((t.waiting_since, t.resolved_at) for t in queued if t.state == "resolved"),
+        median_resolution_s=_median_seconds((t.waiting_since, t.resolved_at) for t in queued if t.state == TicketState.RESOLVED),
     )
 
 

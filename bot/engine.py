@@ -24,6 +24,7 @@ import prompts
 from bot import inputs
 from bot import smalltalk
 from bot.answerer import Answerer, Delta
+from bot.drain import within
 from bot.exchange import Exchange, Outcome
 from bot.extractive import render_sources
 from bot.handoff import HandoffDesk
@@ -358,11 +359,7 @@ class Engine:
 
     async def drain(self, timeout: float) -> bool:
         """Wait (bounded) for in-flight messages to finish; True when none is left."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-            return True
-        except asyncio.TimeoutError:
-            return False
+        return await within(self._idle.wait(), timeout)
 
     # ------------------------------------------------------------------ the rest of the facade
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import prompts
 from bot.engine import Outcome
+from bot.states import OutcomeStatus
 from bot.types import IncomingMessage
 
 HIT_K = (1, 3, 5)
@@ -124,7 +125,7 @@ def check(item: dict[str, Any], out: Outcome) -> Result:
     result.tags = tuple(item.get("tags", ()))
     result.cited = tuple(dict.fromkeys(_file(c.source) for c in (a.citations if a else ())))
     result.doc_ok = _doc_ok(item, a)
-    result.answered = a is not None and not a.no_answer and out.status != "handoff"
+    result.answered = a is not None and not a.no_answer and out.status != OutcomeStatus.HANDOFF
     if result.doc_ok is False and result.passed:
         result.passed, result.why = False, f"cited {list(result.cited)}, not {item['doc']}"
     return result
@@ -132,13 +133,13 @@ def check(item: dict[str, Any], out: Outcome) -> Result:
 
 def _check(item: dict[str, Any], out: Outcome) -> Result:
     kind, a = item["kind"], out.answer
-    handoff = out.status == "handoff"
+    handoff = out.status == OutcomeStatus.HANDOFF
     text = a.text if a else "\n".join(r.text for r in out.replies)
     hits = {}
     if kind == "fact" and a is not None:
         hits = {k: any(_groups_in(item["expect"], p.text) for p in a.passages[:k]) or
                 _groups_in(item["expect"], " ".join(p.text for p in a.passages[:k])) for k in HIT_K}
-    if out.status == "error":
+    if out.status == OutcomeStatus.ERROR:
         return Result(item["id"], kind, False, "error", hits)
     if kind == "fact":
         cited = " ".join(c.snippet for c in (a.citations if a else ()))

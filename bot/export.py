@@ -17,6 +17,7 @@ from typing import Any
 from datetime import tzinfo, timezone
 
 from bot.privacy import mask, mask_name
+from bot.states import OutcomeStatus
 from bot.store import Store
 from bot.records import StoredMessage, TicketRecord
 from bot.store.eligibility import ELIGIBILITY_AUTHOR
@@ -75,7 +76,7 @@ def _iso(value: Any, tz: tzinfo = timezone.utc) -> str | None:
 
 def _text(m: StoredMessage) -> str:
     """Masked; a company-profile answer or an eligibility reply (issue 17) is not exported at all."""
-    return PROFILE_HIDDEN if m.author == ELIGIBILITY_AUTHOR or m.meta.get("outcome") == "profile" else mask(m.text)
+    return PROFILE_HIDDEN if m.author == ELIGIBILITY_AUTHOR or m.meta.get("outcome") == OutcomeStatus.PROFILE else mask(m.text)
 
 
 def _message_json(m: StoredMessage, tz: tzinfo) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from datetime import timedelta
 
 import structlog
 
+from bot.drain import within
 from bot.errors import StorageError
 from bot.store import Store
 from bot.types import utcnow
@@ -102,11 +103,7 @@ class Inbox:
         """Wait until every queued row was handled; False on timeout."""
         if self._queue.qsize() == 0 and not self._queued:
             return True
-        try:
-            await asyncio.wait_for(self._queue.join(), timeout)
-            return True
-        except asyncio.TimeoutError:
-            return False
+        return await within(self._queue.join(), timeout)
 
     async def stop(self, timeout: float) -> None:
         """Finish the queued rows (bounded by ``timeout``); what is left stays stored for the next

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.states import MessageStatus
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,7 @@ class StoredMessage:
     role: str
     text: str
     created_at: datetime
-    status: str = "received"
+    status: str = MessageStatus.RECEIVED
     mode: str | None = None
     feedback: str | None = None
     author: str | None = None

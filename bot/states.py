@@ -18,6 +18,7 @@ class TicketState(StrEnum):
 
 OPEN_TICKET = (TicketState.INTAKE, TicketState.WAITING, TicketState.ACTIVE)  # the assistant may still hand over
 SERVED_TICKET = (TicketState.WAITING, TicketState.ACTIVE)  # queued for or held by a person
+CLOSED_TICKET = (TicketState.RESOLVED, TicketState.CANCELLED, TicketState.EXPIRED)  # over: nothing more to do
 
 
 class MessageStatus(StrEnum):
@@ -37,6 +38,16 @@ class MessageStatus(StrEnum):
     SUPPRESSED = "suppressed"
     FAILED = "failed"
     EVENT = "event"  # a platform event kept for the transcript, never answered
+
+
+class InboxStatus(StrEnum):
+    """A row of the durable inbox (`bot.store.inbox`): pending -> processing -> done | failed (tried too
+    often); a processing row whose lease ran out is open again."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
 
 
 class OutcomeStatus(StrEnum):
@@ -72,11 +83,16 @@ class StaffEventKind(StrEnum):
     RATED = "rated"
 
 
+TICKET_ENDED = (StaffEventKind.RESOLVED, StaffEventKind.HANDED_BACK, StaffEventKind.CANCELLED,
+                StaffEventKind.EXPIRED)  # the events after which no person holds the ticket
+
+
 class ButtonAction(StrEnum):
     """The first part of a button's action string (`Engine.button`): "feedback:up:<id>", "handoff",
-    "rate:<ticket>:<stars>", "say:<text>"."""
+    "rate:<ticket>:<stars>", "say:<text>", "url:<link>"."""
 
     FEEDBACK = "feedback"
     HANDOFF = "handoff"
     RATE = "rate"
     SAY = "say"
+    URL = "url"  # a link button: "url:https://..."

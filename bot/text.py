@@ -1,4 +1,5 @@
-"""Small text tools shared by answering and retrieval: language, sentences, weighted query terms."""
+"""The text tools shared by answering and retrieval: language, sentences, weighted query terms and the one
+jieba tokeniser (the lexical index in `knowledge.lexical` uses `tokenize`)."""
 from __future__ import annotations
 
 import logging
@@ -14,14 +15,20 @@ _SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]*[”」』）)]*
 _jieba_lock = threading.Lock()
 _jieba_ready = False
 
-STOPWORDS = frozenset(
-    "的 了 吗 呢 吧 啊 呀 么 和 与 及 或 是 在 有 对 把 被 将 为 也 都 就 还 又 而 并 等 这 那 其 之 以 于 从 "
-    "什么 怎么 怎样 怎么样 如何 哪些 哪个 哪几个 几个 多少 是否 有没有 能否 可以 一下 请问 请 我 我们 你 你们 "
-    "他们 它 这个 那个 这些 那些 现在 目前 主要 一些 一个 多 几 个 项 家 种 每 吗？ 呢？ "
-    "a an the of to in on for and or is are was were be been do does did how what which who whom "
-    "why when where many much there this that these those it its i we you they me my our your "
-    "please can could would should will with about from by as at".split()
+_BOTH = (  # stopwords of queries and of the lexical index alike
+    "的 了 和 与 及 或 等 是 在 有 也 就 都 而 并 对 把 被 将 从 为 以 于 之 其 这 那 这个 那个 哪些 哪个 哪几个 几 几个 "
+    "多少 什么 怎么 怎么样 怎样 如何 吗 呢 吧 啊 呀 么 请问 请 一下 我 我们 你 你们 他们 它 个 还 又 现在 目前 "
+    "a an the of to in on for and or is are was were be been do does did how what which who whom when where why "
+    "many much there this that these those it its with by at as from will would can could should about please "
+    "me my our your you i we"
 )
+STOPWORDS = frozenset((_BOTH + " 可以 是否 有没有 能否 这些 那些 主要 一些 一个 多 项 家 种 每 吗？ 呢？ they").split())
+"""What a query's weighted terms leave out (`query_terms`, `word_weight`)."""
+INDEX_STOPWORDS = frozenset((
+    _BOTH + " 及其 以及 向 为了 哪 他 她 要 会 能 可以 可 想 问 些 再 已 已经 中 上 下 里 s shall may might has have had "
+    "doing done get got large big long often into over under than then so if not no yes tell their").split())
+"""What the lexical index's tokens leave out (`tokenize`)."""
+_WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
 _ENTITY_TAGS = ("ns",)  # place names: the knowledge base is about one city
 _WEIGHTS = {"ns": 0.3, "n": 1.0, "m": 1.0, "vn": 0.8, "v": 0.5, "a": 0.4}  # place names are context
 
@@ -96,8 +103,8 @@ def query_terms(text: str) -> tuple[Term, ...]:
     return tuple(seen.values())
 
 
-def tokens(text: str) -> list[str]:
-    """Lower-cased content tokens for overlap scoring (jieba search mode, stopwords removed)."""
-    jieba = _jieba()
-    return [t.lower() for t in jieba.lcut_for_search(text) if t.strip() and t.lower() not in STOPWORDS
-            and re.search(r"\w", t)]
+def tokenize(text: str) -> list[str]:
+    """Content tokens of a text for the lexical index and its queries: jieba search-mode words, lowercased,
+    no punctuation or stopwords (`INDEX_STOPWORDS`)."""
+    words = (w.strip().lower() for w in _jieba().cut_for_search(text))
+    return [w for w in words if w and _WORD.search(w) and w not in INDEX_STOPWORDS]

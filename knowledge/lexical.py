@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -23,40 +21,9 @@ from typing import Any
 
 import numpy as np
 
-_jieba_lock = threading.Lock()
-_jieba_ready = False
-_WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
-STOPWORDS = frozenset(
-    "的 了 和 与 及 或 等 是 在 有 也 就 都 而 及其 以及 并 对 把 被 将 从 向 为 为了 以 于 之 其 这 那 这个 那个 "
-    "哪 哪些 哪个 哪几个 几 几个 多少 什么 怎么 怎么样 怎样 如何 吗 呢 吧 啊 呀 么 请问 请 一下 我 我们 你 你们 "
-    "他 她 它 他们 要 会 能 可以 可 想 问 个 些 还 又 再 已 已经 中 上 下 里 现在 目前 "
-    "a an the of to in on for and or is are was were be been do does did how what which who "
-    "whom when where why many much there this that these those it its with by at as from s will would "
-    "can could should shall may might has have had does doing done get got large big long often "
-    "about into over under than then so if not no yes please tell me my our your their you i we".split()
-)
-
-
-def _jieba() -> Any:  # jieba ships no types
-    """jieba, initialised once and quietly."""
-    global _jieba_ready
-    import jieba
-
-    with _jieba_lock:
-        if not _jieba_ready:
-            jieba.setLogLevel(60)
-            jieba.initialize()
-            _jieba_ready = True
-    return jieba
-
+from bot.text import tokenize
 
 RARITY_CACHE = 50_000  # words whose rarity is remembered per index (the gate asks for each question word)
-
-
-def tokenize(text: str) -> list[str]:
-    """Content tokens of a text: jieba search-mode words, lowercased, no punctuation or stopwords."""
-    words = (w.strip().lower() for w in _jieba().cut_for_search(text))
-    return [w for w in words if w and _WORD.search(w) and w not in STOPWORDS]
 
 
 def idf(df: int, n_docs: int) -> float:

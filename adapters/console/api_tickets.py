@@ -22,11 +22,10 @@ from adapters.console.views import event_json, masker, message_json, ticket_json
 from bot.accounts import MANAGER
 from bot.dashboard import sla
 from bot.records import TicketRecord
+from bot.states import CLOSED_TICKET, SERVED_TICKET, TicketState
 from bot.types import utcnow
 
 
-OPEN = ("waiting", "active")
-CLOSED = ("resolved", "expired", "cancelled")
 KEEPALIVE_SECONDS = 15.0
 
 
@@ -37,17 +36,17 @@ async def _with_card(console: ConsoleContext, ctx: Ctx, t: TicketRecord) -> dict
 
 
 async def queue_data(console: ConsoleContext, ctx: Ctx) -> dict[str, Any]:
-    tickets = await console.store.tickets.list(OPEN, limit=500)
+    tickets = await console.store.tickets.list(SERVED_TICKET, limit=500)
     rows = [await _with_card(console, ctx, t) for t in tickets]
-    waiting = sorted((r for r in rows if r["state"] == "waiting"), key=lambda r: r["waiting_since"] or "")
-    return {"waiting": waiting, "active": [r for r in rows if r["state"] == "active"],
+    waiting = sorted((r for r in rows if r["state"] == TicketState.WAITING), key=lambda r: r["waiting_since"] or "")
+    return {"waiting": waiting, "active": [r for r in rows if r["state"] == TicketState.ACTIVE],
             "me": ctx.account.manager_id}
 
 
 async def history_data(console: ConsoleContext, ctx: Ctx, days: int = 30) -> dict[str, Any]:
     since = utcnow() - timedelta(days=days)
     recent = await console.store.console.stats.tickets(since, utcnow() + timedelta(seconds=1))
-    closed = [t for t in recent if t.state in CLOSED][:100]
+    closed = [t for t in recent if t.state in CLOSED_TICKET][:100]
     return {"days": days, "sla": _sla_json(recent),
             "history": [ticket_json(t, ctx.account) for t in closed]}
 

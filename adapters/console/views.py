@@ -13,6 +13,7 @@ from bot.records import (
     AccountRecord, ApiTokenRecord, AuditRecord, ChunkRecord, ConversationSummary, CuratedRecord, DocumentRecord,
     StoredMessage, TicketEvent, TicketRecord,
 )
+from bot.states import TicketState
 from bot.types import utcnow
 
 Masker = Callable[[str | None], str]
@@ -60,7 +61,7 @@ def waiting_seconds(t: TicketRecord, now: datetime | None = None) -> float | Non
     """How long the user has been waiting for a manager (until claimed)."""
     if t.waiting_since is None:
         return None
-    end = t.claimed_at or (t.resolved_at if t.state not in ("waiting",) else None) or now or utcnow()
+    end = t.claimed_at or (t.resolved_at if t.state != TicketState.WAITING else None) or now or utcnow()
     return max(0.0, (end - t.waiting_since).total_seconds())
 
 

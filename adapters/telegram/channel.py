@@ -29,7 +29,7 @@ from adapters.telegram.limits import AnswersFirst
 from adapters.telegram.ordering import StaffTopicsInOrder
 from adapters.telegram.settings import TelegramSettings
 from adapters.telegram.staff import StaffRoom
-from adapters.telegram.webhook import WebhookReceiver, parse_update
+from adapters.telegram.webhook import TelegramApp, WebhookReceiver, parse_update
 from bot.engine import Engine
 from bot.errors import BadRequestError, ChannelError, ConfigError
 from bot.handoff import StaffEvent
@@ -41,7 +41,7 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 COMMANDS = ("start", "help", "new", "human", "subscribe", "subscriptions", "unsubscribe")
 
 
-def build_application(config: TelegramSettings) -> Application:
+def build_application(config: TelegramSettings) -> TelegramApp:
     """PTB Application: our base URL and proxy, concurrent updates (a staff topic's messages in
     order), Telegram's flood limits kept with answers first, 429s waited out and retried."""
     builder = (Application.builder().token(config.token).base_url(config.telegram_api_base_url)

@@ -10,16 +10,19 @@ the capacity. Under light load nothing changes: typing and drafts are sent as be
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram.ext import AIORateLimiter
 
 OPTIONAL = frozenset({"sendChatAction", "sendMessageDraft"})
+Answer = bool | dict[str, Any] | list[dict[str, Any]]  # what a Bot API request returns
 
 
 class AnswersFirst(AIORateLimiter):
-    async def process_request(self, callback, args: Any, kwargs: dict[str, Any], endpoint: str,
-                              data: dict[str, Any], rate_limit_args: int | None):
+    async def process_request(self, callback: Callable[..., Coroutine[Any, Any, Answer]], args: Any,
+                              kwargs: dict[str, Any], endpoint: str, data: dict[str, Any],
+                              rate_limit_args: int | None) -> Answer:
         if endpoint in OPTIONAL and not self.spare_capacity():
             return True  # what both methods return on success: the caller carries on
         return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)

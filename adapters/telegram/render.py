@@ -17,11 +17,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 import prompts
 from bot.extractive import render_sources
+from bot.states import ButtonAction
 from bot.types import Button, Reply
 
 MAX_CHARS = 4096
 CHOSEN = "✅ "
 HUMAN = "human"
+_FEEDBACK, _RATE, _SAY = (f"{a}:" for a in (ButtonAction.FEEDBACK, ButtonAction.RATE, ButtonAction.SAY))  # action prefixes
 _BREAKS = ("\n\n", "\n", "。", "！", "？", "；", ". ", "! ", "? ", "; ", " ")
 
 
@@ -95,13 +97,13 @@ def plain_chunks(reply: Reply, lang: str) -> list[str]:
 
 def _button(button: Button, message_id: int | None) -> InlineKeyboardButton | None:
     kind, _, rest = button.action.partition(":")
-    if kind == "feedback":
+    if kind == ButtonAction.FEEDBACK:
         value, _, given = rest.partition(":")
         target = given or (str(message_id) if message_id is not None else "")
         return InlineKeyboardButton(button.label, callback_data=f"fb:{value}:{target}") if target else None
-    if kind == "handoff":
+    if kind == ButtonAction.HANDOFF:
         return InlineKeyboardButton(button.label, callback_data=HUMAN)
-    if kind == "url":
+    if kind == ButtonAction.URL:
         return InlineKeyboardButton(button.label, url=rest)
     if len(button.action.encode()) <= 64:
         return InlineKeyboardButton(button.label, callback_data=button.action)
@@ -112,9 +114,9 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     """👍/👎 on one row, the stars of a rating on one row, quick replies (intake choices, skip, cancel) two
     to a row, every other button on a row of its own."""
     made = [(b, _button(b, reply.message_id)) for b in reply.buttons]
-    shared = [[k for b, k in made if k and b.action.startswith(kind)] for kind in ("feedback:", "rate:")]
-    quick = [k for b, k in made if k and b.action.startswith("say:")]
-    others = [[k] for b, k in made if k and not b.action.startswith(("feedback:", "rate:", "say:"))]
+    shared = [[k for b, k in made if k and b.action.startswith(kind)] for kind in (_FEEDBACK, _RATE)]
+    quick = [k for b, k in made if k and b.action.startswith(_SAY)]
+    others = [[k] for b, k in made if k and not b.action.startswith((_FEEDBACK, _RATE, _SAY))]
     rows = [row for row in shared if row] + [quick[i:i + 2] for i in range(0, len(quick), 2)] + others
     return InlineKeyboardMarkup(rows) if rows else None
 

@@ -27,11 +27,11 @@ from adapters.telegram.staff_actions import COMMANDS, ORIGIN, StaffActions
 from adapters.telegram.topics import StaffTopics, mentions, staff_text
 from bot.engine import Engine
 from bot.handoff import StaffEvent
+from bot.states import TICKET_ENDED, StaffEventKind as Kind
 
 log = structlog.get_logger("qdbot.telegram.staff")
-_KEYBOARD_CHANGES = ("claimed", "transferred", "resolved", "handed_back", "cancelled", "expired")
-_ENDINGS = ("resolved", "handed_back", "cancelled", "expired")
-_POSTED = ("renotify", "user_message", "reply", "note", "claimed", "transferred", *_ENDINGS, "rated")
+_KEYBOARD_CHANGES = (Kind.CLAIMED, Kind.TRANSFERRED, *TICKET_ENDED)
+_POSTED = (Kind.RENOTIFY, Kind.USER_MESSAGE, Kind.REPLY, Kind.NOTE, Kind.CLAIMED, Kind.TRANSFERRED, *TICKET_ENDED, Kind.RATED)
 
 
 class StaffRoom:
@@ -68,19 +68,19 @@ class StaffRoom:
 
     async def _on_event(self, event: StaffEvent) -> None:
         ticket, kind = event.ticket, event.kind
-        if kind == "opened":
+        if kind == Kind.OPENED:
             await self.topics.open(ticket.id, event.card, event.managers)
             return
         from_topic = event.origin == ORIGIN
-        if kind not in _POSTED or (kind == "reply" and from_topic):
+        if kind not in _POSTED or (kind == Kind.REPLY and from_topic):
             return
-        if kind in (*_ENDINGS, "rated") and await self.topics.thread_of(ticket.id) is None:
+        if kind in (*TICKET_ENDED, Kind.RATED) and await self.topics.thread_of(ticket.id) is None:
             return  # no topic to tell (e.g. an intake cancelled before the ticket was queued)
-        key = "staff_note_saved" if kind == "note" and from_topic else f"staff_{kind}"
+        key = "staff_note_saved" if kind == Kind.NOTE and from_topic else f"staff_{kind}"
         await self.topics.post(ticket.id, event.card, staff_text(self.lang, key, **await self._fields(event)))
         if kind in _KEYBOARD_CHANGES:
             await self.topics.refresh_keyboard(ticket.id)
-        if kind in _ENDINGS:
+        if kind in TICKET_ENDED:
             await self.topics.close(ticket.id)
 
     async def _fields(self, event: StaffEvent) -> dict[str, object]:

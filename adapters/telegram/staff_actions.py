@@ -34,13 +34,13 @@ from adapters.telegram.topics import CALLBACK, StaffTopics, staff_text
 from bot.errors import HandoffError
 from bot.ports import StaffDesk
 from bot.records import ManagerRecord, TicketRecord
+from bot.states import CLOSED_TICKET, TicketState
 
 log = structlog.get_logger("qdbot.telegram.staff")
 #: The desk's events caused by an action taken here carry this origin: the topic shows them already.
 ORIGIN = "telegram_staff"
 COMMANDS = ("claim", "resolve", "transfer", "note", "back")
 _COMMAND = re.compile(r"/([A-Za-z_]+)(?:@(\w+))?(?:\s+(.*))?", re.S)
-_CLOSED = ("resolved", "cancelled", "expired")
 
 
 def parse_command(text: str, bot_username: str | None) -> tuple[str, str] | None:
@@ -118,7 +118,7 @@ class StaffActions:
             return await self.explain(ticket.id, manager, name, exc, html=True)
 
     async def _relay(self, ticket: TicketRecord, manager: ManagerRecord, text: str) -> str | None:
-        if ticket.state == "waiting":
+        if ticket.state == TicketState.WAITING:
             return self._html("staff_claim_first", ticket=ticket.id)
         if ticket.manager_id != manager.id:
             return self._html("staff_held_by_other", ticket=ticket.id, name=await self._name(ticket.manager_id))
@@ -135,7 +135,7 @@ class StaffActions:
             await self.desk.note(ticket.id, manager.id, arg, origin=ORIGIN)
         elif name not in COMMANDS:
             return self._html("staff_help")
-        elif ticket.state == "active" and ticket.manager_id != manager.id:
+        elif ticket.state == TicketState.ACTIVE and ticket.manager_id != manager.id:
             return self._html("staff_taken", ticket=ticket.id, name=await self._name(ticket.manager_id))
         elif name == "transfer":
             return await self._transfer(ticket, manager, arg)
@@ -164,11 +164,11 @@ class StaffActions:
         log.info("staff_action_refused", ticket=ticket_id, manager=manager.id, action=action, error=str(exc))
         if ticket is None:
             return say("staff_failed", text=str(exc))
-        if ticket.state == "active" and ticket.manager_id == manager.id and action == "claim":
+        if ticket.state == TicketState.ACTIVE and ticket.manager_id == manager.id and action == "claim":
             return say("staff_yours", ticket=ticket_id)
-        if ticket.state == "active" and ticket.manager_id != manager.id:
+        if ticket.state == TicketState.ACTIVE and ticket.manager_id != manager.id:
             return say("staff_taken", ticket=ticket_id, name=await self._name(ticket.manager_id))
-        if ticket.state in _CLOSED:
+        if ticket.state in CLOSED_TICKET:
             return say("staff_closed", ticket=ticket_id)
         return say("staff_failed", text=str(exc))
 
@@ -194,7 +194,7 @@ class StaffActions:
                 await self.desk.claim(ticket_id, manager.id, origin=ORIGIN)
                 return self._plain("staff_toast_claimed", ticket=ticket_id)
             ticket = await self.desk.tickets.get(ticket_id)
-            if ticket is not None and ticket.state == "active" and ticket.manager_id != manager.id:
+            if ticket is not None and ticket.state == TicketState.ACTIVE and ticket.manager_id != manager.id:
                 return self._plain("staff_taken", ticket=ticket_id, name=await self._name(ticket.manager_id))
             if action == "resolve":
                 await self.desk.resolve(ticket_id, manager.id, "resolved", origin=ORIGIN)

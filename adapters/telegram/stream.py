@@ -62,7 +62,7 @@ class Preview:
         self.begun = False
         self._closed = False
         self._last = float("-inf")
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def update(self, text: str) -> None:
         """Show text unless an update is in flight or the last one was too recent."""

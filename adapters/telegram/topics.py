@@ -25,6 +25,7 @@ import prompts
 from adapters.telegram import render
 from bot.ports import StaffDesk
 from bot.records import ManagerRecord, TicketRecord
+from bot.states import TicketState
 
 log = structlog.get_logger("qdbot.telegram.staff")
 CALLBACK = re.compile(r"tk:(claim|resolve|back):(\d{1,12})")
@@ -65,9 +66,9 @@ def keyboard(ticket: TicketRecord, lang: str) -> InlineKeyboardMarkup | None:
     """Claim while waiting; Resolve and Back while active; nothing once closed."""
     def button(key: str, action: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(render.phrase(lang, key), callback_data=f"tk:{action}:{ticket.id}")
-    if ticket.state == "waiting":
+    if ticket.state == TicketState.WAITING:
         return InlineKeyboardMarkup([[button("staff_claim_button", "claim")]])
-    if ticket.state == "active":
+    if ticket.state == TicketState.ACTIVE:
         return InlineKeyboardMarkup([[button("staff_resolve_button", "resolve"),
                                       button("staff_back_button", "back")]])
     return None

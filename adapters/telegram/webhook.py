@@ -14,13 +14,16 @@ import hmac
 import json
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import Application
 
 from bot.errors import BadRequestError, SignatureError, StorageError
+
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]  # PTB's Application, whatever its context types
 
 log = structlog.get_logger("qdbot.telegram")
 PATH = "/telegram/webhook"
@@ -33,7 +36,7 @@ _NOT_BRACKET = re.compile(rb"[^\[\]{}]")
 class WebhookReceiver:
     """The aiohttp handler for Telegram's webhook requests."""
 
-    def __init__(self, application: Application, secret: str,
+    def __init__(self, application: TelegramApp, secret: str,
                  accept: Callable[[str, str], Awaitable[object]]):
         """``accept(key, payload)`` stores the update (StorageError when it cannot)."""
         self.application, self.secret, self.accept = application, secret, accept
@@ -74,7 +77,7 @@ class WebhookReceiver:
         return parse_update(body, self.application.bot)
 
 
-def parse_update(body: bytes | str, bot) -> Update:
+def parse_update(body: bytes | str, bot: Bot | None) -> Update:
     """The Update in a webhook body (or a stored one); BadRequestError for anything else, including
     JSON nested deeper than MAX_JSON_DEPTH (refused before json and PTB recurse into it)."""
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body

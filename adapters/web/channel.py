@@ -81,7 +81,7 @@ class WebChannel:
         self.settings = settings
         self.hub = Hub()
         self.accepting = False
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[dict[str, Any] | None]] = set()
         self.per_address = AddressLimit(settings.web_rate_limit_per_ip)
         self._proxies = trusted_proxies(settings.web_trusted_proxies)
 
@@ -126,7 +126,7 @@ class WebChannel:
 
     # ------------------------------------------------------------ running a message
 
-    def _spawn(self, feed: Feed, msg: IncomingMessage) -> asyncio.Task:
+    def _spawn(self, feed: Feed, msg: IncomingMessage) -> asyncio.Task[dict[str, Any] | None]:
         """Handle the message in its own task, so a client that goes away cancels nothing."""
         task = asyncio.create_task(self._handle(feed, msg))
         self._tasks.add(task)

@@ -58,8 +58,8 @@ def _source_item(n: int, s: dict[str, Any], lang: str) -> str:
 
 
 def _page(lang: str, title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+    return (f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}" data-scheme="light dark">'
+            f'<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{_e(title)}</title><link rel="icon" href="/static/icon.svg" type="image/svg+xml">'
             f'<link rel="stylesheet" href="/static/style.css"></head>'
             f'<body class="standalone"><main class="answer-page">{body}'

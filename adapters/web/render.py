@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.engine import Outcome
 from bot.records import StoredMessage
+from bot.states import ButtonAction, OutcomeStatus
 from bot.types import AnswerMode, Citation, Reply
 
 SOURCE_KEYS = ("title", "section", "source", "text", "score", "region")
@@ -31,7 +32,7 @@ def buttons_json(buttons: Iterable[Any]) -> list[dict[str, str]]:
     so they are left out)."""
     out = [{"label": b["label"], "action": b["action"]} if isinstance(b, dict) else {"label": b.label, "action": b.action}
            for b in buttons]
-    return [b for b in out if not b["action"].startswith("feedback:") and b["action"] != "handoff"]
+    return [b for b in out if not b["action"].startswith(f"{ButtonAction.FEEDBACK}:") and b["action"] != ButtonAction.HANDOFF]
 
 
 def reply_json(reply: Reply) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def outcome_json(out: Outcome, heard: Sequence[Reply], default_mode: str) -> dic
     return {
         "answer": main.text if main else "",
         "sources": sources_json(main.citations) if main else [],
-        "handoff": out.status == "handoff",
+        "handoff": out.status == OutcomeStatus.HANDOFF,
         "no_answer": bool(out.answer and out.answer.no_answer),
         "mode": _mode(out, default_mode),
         "message_id": main.message_id if main else None,

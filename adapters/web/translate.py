@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot import inputs
 from bot.types import IncomingMessage
+
+Model = TypeVar("Model", bound=BaseModel)
 
 CHANNEL = "web"
 SESSION_ID = r"^[A-Za-z0-9_-]{8,64}$"
@@ -97,7 +99,7 @@ def _json_object(body: bytes, lang: str) -> dict[str, Any]:
     return data
 
 
-def _validate(model: type[BaseModel], data: dict[str, Any], lang: str) -> Any:
+def _validate(model: type[Model], data: dict[str, Any], lang: str) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import aiohttp
 import structlog
@@ -142,8 +143,8 @@ class WeComClient:
 
     # --- calls --------------------------------------------------------------------------
 
-    async def call(self, path: str, secret: str, body: dict | None = None, *, method: str = "POST",
-                   params: dict[str, str] | None = None, idempotent: bool = False) -> dict:
+    async def call(self, path: str, secret: str, body: dict[str, Any] | None = None, *, method: str = "POST",
+                   params: dict[str, str] | None = None, idempotent: bool = False) -> dict[str, Any]:
         """One API call; the token is refreshed and the call retried once on a token errcode."""
         for attempt in (1, 2):
             token = await self.token(secret)
@@ -157,8 +158,8 @@ class WeComClient:
                 await self._invalidate(secret, token)
         raise AssertionError("unreachable")
 
-    async def _checked(self, method: str, path: str, body: dict | None, *, params: dict[str, str],
-                       idempotent: bool) -> dict:
+    async def _checked(self, method: str, path: str, body: dict[str, Any] | None, *, params: dict[str, str],
+                       idempotent: bool) -> dict[str, Any]:
         """Send, backing off on 45009; raise for any other errcode."""
         for delay in (*self.backoff, None):
             data = await self._send(method, path, body, params, idempotent)
@@ -171,8 +172,8 @@ class WeComClient:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def _send(self, method: str, path: str, body: dict | None, params: dict[str, str],
-                    idempotent: bool) -> dict:
+    async def _send(self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, str],
+                    idempotent: bool) -> dict[str, Any]:
         tries = 2 if idempotent else 1
         for attempt in range(1, tries + 1):
             try:
@@ -183,7 +184,7 @@ class WeComClient:
                 log.warning("wecom_transport_retry", path=path, error=str(exc))
         raise AssertionError("unreachable")
 
-    async def _once(self, method: str, path: str, body: dict | None, params: dict[str, str]) -> dict:
+    async def _once(self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, str]) -> dict[str, Any]:
         try:
             async with self._http().request(method, self.base_url + path, params=params,
                                             json=body) as resp:

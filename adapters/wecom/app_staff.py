@@ -39,6 +39,7 @@ from bot.engine import Engine
 from bot.errors import HandoffError
 from bot.handoff import StaffEvent
 from bot.records import ManagerRecord, TicketRecord
+from bot.states import MessageStatus, StaffEventKind as Kind, TicketState
 from bot.types import IncomingMessage
 
 log = structlog.get_logger("qdbot.wecom")
@@ -81,9 +82,9 @@ class AppStaff:
     # --- the desk's events ------------------------------------------------------------------
 
     async def on_event(self, event: StaffEvent) -> None:
-        if event.kind in ("opened", "renotify", "transferred"):
+        if event.kind in (Kind.OPENED, Kind.RENOTIFY, Kind.TRANSFERRED):
             await self._announce(event)
-        elif event.kind == "user_message":
+        elif event.kind == Kind.USER_MESSAGE:
             await self._relay(event)
 
     async def _announce(self, event: StaffEvent) -> None:
@@ -91,7 +92,7 @@ class AppStaff:
         if not users:
             return
         ticket = event.ticket.id
-        how = _t("staff_how_active" if event.kind == "transferred" else "staff_how_waiting", ticket=ticket)
+        how = _t("staff_how_active" if event.kind == Kind.TRANSFERRED else "staff_how_waiting", ticket=ticket)
         if event.channel == KF_CHANNEL:
             how += "\n" + _t("staff_kf_hint")
         await self.tell(users, f"{_t('staff_' + event.kind, ticket=ticket)}\n{how}\n\n{event.card}")
@@ -100,7 +101,7 @@ class AppStaff:
     async def _relay(self, event: StaffEvent) -> None:
         ticket = event.ticket
         manager = await self.desk.tickets.manager(ticket.manager_id) if ticket.manager_id else None
-        if ticket.state != "active" or manager is None or not manager.wecom_userid:
+        if ticket.state != TicketState.ACTIVE or manager is None or not manager.wecom_userid:
             return
         if event.channel == KF_CHANNEL and ticket.meta.get("kf_state") == 3 \
                 and ticket.meta.get("kf_servicer") == manager.kf_servicer_userid:
@@ -129,10 +130,11 @@ class AppStaff:
         ticket = await self.desk.tickets.get(c.ticket)
         if ticket is None:
             return _t("staff_no_ticket", ticket=c.ticket)
-        if c.name in HOLDER_ONLY and ticket.state == "active" and ticket.manager_id != manager.id:
+        if c.name in HOLDER_ONLY and ticket.state == TicketState.ACTIVE and ticket.manager_id != manager.id:
             return _t("staff_held_by_other", ticket=ticket.id, name=await self._name(ticket.manager_id))
         try:
-            return await getattr(self, f"_{c.name}")(ticket, manager, c.arg)
+            run: Callable[[TicketRecord, ManagerRecord, str], Awaitable[str | None]] = getattr(self, f"_{c.name}")
+            return await run(ticket, manager, c.arg)
         except HandoffError as exc:
             return _t("staff_refused", ticket=ticket.id, reason=str(exc))
 
@@ -147,11 +149,11 @@ class AppStaff:
         return _t("staff_claimed_plain", ticket=ticket.id)  # the kf notice said why and what to do
 
     async def _reply(self, ticket: TicketRecord, manager: ManagerRecord, text: str) -> str | None:
-        if ticket.state == "waiting":
+        if ticket.state == TicketState.WAITING:
             return _t("staff_claim_first", ticket=ticket.id)
         sent = await self.desk.reply(ticket.id, manager.id, text)
         stored = await self.engine.message(sent.message_id) if sent.message_id else None
-        if stored is None or stored.status == "sent":
+        if stored is None or stored.status == MessageStatus.SENT:
             return None
         reason = stored.meta.get("error") or stored.status
         return _t("staff_not_delivered", ticket=ticket.id, reason=reason)

@@ -33,6 +33,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -52,7 +53,7 @@ from bot.errors import ChannelError, StorageError
 from bot.handoff import StaffEvent
 from bot.ports import InboundHandler
 from bot.settings import Settings
-from bot.states import MessageStatus
+from bot.states import ButtonAction, MessageStatus
 from bot.types import IncomingMessage, Reply, Role
 
 log = structlog.get_logger("qdbot.wecom")
@@ -81,7 +82,7 @@ class WeComKfChannel:
         self._tokens: dict[str, tuple[str, float]] = {}  # open_kfid -> (sync token, expires at)
         self._pulling: set[str] = set()
         self._again: set[str] = set()
-        self._waiting: dict[str, list[asyncio.Future]] = {}  # open_kfid -> inbox rows awaiting a pull
+        self._waiting: dict[str, list[asyncio.Future[None]]] = {}  # open_kfid -> inbox rows awaiting a pull
         self.inbox = engine.inbox(self.name, self._process_trigger, workers=max(4, len(self.kfids)),
                                   lease=settings.inbox_lease_seconds)
         self._chats_at_once = asyncio.Semaphore(wecom.wecom_workers)  # customers served at once
@@ -166,7 +167,7 @@ class WeComKfChannel:
     async def _pull_loop(self, kfid: str) -> None:
         """One pull task per account here; the store's named lock keeps other workers out. Inbox
         rows waiting when a pull begins are released when it ends (whole: not stopped inside)."""
-        waiters: list[asyncio.Future] = []
+        waiters: list[asyncio.Future[None]] = []
         try:
             async with self.engine.hold(_key("pull", kfid)):
                 while not self._stopping:
@@ -222,7 +223,7 @@ class WeComKfChannel:
 
     # --- one page -----------------------------------------------------------------------------
 
-    async def _handle_page(self, msgs: list[dict]) -> bool:
+    async def _handle_page(self, msgs: list[dict[str, Any]]) -> bool:
         """Every message of a page: per chat in order, chats concurrently; False if stopped."""
         chats: dict[str, list[tuple[str, object]]] = {}
         for raw in msgs:
@@ -280,8 +281,8 @@ class WeComKfChannel:
         """"handoff" and quick replies ("say:<text>": intake choices, skip, cancel) go the customer-message
         way (stored, deduped, state-checked); the rest
         (feedback, ratings) to ``Engine.button``."""
-        if click.action == "handoff" or click.action.startswith("say:"):  # as if the customer typed it
-            await self._customer(replace(click.msg, text="/human" if click.action == "handoff" else click.action[4:]))
+        if click.action == ButtonAction.HANDOFF or click.action.startswith(f"{ButtonAction.SAY}:"):  # as if the customer typed it
+            await self._customer(replace(click.msg, text="/human" if click.action == ButtonAction.HANDOFF else click.action[4:]))
             return
         msg = click.msg
         ok = await self.engine.button(KF_CHANNEL, msg.chat_id, msg.user_id, click.action,
@@ -330,7 +331,7 @@ class WeComKfChannel:
                                                   Role.SYSTEM, text, MessageStatus.EVENT, meta=meta)
 
 
-def _release(waiters: list[asyncio.Future], exc: BaseException | None) -> None:
+def _release(waiters: list[asyncio.Future[None]], exc: BaseException | None) -> None:
     for future in waiters:
         if not future.done():
             future.set_exception(exc) if exc is not None else future.set_result(None)

@@ -47,6 +47,7 @@ from adapters.wecom.translate import APP_CHANNEL, KF_CHANNEL, KfEvent, split_cha
 from bot.errors import HandoffError
 from bot.handoff import StaffEvent
 from bot.records import ManagerRecord, TicketRecord
+from bot.states import OPEN_TICKET, SERVED_TICKET, TICKET_ENDED, StaffEventKind as Kind, TicketState
 from bot.types import Reply
 
 if TYPE_CHECKING:
@@ -56,9 +57,6 @@ log = structlog.get_logger("qdbot.wecom")
 TRANS, SERVICERS = "/cgi-bin/kf/service_state/trans", "/cgi-bin/kf/servicer/list"
 POOL, HUMAN, ENDED = 2, 3, 4
 WITH_HUMAN = (POOL, HUMAN)
-SERVED = ("waiting", "active")
-OPEN = ("intake", *SERVED)
-CLOSED_KINDS = frozenset({"resolved", "handed_back", "expired", "cancelled"})
 ENDED_IN_WECOM = "ended in WeCom"
 CODE_TTL = 20.0  # seconds an event's msg_code stays usable
 
@@ -94,11 +92,11 @@ class KfHandoff:
         conv = await self.engine.conversation(event.ticket.conversation_id)
         if conv is None:
             return
-        if event.kind == "opened":
+        if event.kind == Kind.OPENED:
             await self._to_pool(event.ticket, conv.chat_id)
-        elif event.kind in ("claimed", "transferred"):
+        elif event.kind in (Kind.CLAIMED, Kind.TRANSFERRED):
             await self._to_servicer(event.ticket, conv.chat_id)
-        elif event.kind in CLOSED_KINDS:
+        elif event.kind in TICKET_ENDED:
             await self._closed(event.ticket, conv.chat_id)
 
     async def _to_pool(self, ticket: TicketRecord, chat: str) -> None:
@@ -179,7 +177,7 @@ class KfHandoff:
             return None
         ticket_id = await self._handover(chat)
         ticket = await self.desk.tickets.get(ticket_id) if ticket_id else None
-        if ticket is None or ticket.state in OPEN:
+        if ticket is None or ticket.state in OPEN_TICKET:
             return None
         code = await self._end(chat, ticket.id)
         if not code:
@@ -248,7 +246,7 @@ class KfHandoff:
         try:
             if manager is None:
                 await self.desk.system_note(ticket.id, texts.text("zh", "kf_served_off_roster", servicer=servicer))
-            elif ticket.state == "waiting":
+            elif ticket.state == TicketState.WAITING:
                 await self.desk.claim(ticket.id, manager.id)
             elif ticket.manager_id != manager.id:
                 await self.desk.transfer(ticket.id, ticket.manager_id or "wecom", manager.id)
@@ -273,7 +271,7 @@ class KfHandoff:
 
     async def _open_ticket(self, chat: str) -> TicketRecord | None:
         ticket = await self.engine.open_ticket(KF_CHANNEL, chat)
-        return ticket if ticket is not None and ticket.state in SERVED else None
+        return ticket if ticket is not None and ticket.state in SERVED_TICKET else None
 
     async def _handover(self, chat: str) -> int | None:
         raw = await self.engine.get_state(_key(chat))

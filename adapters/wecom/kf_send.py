@@ -18,6 +18,7 @@ import itertools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -130,7 +131,7 @@ class KfSender:
         if state is not None and state not in BOT_STATES:
             raise SendSkipped(_state_note(state))
 
-    async def _send_one(self, chat_id: str, payload: dict, msgid: str) -> str:
+    async def _send_one(self, chat_id: str, payload: dict[str, Any], msgid: str) -> str:
         open_kfid, user = split_chat_id(chat_id)
         body = {"touser": user, "open_kfid": open_kfid, "msgid": msgid, **payload}
         try:
@@ -156,7 +157,7 @@ class KfSender:
         content = render.text_messages(reply, None, max_parts=1)
         return await self.send_on_event(code, render.text_payload(content[0] if content else ""), msgid)
 
-    async def send_on_event(self, code: str, payload: dict, msgid: str) -> str:
+    async def send_on_event(self, code: str, payload: dict[str, Any], msgid: str) -> str:
         """One message with an event's code (welcome_code, msg_code): allowed in any state, once."""
         body = {"code": code, "msgid": msgid, **payload}
         data = await self.client.call(SEND_ON_EVENT, self.secret, body, idempotent=True)

@@ -10,6 +10,7 @@ short answer travels inside it, a longer one as text followed by the menu.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from adapters.wecom import texts
 from adapters.wecom.translate import menu_id
@@ -107,7 +108,7 @@ def text_messages(reply: Reply, link: str | None, max_parts: int = MAX_PARTS,
     return pack(_with_sources(reply, lang), _tail(reply, lang, link, limit), limit, max_parts)
 
 
-def _menu_items(reply: Reply) -> list[dict]:
+def _menu_items(reply: Reply) -> list[dict[str, Any]]:
     items = []
     for button in reply.buttons:
         ident = menu_id(button.action, reply.message_id)
@@ -116,15 +117,15 @@ def _menu_items(reply: Reply) -> list[dict]:
     return items[:10]
 
 
-def _menu(head: str, items: list[dict]) -> dict:
+def _menu(head: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"msgtype": "msgmenu", "msgmenu": {"head_content": head, "list": items}}
 
 
-def text_payload(content: str) -> dict:
+def text_payload(content: str) -> dict[str, Any]:
     return {"msgtype": "text", "text": {"content": content}}
 
 
-def kf_payloads(reply: Reply, link: str | None, quota: int) -> list[dict]:
+def kf_payloads(reply: Reply, link: str | None, quota: int) -> list[dict[str, Any]]:
     """A reply as at most ``quota`` kf payloads (msgtype and its body; no touser, msgid).
 
     Short: one msgmenu whose head is the answer. Longer: text parts, then a msgmenu asking for
@@ -143,7 +144,7 @@ def kf_payloads(reply: Reply, link: str | None, quota: int) -> list[dict]:
     return parts + ([_menu(texts.text(lang, "menu_head"), items)] if items else [])
 
 
-def closing_payload(replies: list[Reply]) -> dict:
+def closing_payload(replies: list[Reply]) -> dict[str, Any]:
     """Several short notices in the one message an event code allows: their texts together, and
     the buttons of all of them as a msgmenu (e.g. "back to the assistant" + the rating stars)."""
     body = "\n\n".join(r.text.strip() for r in replies if r.text.strip())

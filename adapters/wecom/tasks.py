@@ -7,6 +7,8 @@ from typing import Any
 
 import structlog
 
+from bot.drain import within
+
 log = structlog.get_logger("qdbot.wecom")
 
 
@@ -14,15 +16,15 @@ class TaskGroup:
     """Background tasks kept referenced, logged when they fail, awaited (bounded) on stop."""
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task:
+    def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._done(t, what))
         return task
 
-    def _done(self, task: asyncio.Task, what: str) -> None:
+    def _done(self, task: asyncio.Task[Any], what: str) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("wecom_task_failed", task=what, error=repr(task.exception()))
@@ -31,7 +33,9 @@ class TaskGroup:
         pending = set(self._tasks)
         if not pending:
             return
-        _, late = await asyncio.wait(pending, timeout=timeout)
+        if await within(asyncio.wait(pending), timeout):
+            return
+        late = {task for task in pending if not task.done()}
         for task in late:
             task.cancel()
         if late:

@@ -1,6 +1,7 @@
 """The WeCom sentences in ``prompts/<lang>/wecom.toml`` (the same shape as ``prompts.text``)."""
 from __future__ import annotations
 
+from typing import Any
 
 import prompts
 
@@ -10,7 +11,7 @@ def text(lang: str | None, key: str, /, **fields: object) -> str:
     return prompts.text_from("wecom", lang, key, **fields)
 
 
-def session_change(data: dict) -> str:
+def session_change(data: dict[str, Any]) -> str:
     """The transcript note for a kf ``session_status_change`` event (operators read it)."""
     change_type = data.get("change_type")
     if change_type in (1, 2, 3, 4):

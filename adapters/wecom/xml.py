@@ -44,7 +44,8 @@ def parse_xml(data: bytes | str, *, max_bytes: int = MAX_XML_BYTES) -> dict[str,
 
 def _parse_root(raw: bytes) -> Element:
     try:
-        return safe_et.fromstring(raw, forbid_dtd=True)
+        root: Element = safe_et.fromstring(raw, forbid_dtd=True)
+        return root
     except (ParseError, DefusedXmlException, ValueError, LookupError) as exc:
         raise BadRequestError(f"malformed or forbidden XML: {exc}") from exc
 

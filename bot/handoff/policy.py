@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.records import TicketRecord
+from bot.states import TicketState
 
 ACTIONS = ("claim", "note", "reply", "transfer", "resolve", "hand_back", "cancel")
 _OFFERED = {"claim", "note"}  # what a manager may do to a waiting ticket nobody holds yet
@@ -39,12 +40,12 @@ class Refusal:
 
 def refusal(action: str, ticket: TicketRecord, manager_id: str) -> Refusal | None:
     """Why the roster manager may not do `action` to the ticket now, or None when they may."""
-    if ticket.state == "waiting" and action in _OFFERED:
+    if ticket.state == TicketState.WAITING and action in _OFFERED:
         return None
-    if ticket.state == "active" and ticket.manager_id == manager_id and action in _HELD:
+    if ticket.state == TicketState.ACTIVE and ticket.manager_id == manager_id and action in _HELD:
         return None
-    if ticket.state == "active" and action == "claim":  # lost the race to claim: the state changed
+    if ticket.state == TicketState.ACTIVE and action == "claim":  # lost the race to claim: the state changed
         return Refusal(f"ticket #{ticket.id} is active (claimed by {ticket.manager_id})", False)
-    if ticket.state == "active" and ticket.manager_id != manager_id:
+    if ticket.state == TicketState.ACTIVE and ticket.manager_id != manager_id:
         return Refusal(f"ticket #{ticket.id} is held by {ticket.manager_id}", True)
     return Refusal(f"ticket #{ticket.id} is {ticket.state}: {action} is not allowed", False)

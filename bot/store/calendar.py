@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.calendar import CalendarEntry
+from bot.states import MessageStatus
 from bot.store import mappers
 from bot.store.calendar_models import CalendarEntryRow, KbChangeRow, NoticeItemRow, SubscriptionRow
 from bot.store.models import ConversationRow, DocumentRow, MessageRow
@@ -258,7 +259,7 @@ class CalendarStore:
                 MessageRow.created_at <= since))
             return int(await s.scalar(select(func.count(MessageRow.id)).where(
                 MessageRow.conversation_id == conversation_id, MessageRow.role != Role.USER.value,
-                MessageRow.id > (last_user or 0), MessageRow.status == "sent")) or 0)
+                MessageRow.id > (last_user or 0), MessageRow.status == MessageStatus.SENT)) or 0)
 
     async def stats(self) -> NoticeStats:
         async with self._session() as s:

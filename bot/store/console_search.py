@@ -21,6 +21,7 @@ from sqlalchemy import Select, case, func, select, text, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.privacy import mask
+from bot.states import TicketState
 from bot.store.models import ConversationRow, GapRow, MessageRow, TicketRow
 from bot.records import SEARCH_MODES, ConversationFilter, ConversationSummary, Page, StoredMessage, TicketRecord
 from bot.store import mappers
@@ -112,7 +113,7 @@ class ConversationSearch:
         if f.until:
             out.append(c.created_at < f.until)
         if f.handoff is not None:
-            has = c.id.in_(select(TicketRow.conversation_id).where(TicketRow.state != "intake"))
+            has = c.id.in_(select(TicketRow.conversation_id).where(TicketRow.state != TicketState.INTAKE))
             out.append(has if f.handoff else ~has)
         if f.feedback in ("up", "down"):
             out.append(c.id.in_(_ids_with(MessageRow.feedback == f.feedback)))

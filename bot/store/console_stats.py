@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.states import OutcomeStatus
 from bot.store.models import ConversationRow, MessageRow, TicketRow
 from bot.records import TicketRecord
 from bot.store import mappers
 from bot.types import TEST_CHANNELS
 
 
-QUESTION_OUTCOMES = ("answered", "no_answer", None)  # None: stored but not processed yet
+QUESTION_OUTCOMES = (OutcomeStatus.ANSWERED, OutcomeStatus.NO_ANSWER, None)  # None: stored but not processed yet
 
 
 class ConsoleStats:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.states import OutcomeStatus
 from bot.store import mappers
 from bot.store.eligibility_models import CompanyProfileRow, MatchEventRow, SupportItemRow
 from bot.store.models import DocumentRow, MessageRow
@@ -156,7 +157,7 @@ class EligibilityStore:
         """The texts of a conversation's profile answers and eligibility replies, replaced (deletion)."""
         async with self._session() as s, s.begin():
             rows = await s.scalars(select(MessageRow).where(MessageRow.conversation_id == conversation_id))
-            hit = [r for r in rows if r.author == ELIGIBILITY_AUTHOR or (r.meta or {}).get("outcome") == "profile"]
+            hit = [r for r in rows if r.author == ELIGIBILITY_AUTHOR or (r.meta or {}).get("outcome") == OutcomeStatus.PROFILE]
             for row in hit:
                 row.text = REDACTED
             return len(hit)

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import StorageError
+from bot.states import InboxStatus as S
 from bot.store import mappers
 from bot.store.models import InboxRow
 from bot.types import utcnow
@@ -80,7 +81,7 @@ class InboxStore:
         """One transaction; {(channel, key): id} of the rows that were new (the first of a key
         that occurs twice in the batch)."""
         now = utcnow()
-        unique = list({(r["channel"], r["key"]): {**r, "status": "pending", "attempts": 0, "created_at": now}
+        unique = list({(r["channel"], r["key"]): {**r, "status": S.PENDING, "attempts": 0, "created_at": now}
                        for r in reversed(rows)}.values())
         insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         stmt = insert(T).values(unique).on_conflict_do_nothing(index_elements=["channel", "key"]) \
@@ -103,7 +104,7 @@ class InboxStore:
         concurrent UPDATE waits for the row and re-checks the condition after the winner commits."""
         now = utcnow()
         stmt = (update(T).where(T.c.id == row_id, T.c.attempts < max_attempts, _open(now))
-                .values(status="processing", holder=holder, lease_until=now + timedelta(seconds=lease),
+                .values(status=S.PROCESSING, holder=holder, lease_until=now + timedelta(seconds=lease),
                         attempts=T.c.attempts + 1)
                 .returning(T.c.id, T.c.channel, T.c.key, T.c.payload, T.c.attempts))
         row = await self._one(stmt, "claim")
@@ -112,7 +113,7 @@ class InboxStore:
     async def release(self, *, holder: str | None = None, channel: str | None = None) -> int:
         """Rows claimed and not finished become pending again: this holder's (a clean stop), or
         every one of a channel (a single process starting: whoever held them is gone)."""
-        stmt = update(T).where(T.c.status == "processing").values(status="pending", lease_until=None)
+        stmt = update(T).where(T.c.status == S.PROCESSING).values(status=S.PENDING, lease_until=None)
         if holder is not None:
             stmt = stmt.where(T.c.holder == holder)
         if channel is not None:
@@ -121,14 +122,14 @@ class InboxStore:
 
     async def done(self, row_id: int) -> None:
         await self._count(update(T).where(T.c.id == row_id)
-                          .values(status="done", payload="", lease_until=None), "done")
+                          .values(status=S.DONE, payload="", lease_until=None), "done")
 
     async def stale(self, channel: str, *, pending_before: datetime, limit: int = 1000) -> list[int]:
         """Ids of rows nobody works on: pending since before ``pending_before``, or processing with
         a lease that ran out."""
         stmt = (select(T.c.id).where(T.c.channel == channel, or_(
-            and_(T.c.status == "pending", T.c.created_at < pending_before),
-            and_(T.c.status == "processing", T.c.lease_until < utcnow())))
+            and_(T.c.status == S.PENDING, T.c.created_at < pending_before),
+            and_(T.c.status == S.PROCESSING, T.c.lease_until < utcnow())))
             .order_by(T.c.id).limit(limit))
         try:
             async with self._session() as s:
@@ -138,14 +139,14 @@ class InboxStore:
 
     async def give_up(self, channel: str, max_attempts: int) -> int:
         """Rows that failed ``max_attempts`` times and whose last lease ran out: marked failed."""
-        stmt = (update(T).where(T.c.channel == channel, T.c.status == "processing",
+        stmt = (update(T).where(T.c.channel == channel, T.c.status == S.PROCESSING,
                                 T.c.attempts >= max_attempts, T.c.lease_until < utcnow())
-                .values(status="failed"))
+                .values(status=S.FAILED))
         return await self._count(stmt, "give_up")
 
     async def forget_before(self, cutoff: datetime) -> int:
         """Delete finished rows older than ``cutoff`` (platforms stop redelivering long before)."""
-        stmt = delete(T).where(T.c.status.in_(("done", "failed")), T.c.created_at < cutoff)
+        stmt = delete(T).where(T.c.status.in_((S.DONE, S.FAILED)), T.c.created_at < cutoff)
         return await self._count(stmt, "forget")
 
     async def rows(self, channel: str | None = None) -> list[dict[str, Any]]:
@@ -172,7 +173,7 @@ class InboxStore:
 
 
 def _open(now: datetime) -> ColumnElement[bool]:
-    return or_(T.c.status == "pending", and_(T.c.status == "processing", T.c.lease_until < now))
+    return or_(T.c.status == S.PENDING, and_(T.c.status == S.PROCESSING, T.c.lease_until < now))
 
 
 def _settle(future: asyncio.Future[int | None], result: int | None = None, exc: Exception | None = None) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
+from bot.states import MessageStatus
 from bot.store import mappers
 from bot.store.models import ConversationRow, MessageRow
 from bot.types import Role, Turn, utcnow
@@ -94,7 +95,7 @@ async def recent_turns(conn: AsyncConnection, conversation_id: int, limit: int) 
 async def pending_before(conn: AsyncConnection, conversation_id: int, message_id: int, since: datetime) -> bool:
     stmt = select(M.c.id).where(
         M.c.conversation_id == conversation_id, M.c.role == Role.USER.value, M.c.id < message_id,
-        M.c.status == "received", M.c.created_at > since).limit(1)
+        M.c.status == MessageStatus.RECEIVED, M.c.created_at > since).limit(1)
     return (await conn.execute(stmt)).first() is not None
 
 
@@ -105,6 +106,6 @@ async def claim(conn: AsyncConnection, message_id: int, from_statuses: tuple[str
     stmt = update(M).where(M.c.id == message_id, M.c.status.in_(from_statuses))
     if claimed_before is not None:
         stmt = stmt.where(func.coalesce(M.c.claimed_at, M.c.created_at) < claimed_before)
-    values = {"status": to, "claimed_at": utcnow()} if to == "processing" else {"status": to}
+    values = {"status": to, "claimed_at": utcnow()} if to == MessageStatus.PROCESSING else {"status": to}
     result = await conn.execute(stmt.values(**values))
     return result.rowcount == 1

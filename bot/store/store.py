@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.errors import StorageError
+from bot.states import MessageStatus
 from bot.store import kb, mappers, messages, migrate, sqlite
 from bot.store.console import ConsoleStore
 from bot.store.models import (
@@ -181,7 +182,7 @@ class Store:
                 message_id = await messages.insert_message(
                     conn, conversation_id=conversation.id, channel=msg.channel,
                     channel_message_id=msg.channel_message_id, role=Role.USER.value, author=msg.user_id,
-                    text=msg.text, created_at=msg.received_at, status="received",
+                    text=msg.text, created_at=msg.received_at, status=MessageStatus.RECEIVED,
                     meta={"kind": msg.kind} if msg.kind != "text" else {})
                 count = 0 if window is None else await messages.count_recent(
                     conn, msg.channel, msg.user_id, utcnow() - timedelta(seconds=window), message_id)
@@ -201,7 +202,7 @@ class Store:
             return await messages.insert_message(
                 conn, conversation_id=conversation_id, channel=channel, role=role.value, text=text,
                 reply_to_id=reply_to_id, author=author, mode=mode, no_answer=no_answer, handoff=handoff,
-                top_score=top_score, latency_ms=latency_ms, meta=meta or {}, status="pending")
+                top_score=top_score, latency_ms=latency_ms, meta=meta or {}, status=MessageStatus.PENDING)
 
     @_translated
     async def set_message_status(self, message_id: int, status: str, **meta: Any) -> None:
@@ -313,8 +314,8 @@ class Store:
                                                  utcnow() - timedelta(seconds=window))
 
     @_translated
-    async def claim_message(self, message_id: int, from_statuses: tuple[str, ...] = ("received",),
-                            to: str = "processing", claimed_before: datetime | None = None) -> bool:
+    async def claim_message(self, message_id: int, from_statuses: tuple[str, ...] = (MessageStatus.RECEIVED,),
+                            to: str = MessageStatus.PROCESSING, claimed_before: datetime | None = None) -> bool:
         """Compare-and-set a user message's status; False when another worker got there first.
         ``claimed_before``: take it only when its processing began before then (a dead worker's)."""
         async with self.engine.begin() as conn:
@@ -326,9 +327,9 @@ class Store:
         process starting on SQLite (whoever was processing them is gone)."""
         async with self._session() as s, s.begin():
             res = await s.execute(update(MessageRow).where(
-                MessageRow.role == Role.USER.value, MessageRow.status == "processing",
+                MessageRow.role == Role.USER.value, MessageRow.status == MessageStatus.PROCESSING,
                 func.coalesce(MessageRow.claimed_at, MessageRow.created_at) < claimed_before)
-                .values(status="received", claimed_at=None))
+                .values(status=MessageStatus.RECEIVED, claimed_at=None))
             return mappers.changed(res) or 0
 
     @_translated
@@ -339,8 +340,8 @@ class Store:
 
         async with self._session() as s:
             stmt = (select(MessageRow).where(MessageRow.role == Role.USER.value, or_(
-                and_(MessageRow.status == "received", MessageRow.created_at < received_before),
-                and_(MessageRow.status == "processing",
+                and_(MessageRow.status == MessageStatus.RECEIVED, MessageRow.created_at < received_before),
+                and_(MessageRow.status == MessageStatus.PROCESSING,
                      func.coalesce(MessageRow.claimed_at, MessageRow.created_at) < processing_before)))
                 .order_by(MessageRow.id).limit(limit))
             return [mappers.message(r) for r in await s.scalars(stmt)]

@@ -13,11 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.records import ManagerRecord, TicketEvent, TicketRecord
+from bot.states import OPEN_TICKET, TicketState
 from bot.store import mappers
 from bot.store.models import ManagerRow, TicketEventRow, TicketRow
 from bot.types import utcnow
 
-OPEN_STATES = ("intake", "waiting", "active")
 
 
 
@@ -33,7 +33,7 @@ class TicketStore:
         now = utcnow()
         row = TicketRow(conversation_id=conversation_id, state=state, lang=lang, trigger=trigger[:2000],
                         fields=fields, intake_step=intake_step, created_at=now, last_activity_at=now,
-                        waiting_since=now if state == "waiting" else None, meta={})
+                        waiting_since=now if state == TicketState.WAITING else None, meta={})
         async with self._session() as s:
             s.add(row)
             try:
@@ -54,7 +54,7 @@ class TicketStore:
         """The conversation's unresolved ticket (intake, waiting or active), if any."""
         async with self._session() as s:
             stmt = (select(TicketRow).where(TicketRow.conversation_id == conversation_id,
-                                            TicketRow.state.in_(OPEN_STATES)).order_by(TicketRow.id.desc()))
+                                            TicketRow.state.in_(OPEN_TICKET)).order_by(TicketRow.id.desc()))
             row = (await s.scalars(stmt)).first()
             return mappers.ticket(row) if row else None
 
@@ -106,7 +106,7 @@ class TicketStore:
 
     async def find_by_meta(self, key: str, value: str) -> TicketRecord | None:
         """An unresolved ticket whose meta[key] == value (e.g. a Telegram topic id)."""
-        for t in await self.list(OPEN_STATES, limit=5000):
+        for t in await self.list(OPEN_TICKET, limit=5000):
             if str(t.meta.get(key)) == str(value):
                 return t
         return None

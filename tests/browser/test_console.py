@@ -109,6 +109,12 @@ def test_an_operator_signs_in_filters_conversations_opens_a_transcript_and_expor
     pg = signed_in("olga")
     expect(pg.get_by_role("heading", name="仪表盘")).to_be_visible()
     expect(pg.locator("svg[role=img]").first).to_be_visible()
+    root = "getComputedStyle(document.documentElement)"
+    assert pg.evaluate(f"{root}.backgroundColor") == "rgb(244, 246, 249)"  # --bg of the shared palette.css
+    assert pg.evaluate(f"{root}.getPropertyValue('--red-soft').trim()") == "#fdecea"
+    pg.emulate_media(color_scheme="dark")
+    assert pg.evaluate(f"{root}.backgroundColor") == "rgb(244, 246, 249)"  # the console has no dark mode
+    pg.emulate_media(color_scheme="light")
     shots(pg, "console-dashboard", full_page=True)
     pg.get_by_role("link", name="会话").click()
     pg.get_by_label("关键词").fill("财政科技资金")

@@ -191,7 +191,7 @@ def test_an_answer_is_rendered_as_markdown_and_html_in_it_never_runs(page, deskt
     expect(follow.first).to_contain_text("还有哪些具体规定")  # from the cited section
     shot(shots, page, "phone-answer")
     page.emulate_media(color_scheme="dark")  # follows the system setting
-    assert page.evaluate("getComputedStyle(document.body).backgroundColor") != "rgb(244, 246, 249)"
+    assert page.evaluate("getComputedStyle(document.documentElement).backgroundColor") == "rgb(15, 20, 26)"
     shot(shots, page, "phone-answer-dark")
     wide = desktop(page)
     wide.goto("/")

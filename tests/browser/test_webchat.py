@@ -70,6 +70,19 @@ def test_history_survives_a_reload_and_the_page_switches_to_english_on_phone_and
     assert page.problems == [] and wide.problems == []
 
 
+def test_the_shared_palette_colours_the_chat_and_its_dark_values_follow_the_system_setting(page):
+    page.goto("/")
+    expect(page.locator(".top")).to_be_visible()
+    root = "getComputedStyle(document.documentElement)"
+    assert page.evaluate(f"{root}.getPropertyValue('--blue').trim()") == "#0b5cad"  # from palette.css
+    assert page.evaluate(f"{root}.backgroundColor") == "rgb(244, 246, 249)"  # --bg
+    assert page.evaluate(f"{root}.color") == "rgb(28, 36, 48)"  # --ink
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate(f"{root}.backgroundColor") == "rgb(15, 20, 26)"  # the dark --bg
+    assert page.evaluate(f"{root}.getPropertyValue('--blue').trim()") == "#4c9be8"
+    assert page.problems == []
+
+
 def test_new_chat_clears_the_view_and_the_human_button_asks_for_a_technology_manager(page):
     page.goto("/")
     ask(page, QUESTION)

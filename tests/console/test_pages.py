@@ -38,6 +38,9 @@ async def test_every_page_renders_in_chinese_with_a_strict_content_security_poli
     assert css.status == 200 and css.content_type == "text/css"
     assert (await admin.client.get("/console/static/console.css", headers={"If-None-Match": css.headers["ETag"]})).status == 304
     assert (await admin.client.get("/console/static/nope.js")).status == 404
+    palette = await admin.client.get("/console/static/palette.css")  # the colours the web chat uses too
+    assert '@import url("palette.css")' in await css.text() and palette.status == 200
+    assert "--blue: #0b5cad;" in await palette.text()
 
 
 async def test_english_is_one_click_away_and_remembered(admin):

@@ -27,7 +27,6 @@ import inspect
 import json
 import math
 import random
-import socket
 import struct
 import time
 from collections import deque
@@ -36,6 +35,8 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 from multidict import CIMultiDict
+
+from tests.fakes.loopback import LoopbackServer
 
 Responder = Callable[[list[dict], dict], "str | Awaitable[str]"]
 FAULT_KINDS = frozenset({"429", "500", "503", "timeout", "garbage", "malformed", "stream_cut"})
@@ -85,11 +86,16 @@ def unit_vector(item: Any, dim: int) -> list[float]:
     return [x / norm for x in raw]
 
 
-class FakeOpenAI:
-    """Loopback OpenAI-compatible server on 127.0.0.1 and a free port."""
+class FakeOpenAI(LoopbackServer):
+    """Loopback OpenAI-compatible server on 127.0.0.1 and a free port; ``requests`` holds a
+    ``RecordedRequest`` per request."""
+
+    base_path = "/v1"
 
     def __init__(self, *, api_key: str | None = None, model: str = "fake-model",
                  embedding_dim: int = 16, chunk_chars: int = 4) -> None:
+        super().__init__()
+        self.requests: list[RecordedRequest] = []
         self.api_key = api_key
         self.model = model
         self.embedding_model = "fake-embedding"
@@ -105,15 +111,8 @@ class FakeOpenAI:
         self.holding = asyncio.Event()  # set while a stream is held
         self.streams_abandoned = 0  # streams whose client went away before the end
         self.abandoned = asyncio.Event()  # set when one did
-        self.requests: list[RecordedRequest] = []
         self._scripted: deque[str] = deque()
         self._faults: deque[str] = deque()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
 
     def script(self, replies: list[str]) -> None:
         """Queue replies that are served, in order, before the responder is asked."""
@@ -125,37 +124,23 @@ class FakeOpenAI:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
         self._faults.extend([kind] * n)
 
-    async def start(self) -> FakeOpenAI:
-        app = web.Application(middlewares=[self._gate])
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock, shutdown_timeout=0.5).start()
-        return self
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def middlewares(self) -> list:
+        return [self._gate]
 
-    async def __aenter__(self) -> FakeOpenAI:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+    async def record(self, request: web.Request) -> RecordedRequest:
+        body = await request.json() if request.can_read_body else None
+        request[BODY] = body
+        return RecordedRequest(request.path, body, CIMultiDict(request.headers))
 
     # -- request pipeline -------------------------------------------------
 
     @web.middleware
     async def _gate(self, request: web.Request, handler) -> web.StreamResponse:
-        body = await request.json() if request.can_read_body else None
-        request[BODY] = body
-        self.requests.append(RecordedRequest(request.path, body, CIMultiDict(request.headers)))
         if not self._authorized(request):
             return _error(401, "Incorrect API key provided (fake)", "invalid_request_error", "invalid_api_key")
         if self.delay:

@@ -23,6 +23,7 @@ from aiohttp import web
 from tests.fakes import telegram_objects as tg
 from tests.fakes.telegram_objects import (
     CHAT_ACTIONS, FAULT_KINDS, ApiError, Call, ChatState, Fault, Signal, read_params)
+from tests.fakes.loopback import LoopbackServer
 
 DEFAULT_TOKEN = "123456789:FAKE-telegram-token_0123456789abcdef"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -38,17 +39,19 @@ def api(name: str):
     return register
 
 
-class FakeTelegram(ChatState):
+class FakeTelegram(ChatState, LoopbackServer):
     """Loopback Bot API on 127.0.0.1 and a free port; see the module docstring."""
 
+    base_path = "/bot"
+
     def __init__(self, token: str = DEFAULT_TOKEN, *, bot_username: str = "fake_qd_bot"):
-        super().__init__(tg.bot_user(int(token.split(":")[0]), bot_username))
+        ChatState.__init__(self, tg.bot_user(int(token.split(":")[0]), bot_username))
+        LoopbackServer.__init__(self)
         self.token = token
         self.delay = 0.0  # seconds added before every reply
         self.calls: list[Call] = []
         self.updates: list[dict] = []  # queued, not yet confirmed by getUpdates offset
         self.webhook_url, self.webhook_secret = "", ""
-        self.port = 0
         self._update_ids = itertools.count(10_000)
         self._callback_ids: set[str] = set()
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -56,40 +59,20 @@ class FakeTelegram(ChatState):
         self.listeners: list = []  # callables given every recorded Call (benchmarks wait on them)
         self._poll_generation = 0
         self._closing = False
-        self._runner: web.AppRunner | None = None
 
     # -- lifecycle ----------------------------------------------------------
 
     @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/bot"
-
-    @property
     def base_file_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/file/bot"
+        return self.url("/file/bot")
 
-    async def start(self) -> FakeTelegram:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5,
-                                     access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
-        return self
 
     async def stop(self) -> None:
         self._closing = True
         self._new_updates.notify()  # release pending long polls
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+        await super().stop()
 
     # -- control API: updates -------------------------------------------------
 

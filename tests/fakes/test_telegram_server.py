@@ -13,6 +13,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.telegram_server import SECRET_HEADER, FakeTelegram
 
 USER = 4242
@@ -174,17 +175,12 @@ async def test_webhook_delivery_posts_the_update_with_the_registered_secret(fake
 
     app = web.Application()
     app.router.add_post("/telegram", endpoint)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}/telegram"
-    try:
+    async with LoopbackServer(app) as server:
+        url = server.url("/telegram")
         assert await bot.set_webhook(url, secret_token="s3cret-token")
         update = fake.user_message(USER, USER, "via webhook")
         assert await fake.deliver_webhook(update) == 200
         assert await fake.deliver_webhook(update, secret="wrong") == 403
-    finally:
-        await runner.cleanup()
     assert [secret for secret, _ in received] == ["s3cret-token", "wrong"]
     assert Update.de_json(received[0][1], bot).message.text == "via webhook"
     assert (await bot.get_webhook_info()).url == url

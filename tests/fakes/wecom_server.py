@@ -33,12 +33,13 @@ import json
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
 from adapters.wecom.crypto import WeComCrypto
 from adapters.wecom.xml import build_xml
+from .loopback import LoopbackServer
 from .wecom_kf import QUOTA, TEXT_LIMIT, TRANSITIONS, FakeKf  # noqa: F401  (re-exported)
 
 TOKEN_TTL = 7200
@@ -88,8 +89,11 @@ def cut_utf8(text: str, limit: int = TEXT_LIMIT) -> tuple[str, bool]:
     return (text, False) if len(raw) <= limit else (raw[:limit].decode("utf-8", "ignore"), True)
 
 
-class FakeWeCom(FakeKf):
+class FakeWeCom(FakeKf, LoopbackServer):
     """Loopback WeCom API on 127.0.0.1 and a free port."""
+
+    handler_cancellation = False  # a handler finishes its work although the client went away
+    shutdown_timeout = 60.0
 
     _reply = staticmethod(_reply)
 
@@ -101,17 +105,14 @@ class FakeWeCom(FakeKf):
         self.delay = 0.0  # seconds added to every request
         self.slow: dict[str, float] = {}  # per-path delay, overrides ``delay``
         self.page_cap = 1000  # sync_msg returns at most this many, whatever the limit
-        self.port, self._offset, self._runner = 0, 0.0, None
+        LoopbackServer.__init__(self)
+        self._offset = 0.0
         self._ids = itertools.count(1)
         self._faults: dict[str, deque[int]] = defaultdict(deque)
         self._tokens: dict[str, tuple[str, float]] = {}  # token -> (secret, expiry)
         self._lost: dict[str, int] = defaultdict(int)
         self._init_kf()
         self._changed: asyncio.Condition | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     # --- control API ----------------------------------------------------------------------
 
@@ -161,28 +162,13 @@ class FakeWeCom(FakeKf):
 
     # --- server ---------------------------------------------------------------------------
 
-    async def start(self) -> FakeWeCom:
+    async def start(self) -> Self:
         self._changed = asyncio.Condition()
-        app = web.Application()
+        return await super().start()
+
+    def routes(self, app: web.Application) -> None:
         for path in ROUTES:
             app.router.add_route("*", path, self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeWeCom:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         path = request.path

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from knowledge.lexical import LexicalIndex, tokenize
+from bot.text import tokenize
+from knowledge.lexical import LexicalIndex
 
 TEXTS = {"a": "三年内建设概念验证平台60家左右", "b": "人才总量突破300万人", "c": "海洋科技大市场每年筛选成果2000项"}
 

@@ -11,6 +11,7 @@ from adapters.telegram import TelegramChannel, TelegramSettings
 from bot.store.models import ConversationRow
 from bot.text import query_terms
 from tests.fakes.engine import make_engine
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.telegram_server import FakeTelegram
 
 SECRET = "s3cret_Token-for-tests"
@@ -98,14 +99,11 @@ async def webhook_channel(fake, engine):
     ch = TelegramChannel(engine, config)
     app = web.Application()
     app.add_routes(ch.routes())
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    engine.register(ch)
-    await ch.start(engine.handle)
-    yield ch
-    await ch.stop()
-    await runner.cleanup()
+    async with LoopbackServer(app, port=port, handler_cancellation=False):  # as bot.app serves it
+        engine.register(ch)
+        await ch.start(engine.handle)
+        yield ch
+        await ch.stop()
 
 
 class Records:

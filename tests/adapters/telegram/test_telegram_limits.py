@@ -50,8 +50,9 @@ async def test_while_a_429_is_waited_out_typing_is_skipped_and_the_answer_waits(
     bot = await _bot(fake, rate=30)
     fake.fail_next("sendMessage", "429", retry_after=1)
     first = asyncio.create_task(bot.send_message(5, "第一条"))
-    while not any(c.status == 429 for c in fake.calls):
-        await asyncio.sleep(0.01)
+    while bot.rate_limiter.spare_capacity() and not first.done():  # until the limiter has read the 429
+        await asyncio.sleep(0.01)  # (not merely the fake sent it)
+    assert not first.done() and any(c.status == 429 for c in fake.calls)  # the 1 s wait is under way
     await bot.send_chat_action(6, ChatAction.TYPING)  # during the wait: skipped, returns at once
     await first
     await bot.shutdown()

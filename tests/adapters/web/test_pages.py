@@ -25,6 +25,15 @@ async def test_the_page_and_its_assets_are_served_by_the_app_with_a_strict_csp(l
         assert again.status == 304
 
 
+async def test_the_stylesheet_imports_the_shared_palette_which_the_chat_serves(lite):
+    css = await (await lite.client.get("/static/style.css")).text()
+    assert css.count('@import url("palette.css")') == 1 and "--blue:" not in css  # the colours live in the palette
+    palette = await lite.client.get("/static/palette.css")
+    assert (palette.status, palette.content_type) == (200, "text/css") and palette.headers["ETag"]
+    assert "--blue: #0b5cad;" in await palette.text()
+    assert "nosniff" in palette.headers["X-Content-Type-Options"]
+
+
 @pytest.mark.parametrize("name", ["nope.js", "..%2Fchannel.py", "%2e%2e%2F__init__.py"])
 async def test_only_the_pages_own_assets_are_served(lite, name):
     assert (await lite.client.get(f"/static/{name}")).status == 404
