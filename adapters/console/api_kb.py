@@ -78,7 +78,7 @@ async def read_upload(ctx: Ctx, cap: int) -> Upload:
 
 @endpoint(*STAFF)
 async def list_documents(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    docs = await console.store.kb_list_documents()
+    docs = await console.store.kb.list_documents()
     return json_response({"documents": [document_json(d) for d in docs]})
 
 
@@ -98,7 +98,7 @@ async def chunks_data(console: ConsoleContext, request: web.Request) -> dict[str
     doc = await _document(console, request)
     offset = _bounded(request.query, "offset", 0, 10**9)
     limit = _bounded(request.query, "limit", 50, MAX_CHUNKS)
-    chunks, total = await console.store.kb_chunks_page(doc.id, offset, limit)
+    chunks, total = await console.store.kb.chunks_page(doc.id, offset, limit)
     region = doc.effective_identity.get("region", "")
     more = offset + len(chunks) < total
     return {"document": document_json(doc), "total": total, "offset": offset, "limit": limit,
@@ -131,7 +131,7 @@ async def _ingest(console: ConsoleContext, request: web.Request, ctx: Ctx, up: U
                                       failed=report.failed)
     if report.failed:
         raise Refused(422, "error_document", "; ".join(r for _, r in report.failures))
-    doc = next((d for d in await console.store.kb_list_documents() if d.source == UPLOADS + up.filename), None)
+    doc = next((d for d in await console.store.kb.list_documents() if d.source == UPLOADS + up.filename), None)
     data = {"report": _report_json(report), "document": document_json(doc) if doc else None}
     return done(console, request, ctx, data, key=f"done_{action}", default="/console/kb", detail=up.filename)
 
@@ -144,7 +144,7 @@ async def upload(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web
 
 async def _document(console: ConsoleContext, request: web.Request):
     doc_id = request.match_info["id"]
-    doc = await console.store.kb_get_document(doc_id) if len(doc_id) <= 64 else None
+    doc = await console.store.kb.get_document(doc_id) if len(doc_id) <= 64 else None
     if doc is None:
         raise Refused(404, "error_not_found")
     return doc
