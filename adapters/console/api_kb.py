@@ -78,7 +78,7 @@ async def read_upload(ctx: Ctx, cap: int) -> Upload:
 
 @endpoint(*STAFF)
 async def list_documents(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    docs = await console.store.kb.list_documents()
+    docs = await console.data.documents.documents()
     return json_response({"documents": [document_json(d) for d in docs]})
 
 
@@ -98,7 +98,7 @@ async def chunks_data(console: ConsoleContext, request: web.Request) -> dict[str
     doc = await _document(console, request)
     offset = _bounded(request.query, "offset", 0, 10**9)
     limit = _bounded(request.query, "limit", 50, MAX_CHUNKS)
-    chunks, total = await console.store.kb.chunks_page(doc.id, offset, limit)
+    chunks, total = await console.data.documents.chunks_page(doc.id, offset, limit)
     region = doc.effective_identity.get("region", "")
     more = offset + len(chunks) < total
     return {"document": document_json(doc), "total": total, "offset": offset, "limit": limit,
@@ -124,14 +124,14 @@ async def _ingest(console: ConsoleContext, request: web.Request, ctx: Ctx, up: U
     except DocumentError:
         raise
     except Exception as exc:  # audited before it becomes a 500, so a crashed upload is on record
-        await console.store.console.audit(ctx.account, f"{action}_crashed", target or up.filename, ctx.ip,
+        await console.data.audit.record(ctx.account, f"{action}_crashed", target or up.filename, ctx.ip,
                                           file=up.filename, error=type(exc).__name__)
         raise
-    await console.store.console.audit(ctx.account, action, target or up.filename, ctx.ip, file=up.filename,
+    await console.data.audit.record(ctx.account, action, target or up.filename, ctx.ip, file=up.filename,
                                       failed=report.failed)
     if report.failed:
         raise Refused(422, "error_document", "; ".join(r for _, r in report.failures))
-    doc = next((d for d in await console.store.kb.list_documents() if d.source == UPLOADS + up.filename), None)
+    doc = next((d for d in await console.data.documents.documents() if d.source == UPLOADS + up.filename), None)
     data = {"report": _report_json(report), "document": document_json(doc) if doc else None}
     return done(console, request, ctx, data, key=f"done_{action}", default="/console/kb", detail=up.filename)
 
@@ -144,7 +144,7 @@ async def upload(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web
 
 async def _document(console: ConsoleContext, request: web.Request):
     doc_id = request.match_info["id"]
-    doc = await console.store.kb.get_document(doc_id) if len(doc_id) <= 64 else None
+    doc = await console.data.documents.document(doc_id) if len(doc_id) <= 64 else None
     if doc is None:
         raise Refused(404, "error_not_found")
     return doc
@@ -185,7 +185,7 @@ async def reingest(console: ConsoleContext, request: web.Request, ctx: Ctx) -> w
         report = await kb.ingest()
     else:
         raise Refused(409, "error_no_source", doc.source)
-    await console.store.console.audit(ctx.account, "kb_reingest", f"document:{doc.id}", ctx.ip, failed=report.failed)
+    await console.data.audit.record(ctx.account, "kb_reingest", f"document:{doc.id}", ctx.ip, failed=report.failed)
     if report.failed:
         raise Refused(422, "error_document", "; ".join(r for _, r in report.failures))
     return done(console, request, ctx, {"report": _report_json(report)}, key="done_kb_reingest",
@@ -197,7 +197,7 @@ async def delete(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web
     doc = await _document(console, request)
     await _kb(console).remove_document(doc.id)
     _forget_upload(console, doc.source)
-    await console.store.console.audit(ctx.account, "kb_delete", f"document:{doc.id}", ctx.ip, title=doc.title)
+    await console.data.audit.record(ctx.account, "kb_delete", f"document:{doc.id}", ctx.ip, title=doc.title)
     return done(console, request, ctx, {"ok": True}, key="done_kb_delete", default="/console/kb", detail=doc.title)
 
 
@@ -215,7 +215,7 @@ async def identity(console: ConsoleContext, request: web.Request, ctx: Ctx) -> w
         raise Refused(400, "error_identity", str(exc)) from exc
     if updated is None:
         raise Refused(404, "error_not_found")
-    await console.store.console.audit(ctx.account, "kb_identity", f"document:{doc.id}", ctx.ip,
+    await console.data.audit.record(ctx.account, "kb_identity", f"document:{doc.id}", ctx.ip,
                                       old=doc.identity_override, new=updated.identity_override)
     return done(console, request, ctx, {"document": document_json(updated)}, key="done_kb_identity",
                 default="/console/kb", detail=updated.title)

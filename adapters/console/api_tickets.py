@@ -22,31 +22,32 @@ from adapters.console.views import event_json, masker, message_json, ticket_json
 from bot.accounts import MANAGER
 from bot.dashboard import sla
 from bot.records import TicketRecord
+from bot.states import SERVED_TICKET, TicketState
 from bot.types import utcnow
 
 
-OPEN = ("waiting", "active")
-CLOSED = ("resolved", "expired", "cancelled")
+OPEN = SERVED_TICKET  # the queue: waiting for a manager, or held by one
+CLOSED = (TicketState.RESOLVED, TicketState.EXPIRED, TicketState.CANCELLED)
 KEEPALIVE_SECONDS = 15.0
 
 
 async def _with_card(console: ConsoleContext, ctx: Ctx, t: TicketRecord) -> dict[str, Any]:
-    conv = await console.store.get_conversation(t.conversation_id)
+    conv = await console.data.transcripts.conversation(t.conversation_id)
     channel = conv.channel if conv else ""
     return ticket_json(t, ctx.account, channel=channel, card=console.desk.card(t, channel))
 
 
 async def queue_data(console: ConsoleContext, ctx: Ctx) -> dict[str, Any]:
-    tickets = await console.store.tickets.list(OPEN, limit=500)
+    tickets = await console.data.tickets.in_states(OPEN, limit=500)
     rows = [await _with_card(console, ctx, t) for t in tickets]
-    waiting = sorted((r for r in rows if r["state"] == "waiting"), key=lambda r: r["waiting_since"] or "")
-    return {"waiting": waiting, "active": [r for r in rows if r["state"] == "active"],
+    waiting = sorted((r for r in rows if r["state"] == TicketState.WAITING), key=lambda r: r["waiting_since"] or "")
+    return {"waiting": waiting, "active": [r for r in rows if r["state"] == TicketState.ACTIVE],
             "me": ctx.account.manager_id}
 
 
 async def history_data(console: ConsoleContext, ctx: Ctx, days: int = 30) -> dict[str, Any]:
     since = utcnow() - timedelta(days=days)
-    recent = await console.store.console.stats.tickets(since, utcnow() + timedelta(seconds=1))
+    recent = await console.data.figures.tickets(since, utcnow() + timedelta(seconds=1))
     closed = [t for t in recent if t.state in CLOSED][:100]
     return {"days": days, "sla": _sla_json(recent),
             "history": [ticket_json(t, ctx.account) for t in closed]}
@@ -66,17 +67,17 @@ async def list_tickets(console: ConsoleContext, request: web.Request, ctx: Ctx) 
 
 
 async def ticket_data(console: ConsoleContext, ctx: Ctx, ticket_id: int, audit: bool = True) -> dict[str, Any]:
-    t = await console.store.tickets.get(ticket_id)
+    t = await console.data.tickets.get(ticket_id)
     if t is None:
         raise Refused(404, "error_not_found")
     m = masker(ctx.account, t.manager_id)
     if audit:
-        await console.store.console.audit(ctx.account, "view_ticket", f"ticket:{t.id}", ctx.ip)
-    messages = await console.store.messages(t.conversation_id, limit=5000)
+        await console.data.audit.record(ctx.account, "view_ticket", f"ticket:{t.id}", ctx.ip)
+    messages = await console.data.transcripts.messages(t.conversation_id)
     return {"ticket": await _with_card(console, ctx, t),
-            "events": [event_json(ev, m) for ev in await console.store.tickets.events(t.id)],
+            "events": [event_json(ev, m) for ev in await console.data.tickets.events(t.id)],
             "messages": [message_json(msg, m) for msg in messages],
-            "managers": [{"id": mg.id, "name": mg.name} for mg in await console.store.tickets.managers()]}
+            "managers": [{"id": mg.id, "name": mg.name} for mg in await console.data.tickets.managers()]}
 
 
 @endpoint()
@@ -86,7 +87,7 @@ async def get_ticket(console: ConsoleContext, request: web.Request, ctx: Ctx) ->
 
 @endpoint()
 async def managers(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    roster = await console.store.tickets.managers()
+    roster = await console.data.tickets.managers()
     return json_response({"managers": [{"id": m.id, "name": m.name, "specialties": list(m.specialties),
                                         "working_hours": m.working_hours} for m in roster]})
 
@@ -129,11 +130,11 @@ def _action(action: str):
     @endpoint()
     async def handler(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         ticket_id = number(request.match_info["id"])
-        if await console.store.tickets.get(ticket_id) is None:
+        if await console.data.tickets.get(ticket_id) is None:
             raise Refused(404, "error_not_found")
         await _run(console, ctx, action, ticket_id)
-        await console.store.console.audit(ctx.account, f"ticket_{action}", f"ticket:{ticket_id}", ctx.ip)
-        ticket = await console.store.tickets.get(ticket_id)
+        await console.data.audit.record(ctx.account, f"ticket_{action}", f"ticket:{ticket_id}", ctx.ip)
+        ticket = await console.data.tickets.get(ticket_id)
         assert ticket is not None
         return done(console, request, ctx, {"ok": True, "ticket": ticket_json(ticket, ctx.account)},
                     key=f"done_{action}", default=f"/console/tickets/{ticket_id}")

@@ -129,7 +129,7 @@ def endpoint(*roles: str, page: bool = False) -> Callable[[Handler], Callable]:
 async def _refused(console: ConsoleContext, request: web.Request, ctx: Ctx, status: int, key: str, detail: str,
                    page: bool) -> web.StreamResponse:
     if status == 403:
-        await console.store.console.audit(ctx.account, "refused", f"{request.method} {request.path}", ctx.ip,
+        await console.data.audit.record(ctx.account, "refused", f"{request.method} {request.path}", ctx.ip,
                                           code=key.removeprefix("error_"), detail=detail[:200])
     return refusal(console, request, ctx, status, key, detail, page)
 

@@ -4,11 +4,12 @@ package has no import circle (`channel` -> handlers -> `context`)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from adapters.console.settings import ConsoleSettings
 from bot.accounts import Accounts
+from bot.console_ports import ConsolePorts
 from bot.engine import Engine
 from bot.ports import StaffDesk
 from bot.settings import Settings
@@ -43,7 +44,7 @@ class ConsoleContext(Protocol):
     config: ConsoleSettings
     engine: Engine  # the facade: answers (try an answer), the knowledge base, stops, notices
     desk: StaffDesk  # every ticket operation, checked by the desk's policy
-    store: Any  # the console's queries (audit, gaps, curated answers, accounts, calendar, support items)
+    data: ConsolePorts  # everything else it reads and changes: audit, accounts, gaps, curated answers, calendar, …
     tz: ZoneInfo
     hub: TicketHub
     accounts: Accounts

@@ -122,8 +122,8 @@ def _account_row(ctx: Ctx, a: AccountRecord, tokens: list[ApiTokenRecord], tz: Z
 
 @endpoint(ADMIN, page=True)
 async def accounts_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    lang, store = ctx.lang, console.store.console
-    rows = [_account_row(ctx, a, await store.tokens(a.id), console.tz) for a in await store.accounts()]
+    lang, directory = ctx.lang, console.data.accounts
+    rows = [_account_row(ctx, a, await directory.tokens(a.id), console.tz) for a in await directory.accounts()]
     create = form(ctx, "/api/admin/accounts",
                   field(t(lang, "username"), '<input name="username" required>')
                   + field(t(lang, "role"), select("role", [(r, t(lang, "role_" + r)) for r in ROLES], "operator"))
@@ -142,7 +142,7 @@ async def accounts_page(console: ConsoleContext, request: web.Request, ctx: Ctx)
 @endpoint(ADMIN, page=True)
 async def audit_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     action = request.query.get("action") or None
-    rows = await console.store.console.audit_log(200, None, action)
+    rows = await console.data.audit.entries(200, None, action)
     lang = ctx.lang
     body = table([t(lang, k) for k in ("time", "username", "action", "target", "ip", "detail")],
                  [[e(when(r.at, console.tz)), e(r.username), e(r.action), e(r.target), e(r.ip or ""),

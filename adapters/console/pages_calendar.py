@@ -55,8 +55,8 @@ def _entry_row(ctx: Ctx, entry: Any, today) -> list[str]:
 
 async def _notices_panel(console: ConsoleContext, ctx: Ctx) -> str:
     lang = ctx.lang
-    stats = await console.store.calendar.stats()
-    paused = (await console.store.get_state("notices_paused")) == "1"
+    stats = await console.data.calendar.notice_stats()
+    paused = await console.data.calendar.notices_paused()
     subs = ", ".join(f"{k}: {v}" for k, v in sorted(stats.subscribers.items())) or "0"
     sent = ", ".join(f"{k}: {v}" for k, v in sorted(stats.notices.items())) or "0"
     toggle = form(ctx, "/api/admin/notices/pause", f'<input type="hidden" name="paused" value="{"0" if paused else "1"}">'
@@ -72,7 +72,7 @@ async def _notices_panel(console: ConsoleContext, ctx: Ctx) -> str:
 @endpoint(*STAFF, page=True)
 async def calendar_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang, today = ctx.lang, _today(console)
-    entries = calendar_answers.order(await console.store.calendar.entries(include_hidden=True), today)
+    entries = calendar_answers.order(await console.data.calendar.entries(include_hidden=True), today)
     heads = [s(lang, k) for k in ("console_what", "console_who", "console_window", "console_document",
                                   "console_clause", "console_origin")] + [""]
     body = (f'<p class="muted">{e(s(lang, "console_today", tz=console.settings.calendar_timezone, today=today))}</p>'
@@ -98,5 +98,5 @@ def status_cell(ctx: Ctx, doc_id: str, state: status.PolicyState | None, overrid
 
 async def kb_states(console: ConsoleContext) -> tuple[dict, dict]:
     """(doc id -> state, doc id -> operator override) for the knowledge-base page."""
-    docs = await console.store.calendar.policies()
+    docs = await console.data.calendar.policies()
     return status.states(docs, _today(console)), {d.id: d.override for d in docs}

@@ -111,7 +111,7 @@ def _curated_item(ctx: Ctx, c: Any) -> str:
 @endpoint(*STAFF, page=True)
 async def curated_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang = ctx.lang
-    items = await console.store.console.curated_list()
+    items = await console.data.curated.entries()
     new = form(ctx, "/api/admin/curated", _curated_fields(ctx, "", [])
                + f'<button class="primary">{e(t(lang, "save_curated"))}</button>', next_="/console/curated", cls="stack")
     body = (f'<p class="muted">{e(t(lang, "curated_intro"))}</p>'

@@ -95,7 +95,7 @@ def _try_box(ctx: Ctx, question: str, result: dict[str, Any] | None) -> str:
 @endpoint(*STAFF, page=True)
 async def kb_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang = ctx.lang
-    docs = await console.store.kb.list_documents()
+    docs = await console.data.documents.documents()
     question = request.query.get("try", "").strip()[:500]
     try:
         result = await try_answer(console, question) if question else None

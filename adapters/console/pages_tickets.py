@@ -20,6 +20,7 @@ from adapters.console.html import badge, duration, e, form, html_response, page,
 from adapters.console.i18n import t
 from adapters.console.pages_conversations import turn_html
 from bot.accounts import MANAGER
+from bot.states import SERVED_TICKET, TicketState
 
 
 
@@ -28,7 +29,7 @@ def _when(console: ConsoleContext, value: str | None) -> str:
 
 
 def _claim(ctx: Ctx, tk: dict[str, Any], small: bool = False) -> str:
-    if tk["state"] != "waiting" or (ctx.role == MANAGER and not ctx.account.manager_id):
+    if tk["state"] != TicketState.WAITING or (ctx.role == MANAGER and not ctx.account.manager_id):
         return ""
     return form(ctx, f"/api/admin/tickets/{tk['id']}/claim",
                 f'<button class="primary{" small" if small else ""}">{e(t(ctx.lang, "claim"))}</button>',
@@ -55,7 +56,7 @@ def _ticket_card(console: ConsoleContext, ctx: Ctx, tk: dict[str, Any]) -> str:
     """A compact card: the request first, then state · channel · age · who holds it on one line; the intake
     answers and the conversation (loaded when opened) behind a toggle."""
     lang, tid = ctx.lang, tk["id"]
-    waiting = tk["state"] == "waiting"
+    waiting = tk["state"] == TicketState.WAITING
     age = (t(lang, "waiting_for", time=duration(tk["waiting_seconds"], lang)) if waiting
            else t(lang, "claimed_at_short", time=_when(console, tk["claimed_at"])[5:]))
     mine = tk["manager_id"] and tk["manager_id"] == ctx.account.manager_id
@@ -113,13 +114,13 @@ async def queue_page(console: ConsoleContext, request: web.Request, ctx: Ctx) ->
 def _actions(ctx: Ctx, tk: dict[str, Any], managers: list[dict[str, Any]]) -> str:
     """A manager acts on waiting tickets and the ones it holds; an admin or operator on any open ticket."""
     lang, tid, out = ctx.lang, tk["id"], []
-    if tk["state"] not in ("waiting", "active") or (ctx.role == MANAGER and not ctx.account.manager_id):
+    if tk["state"] not in SERVED_TICKET or (ctx.role == MANAGER and not ctx.account.manager_id):
         return ""
     act = lambda name, inner, cls="stack": form(ctx, f"/api/admin/tickets/{tid}/{name}", inner,  # noqa: E731
                                                 next_=f"/console/tickets/{tid}", cls=cls)
     me, staff = actor(ctx)
-    mine = tk["state"] == "active" and (tk["manager_id"] == me or staff is not None)
-    if tk["state"] == "waiting":
+    mine = tk["state"] == TicketState.ACTIVE and (tk["manager_id"] == me or staff is not None)
+    if tk["state"] == TicketState.WAITING:
         out.append(_claim(ctx, tk))
     if mine:
         out.append(act("reply", f'<label class="field"><span>{e(t(lang, "reply_to_user"))}</span><textarea name="text" '
@@ -130,9 +131,9 @@ def _actions(ctx: Ctx, tk: dict[str, Any], managers: list[dict[str, Any]]) -> st
                                   f'<button>{e(t(lang, "resolve"))}</button>', "inline"))
         out.append(act("hand_back", f'<button>{e(t(lang, "hand_back"))}</button>', "inline"))
     others = [(m["id"], m["name"]) for m in managers if m["id"] != me and m["id"] != tk["manager_id"]]
-    if (mine or tk["state"] == "waiting") and others:
+    if (mine or tk["state"] == TicketState.WAITING) and others:
         out.append(act("transfer", select("to", others) + f'<button>{e(t(lang, "transfer"))}</button>', "inline"))
-    if mine or tk["state"] == "waiting":
+    if mine or tk["state"] == TicketState.WAITING:
         out.append(form(ctx, f"/api/admin/tickets/{tid}/cancel", f'<button class="danger">{e(t(lang, "cancel_ticket"))}'
                              f'</button>', next_=f"/console/tickets/{tid}", cls="inline",
                         confirm=t(lang, "cancel_ticket_confirm")))
@@ -177,7 +178,7 @@ async def ticket_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -
     if part in ("transcript", "side"):
         return html_response((_transcript if part == "transcript" else _side)(console, ctx, data))
     if part == "preview":  # a queue card's details, opened: the latest turns (audited like the ticket page)
-        await console.store.console.audit(ctx.account, "view_ticket", f"ticket:{ticket_id}", ctx.ip, preview=True)
+        await console.data.audit.record(ctx.account, "view_ticket", f"ticket:{ticket_id}", ctx.ip, preview=True)
         return html_response(_preview(console, ctx, data))
     body = (f'<div class="ticket-grid">{_live("id=ticket-transcript", ticket_id, "transcript", _transcript(console, ctx, data))}'
             f'<aside class="ticket-side">{_actions(ctx, data["ticket"], data["managers"])}'
