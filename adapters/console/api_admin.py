@@ -15,10 +15,9 @@ from aiohttp import web
 from adapters.console.context import ConsoleContext
 from adapters.console import openapi as spec
 from adapters.console.filters import days, number
-from adapters.console.auth import (
-    SESSION_COOKIE, Ctx, Refused, _json, client_ip, done, endpoint, flash_redirect, json_response, safe_next,
-    set_cookie,
-)
+from adapters.client_address import client_ip
+from adapters.console.auth import Refused, _json, done, endpoint, flash_redirect, json_response, safe_next
+from adapters.console.cookies import SESSION_COOKIE, Ctx, set_cookie
 from adapters.console.html import token_page
 from adapters.console.i18n import lang_of, t
 from adapters.console.views import account_json, audit_json, changes, token_json

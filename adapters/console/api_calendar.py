@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aiohttp import web
 
 from adapters.console.context import ConsoleContext
-from adapters.console.auth import Ctx, Refused, done, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, done, endpoint
 from bot.accounts import STAFF
 from bot.status import Status
 
@@ -15,8 +17,8 @@ _DATE = re.compile(r"^(\d{4}-)?\d{2}-\d{2}$")
 _TEXT = ("what", "who", "clause")
 
 
-def _entry_changes(body: dict) -> dict:
-    changes: dict = {k: str(body[k]).strip()[:1000] for k in _TEXT if k in body}
+def _entry_changes(body: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {k: str(body[k]).strip()[:1000] for k in _TEXT if k in body}
     for key in ("opens", "closes"):
         if key in body:
             value = str(body[key]).strip()
@@ -62,6 +64,6 @@ async def set_status(console: ConsoleContext, request: web.Request, ctx: Ctx) ->
 
 
 def _forget(console: ConsoleContext) -> None:
-    policy = getattr(console.engine.answerer, "policy", None)
+    policy = console.engine.answerer.policy
     if policy is not None:
         policy.forget()

@@ -14,7 +14,8 @@ import structlog
 from aiohttp import web
 
 from adapters.console.context import ConsoleContext
-from adapters.console.auth import Ctx, Refused, endpoint, json_response
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, endpoint, json_response
 from adapters.console.filters import number, parse_filter
 from adapters.console.views import conversation_json, event_json, masker, message_json, ticket_json
 from bot.accounts import STAFF, sees_contacts

@@ -15,7 +15,8 @@ from aiohttp import web
 
 from adapters.console.context import ConsoleContext
 from adapters.console.filters import days, number
-from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, done, endpoint, json_response
 from adapters.console.views import curated_json, iso, masker
 from bot.accounts import STAFF
 from bot.gaps import KEY, STATES, GapGrouper, GapItem, question_key, states_of
@@ -48,7 +49,7 @@ async def gaps_data(console: ConsoleContext, request: web.Request, ctx: Ctx, day
     items = await console.data.gaps.collect(console.settings.retrieval_min_score, since)
     states = await _states(console, items)
     shown = [i for i in items if states[i.key].state == state]
-    embedder = getattr(console.engine.answerer, "embedder", None)
+    embedder = console.engine.answerer.embedder
     groups = await GapGrouper(embedder).group(shown)
     await console.data.audit.record(ctx.account, "view_gaps", "gaps", ctx.ip, days=days, state=state,
                                       groups=len(groups))

@@ -6,6 +6,7 @@ cannot be read is kept as failed with its error, shown in the list.
 """
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -14,11 +15,13 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from adapters.console.context import ConsoleContext
-from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, done, endpoint, json_response
 from adapters.console.views import chunk_json, document_json
 from bot.accounts import STAFF
 from bot.errors import DocumentError
 from bot.ports import KnowledgeAdmin
+from bot.records import DocumentRecord
 from bot.types import Answer
 
 
@@ -41,7 +44,7 @@ def _kb(console: ConsoleContext) -> KnowledgeAdmin:
     return kb
 
 
-async def _parts(ctx: Ctx):
+async def _parts(ctx: Ctx) -> AsyncIterator[BodyPartReader]:
     if ctx.multipart is None:
         raise Refused(400, "error_missing", "file")
     if ctx.pending_part is not None:
@@ -142,7 +145,7 @@ async def upload(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web
     return await _ingest(console, request, ctx, up, "kb_upload", "")
 
 
-async def _document(console: ConsoleContext, request: web.Request):
+async def _document(console: ConsoleContext, request: web.Request) -> DocumentRecord:
     doc_id = request.match_info["id"]
     doc = await console.data.documents.document(doc_id) if len(doc_id) <= 64 else None
     if doc is None:

@@ -6,13 +6,14 @@ from typing import Any
 from aiohttp import web
 
 from adapters.console.context import ConsoleContext
-from adapters.console.auth import Ctx, Refused, done, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, done, endpoint
 from bot.accounts import STAFF
 from bot.support import FIELDS, OPS, STATES, Condition
 
 
 
-def _number(body: dict, key: str) -> float | None:
+def _number(body: dict[str, Any], key: str) -> float | None:
     value = str(body.get(key, "")).strip()
     if not value:
         return None

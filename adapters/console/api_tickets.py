@@ -17,7 +17,8 @@ from aiohttp import web
 
 from adapters.console.context import ConsoleContext
 from adapters.console.filters import days, number
-from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, Route, done, endpoint, json_response
 from adapters.console.views import event_json, masker, message_json, ticket_json
 from bot.accounts import MANAGER
 from bot.dashboard import sla
@@ -126,7 +127,7 @@ async def _run(console: ConsoleContext, ctx: Ctx, action: str, ticket_id: int) -
     return await desk.hand_back(ticket_id, me)
 
 
-def _action(action: str):
+def _action(action: str) -> Route:
     @endpoint()
     async def handler(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         ticket_id = number(request.match_info["id"])

@@ -4,7 +4,7 @@ package has no import circle (`channel` -> handlers -> `context`)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from adapters.console.settings import ConsoleSettings
@@ -15,23 +15,24 @@ from bot.ports import StaffDesk
 from bot.settings import Settings
 
 TICKETS_CHANNEL = "qdbot_tickets"
+TicketNews = dict[str, Any]  # {kind, ticket_id, state}: which ticket changed (None ends every stream)
 
 
 class TicketHub:
     """The browsers watching the ticket queue in this process: one queue each."""
 
     def __init__(self) -> None:
-        self._queues: set[asyncio.Queue] = set()
+        self._queues: set[asyncio.Queue[TicketNews | None]] = set()
 
-    def subscribe(self) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue(maxsize=100)
+    def subscribe(self) -> asyncio.Queue[TicketNews | None]:
+        queue: asyncio.Queue[TicketNews | None] = asyncio.Queue(maxsize=100)
         self._queues.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[TicketNews | None]) -> None:
         self._queues.discard(queue)
 
-    def publish(self, item: dict | None) -> None:
+    def publish(self, item: TicketNews | None) -> None:
         for queue in tuple(self._queues):
             if queue.full():  # a stalled browser: it reloads on its periodic refresh
                 continue

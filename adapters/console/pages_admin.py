@@ -10,7 +10,8 @@ from adapters.console.context import ConsoleContext
 from adapters.console import charts
 from adapters.console.api_admin import LOGIN_CSRF_COOKIE, dashboard_data, home_for
 from adapters.console.filters import days
-from adapters.console.auth import FLASH_COOKIE, Ctx, authenticate, endpoint, pop_flash, safe_next, set_cookie
+from adapters.console.auth import authenticate, endpoint, safe_next
+from adapters.console.cookies import FLASH_COOKIE, Ctx, pop_flash, set_cookie
 from adapters.console.html import (
     badge, duration, e, field, form, html_response, page, period_tabs, remember_lang, select, shell, table, when,
 )

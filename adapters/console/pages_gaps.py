@@ -10,7 +10,8 @@ from aiohttp import web
 from adapters.console.context import ConsoleContext
 from adapters.console.api_gaps import gaps_data, state_of
 from adapters.console.filters import days
-from adapters.console.auth import Ctx, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import endpoint
 from adapters.console.html import badge, e, field, form, page, period_tabs, select, when
 from adapters.console.i18n import t
 from bot.accounts import STAFF

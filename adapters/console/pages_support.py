@@ -6,7 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.console.context import ConsoleContext
-from adapters.console.auth import Ctx, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import endpoint
 from adapters.console.charts import bar_list
 from adapters.console.html import badge, e, field, form, page, select, table
 from bot.accounts import STAFF
