@@ -129,7 +129,7 @@ async def revoke_token(console: ConsoleContext, request: web.Request, ctx: Ctx) 
         raise Refused(404, "error_not_found")
     await console.data.accounts.revoke_token(token_id)
     await console.data.audit.record(ctx.account, "token_revoke", f"token:{token_id}", ctx.ip,
-                                      account_id=token.account_id, name=token.name)
+                                    account_id=token.account_id, name=token.name)
     return done(console, request, ctx, {"ok": True}, key="done_token_revoke", default="/console/accounts",
                 detail=token.name or f"#{token_id}")
 
@@ -146,7 +146,7 @@ async def create_account(console: ConsoleContext, request: web.Request, ctx: Ctx
     account = await console.accounts.create(str(b.get("username") or "").strip(), str(b.get("role") or ""),
                                             str(b.get("password") or ""), str(b.get("manager_id") or "").strip() or None)
     await console.data.audit.record(ctx.account, "account_create", f"account:{account.id}", ctx.ip,
-                                      username=account.username, role=account.role)
+                                    username=account.username, role=account.role)
     return done(console, request, ctx, {"account": account_json(account)}, key="done_account_create",
                 default="/console/accounts", status=201, detail=account.username)
 
@@ -168,7 +168,7 @@ async def update_account(console: ConsoleContext, request: web.Request, ctx: Ctx
         raise Refused(404, "error_not_found")
     changed = sorted(k for k in ("role", "active", "manager_id", "password") if b.get(k) not in (None, ""))
     await console.data.audit.record(ctx.account, "account_update", f"account:{account_id}", ctx.ip, fields=changed,
-                                      **changes(before, updated))
+                                    **changes(before, updated))
     return done(console, request, ctx, {"account": account_json(updated)}, key="done_account_update",
                 default="/console/accounts", detail=updated.username)
 
@@ -189,7 +189,7 @@ async def issue_token(console: ConsoleContext, request: web.Request, ctx: Ctx) -
         raise Refused(400, "error_bad_request", "days")
     raw = await console.accounts.issue_token(account, name, scope, days)
     await console.data.audit.record(ctx.account, "token_issue", f"account:{account.id}", ctx.ip, name=name,
-                                      scope=scope, days=days)
+                                    scope=scope, days=days)
     if ctx.form:
         return token_page(ctx, account.username, raw)
     return json_response({"token": raw, "account": account_json(account)}, status=201)
@@ -199,6 +199,6 @@ async def issue_token(console: ConsoleContext, request: web.Request, ctx: Ctx) -
 async def audit(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     before = request.query.get("before")
     rows = await console.data.audit.entries(200, number(before) if before else None,
-                                                 request.query.get("action") or None)
+                                            request.query.get("action") or None)
     return json_response({"audit": [audit_json(r) for r in rows],
                           "next_before": rows[-1].id if len(rows) == 200 else None})

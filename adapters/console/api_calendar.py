@@ -58,7 +58,7 @@ async def set_status(console: ConsoleContext, request: web.Request, ctx: Ctx) ->
     if not await console.data.calendar.set_policy_override(request.match_info["id"], override):
         raise Refused(404, "error_not_found")
     await console.data.audit.record(ctx.account, "kb_status", f"document:{request.match_info['id']}", ctx.ip,
-                                      status=status or "auto")
+                                    status=status or "auto")
     _forget(console)
     return done(console, request, ctx, {"ok": True}, default="/console/kb")
 

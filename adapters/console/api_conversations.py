@@ -29,8 +29,8 @@ async def conversations_data(console: ConsoleContext, ctx: Ctx, query: Any) -> d
     f = replace(parse_filter(query, console.tz), masked=not sees_contacts(ctx.account))
     page = await console.data.conversations.page(f, query.get("cursor") or None, console.config.console_page_size)
     await console.data.audit.record(ctx.account, "search" if f.keyword else "list_conversations", "conversations",
-                                      ctx.ip, filter=_filter_json(f), cursor=bool(query.get("cursor")),
-                                      shown=len(page.rows))
+                                    ctx.ip, filter=_filter_json(f), cursor=bool(query.get("cursor")),
+                                    shown=len(page.rows))
     m = masker(ctx.account)
     return {"conversations": [conversation_json(c, m) for c in page.rows], "next_cursor": page.next_cursor,
             "search": page.search, "filter": _filter_json(f)}

@@ -52,7 +52,7 @@ async def gaps_data(console: ConsoleContext, request: web.Request, ctx: Ctx, day
     embedder = console.engine.answerer.embedder
     groups = await GapGrouper(embedder).group(shown)
     await console.data.audit.record(ctx.account, "view_gaps", "gaps", ctx.ip, days=days, state=state,
-                                      groups=len(groups))
+                                    groups=len(groups))
     m = masker(ctx.account)
     counts = {s: sum(1 for i in items if states[i.key].state == s) for s in STATES}
     return {"days": days, "state": state, "items": len(shown), "counts": counts, "groups": [
@@ -134,7 +134,7 @@ async def _decide(console: ConsoleContext, request: web.Request, ctx: Ctx, actio
     else:
         n, field = await states.reopen(named), "reopened"
     await console.data.audit.record(ctx.account, f"gaps_{action}", "gaps", ctx.ip, count=n,
-                                      questions=[mask(q)[:100] for q in list(named.values())[:5]])
+                                    questions=[mask(q)[:100] for q in list(named.values())[:5]])
     return done(console, request, ctx, {field: n, "keys": sorted(named)}, key=f"done_gaps_{action}",
                 default="/console/gaps", detail=str(n))
 
@@ -174,9 +174,9 @@ async def create_curated(console: ConsoleContext, request: web.Request, ctx: Ctx
     if gap_keys:
         known = await _known(console)
         await console.data.gaps.decide({k: known[k] for k in gap_keys if k in known}, "answered",
-                                                ctx.account.username, curated_id=record.id)
+                                        ctx.account.username, curated_id=record.id)
     await console.data.audit.record(ctx.account, "curated_create", f"curated:{record.id}", ctx.ip,
-                                      question=question, gaps=len(gap_keys))
+                                    question=question, gaps=len(gap_keys))
     return done(console, request, ctx, {"curated": curated_json(record)}, key="done_curated_create",
                 default="/console/curated", status=201)
 
@@ -207,6 +207,6 @@ async def _save(console: ConsoleContext, request: web.Request, ctx: Ctx, curated
     if record is None:
         raise Refused(404, "error_not_found")
     await console.data.audit.record(ctx.account, action, f"curated:{curated_id}", ctx.ip,
-                                      fields=sorted(values))
+                                    fields=sorted(values))
     return done(console, request, ctx, {"curated": curated_json(record)}, key=f"done_{action}",
                 default="/console/curated")

@@ -128,10 +128,10 @@ async def _ingest(console: ConsoleContext, request: web.Request, ctx: Ctx, up: U
         raise
     except Exception as exc:  # audited before it becomes a 500, so a crashed upload is on record
         await console.data.audit.record(ctx.account, f"{action}_crashed", target or up.filename, ctx.ip,
-                                          file=up.filename, error=type(exc).__name__)
+                                        file=up.filename, error=type(exc).__name__)
         raise
     await console.data.audit.record(ctx.account, action, target or up.filename, ctx.ip, file=up.filename,
-                                      failed=report.failed)
+                                    failed=report.failed)
     if report.failed:
         raise Refused(422, "error_document", "; ".join(r for _, r in report.failures))
     doc = next((d for d in await console.data.documents.documents() if d.source == UPLOADS + up.filename), None)
@@ -219,7 +219,7 @@ async def identity(console: ConsoleContext, request: web.Request, ctx: Ctx) -> w
     if updated is None:
         raise Refused(404, "error_not_found")
     await console.data.audit.record(ctx.account, "kb_identity", f"document:{doc.id}", ctx.ip,
-                                      old=doc.identity_override, new=updated.identity_override)
+                                    old=doc.identity_override, new=updated.identity_override)
     return done(console, request, ctx, {"document": document_json(updated)}, key="done_kb_identity",
                 default="/console/kb", detail=updated.title)
 

@@ -131,7 +131,7 @@ async def _refused(console: ConsoleContext, request: web.Request, ctx: Ctx, stat
                    page: bool) -> web.StreamResponse:
     if status == 403:
         await console.data.audit.record(ctx.account, "refused", f"{request.method} {request.path}", ctx.ip,
-                                          code=key.removeprefix("error_"), detail=detail[:200])
+                                        code=key.removeprefix("error_"), detail=detail[:200])
     return refusal(console, request, ctx, status, key, detail, page)
 
 
