@@ -7,9 +7,6 @@ autovacuum reclaims the space).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -18,19 +15,6 @@ from bot.store import mappers
 from bot.store.errors import translated
 from bot.store.models import ChunkRow, DocumentRow, KbStateRow
 from bot.types import utcnow
-
-
-def _chunk_records(rows: Iterable[Any]) -> list[ChunkRecord]:
-    """Records of ``kb_chunks`` rows (Core rows: no ORM identity map), each document's id, title and
-    source and each section heading one shared string, so a large library costs little memory."""
-    shared: dict[str, str] = {}
-
-    def one(value: str) -> str:
-        return shared.setdefault(value, value)
-
-    return [ChunkRecord(id=r.id, doc_id=one(r.doc_id), position=r.position, title=one(r.title),
-                        section=one(r.section), source=one(r.source), text=r.text, flags=tuple(r.flags or ()))
-            for r in rows]
 
 
 async def _bump_generation(session: AsyncSession) -> int:
@@ -202,10 +186,10 @@ class KbStore:
     @translated
     async def all_chunks(self) -> list[ChunkRecord]:
         """Every chunk, by document and position: one Core query (each search process reads them all
-        at every generation), repeated strings such as titles shared (`_chunk_records`)."""
+        at every generation), repeated strings such as titles shared (`mappers.chunk_records`)."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(ChunkRow.__table__).order_by(ChunkRow.doc_id, ChunkRow.position))
-            return _chunk_records(rows)
+            return mappers.chunk_records(rows)
 
     @translated
     async def get_chunks(self, ids: list[str]) -> list[ChunkRecord]:
