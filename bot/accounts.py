@@ -86,7 +86,7 @@ class Accounts:
     def __init__(self, store: Store, secret: bytes, *, session_hours: float = 12.0, max_failures: int = 5,
                  max_ip_failures: int = 20, window_minutes: float = 15.0, hasher: PasswordHasher | None = None,
                  backoff_seconds: float = 60.0, token_days: float = 90.0):
-        self.store, self._secret = store, secret
+        self._store, self._secret = store, secret
         self.session_ttl = timedelta(hours=session_hours)
         self.max_failures, self.max_ip_failures = max_failures, max_ip_failures
         self.window = timedelta(minutes=window_minutes)
@@ -117,7 +117,7 @@ class Accounts:
         """A new account; refused when the name, role, password or manager link is invalid or taken."""
         await self._check_account(username, role, manager_id)
         self.check_password(password, username)
-        account = await self.store.console.create_account(username, role, await self.hash_password(password),
+        account = await self._store.console.create_account(username, role, await self.hash_password(password),
                                                           manager_id if role == MANAGER else None)
         if account is None:
             raise BadRequestError(f"the username {username!r} is taken")
@@ -128,14 +128,14 @@ class Accounts:
             raise BadRequestError("a username is 2-64 letters, digits or _ . @ -")
         if role not in ROLES:
             raise BadRequestError(f"the role must be one of {', '.join(ROLES)}")
-        if role == MANAGER and (not manager_id or await self.store.tickets.manager(manager_id) is None):
+        if role == MANAGER and (not manager_id or await self._store.tickets.manager(manager_id) is None):
             raise BadRequestError("a manager account needs the id of a technology manager of the roster")
 
     async def update(self, account_id: int, *, role: str | None = None, manager_id: str | None = None,
                      active: bool | None = None, password: str | None = None) -> AccountRecord | None:
         """Change an account; a new password, a new role or deactivation ends its sessions; a new password
         or deactivation also revokes its API tokens."""
-        current = await self.store.console.account(account_id)
+        current = await self._store.console.account(account_id)
         if current is None:
             return None
         values: dict[str, Any] = {}
@@ -147,18 +147,18 @@ class Accounts:
         if password is not None:
             self.check_password(password, current.username)
             values["password_hash"] = await self.hash_password(password)
-        updated = await self.store.console.update_account(account_id, **values)
+        updated = await self._store.console.update_account(account_id, **values)
         if password is not None or role is not None or active is False:
-            await self.store.console.delete_sessions(account_id=account_id)
+            await self._store.console.delete_sessions(account_id=account_id)
         if password is not None or active is False:
-            await self.store.console.revoke_tokens(account_id)
+            await self._store.console.revoke_tokens(account_id)
         return updated
 
     # ---------------------------------------------------------------- logins and sessions
 
     async def lock_wait(self, username: str, ip: str) -> float:
         """Seconds this username must wait from this address (0: it may try)."""
-        now, console = utcnow(), self.store.console
+        now, console = utcnow(), self._store.console
         pair, last = await console.failures(now - PAIR_MEMORY, username=username, ip=ip)
         wait = timedelta(0)
         if pair >= self.max_failures and last is not None:
@@ -177,33 +177,33 @@ class Accounts:
         wait = await self.lock_wait(username, ip)
         if wait > 0:
             return LoginResult("locked", retry_after=wait)
-        account = await self.store.console.account_by_name(username)
+        account = await self._store.console.account_by_name(username)
         if account is None and self._dummy is None:
             self._dummy = await self.hash_password(secrets.token_hex(16))
         ok = await self.verify_password(account.password_hash if account else str(self._dummy), password)
         ok = ok and account is not None and account.active
-        await self.store.console.record_attempt(username, ip, ok)
+        await self._store.console.record_attempt(username, ip, ok)
         if not ok or account is None:
             return LoginResult("invalid")
         raw = secrets.token_urlsafe(32)
-        await self.store.console.create_session(token_hash(raw), account.id, utcnow() + self.session_ttl, ip)
-        await self.store.console.update_account(account.id, last_login_at=utcnow())
+        await self._store.console.create_session(token_hash(raw), account.id, utcnow() + self.session_ttl, ip)
+        await self._store.console.update_account(account.id, last_login_at=utcnow())
         await self.purge()
         if self.hasher.check_needs_rehash(account.password_hash):
-            await self.store.console.update_account(account.id, password_hash=await self.hash_password(password))
+            await self._store.console.update_account(account.id, password_hash=await self.hash_password(password))
         return LoginResult("ok", account, raw)
 
     async def session(self, raw: str) -> AccountRecord | None:
-        return await self.store.console.session_account(token_hash(raw), utcnow()) if raw else None
+        return await self._store.console.session_account(token_hash(raw), utcnow()) if raw else None
 
     async def logout(self, raw: str) -> None:
-        await self.store.console.delete_session(token_hash(raw))
+        await self._store.console.delete_session(token_hash(raw))
 
     async def purge(self, now: datetime | None = None) -> None:
         """Drop expired sessions and login attempts older than a month (done at each successful login)."""
         now = now or utcnow()
-        await self.store.console.delete_sessions(expired_before=now)
-        await self.store.console.forget_attempts(now - KEEP_ATTEMPTS)
+        await self._store.console.delete_sessions(expired_before=now)
+        await self._store.console.forget_attempts(now - KEEP_ATTEMPTS)
 
     # ---------------------------------------------------------------- API tokens and CSRF
 
@@ -215,7 +215,7 @@ class Accounts:
             raise BadRequestError(f"the scope must be one of {', '.join(TOKEN_SCOPES)}")
         ttl = self.token_ttl if days is None else (timedelta(days=days) if days > 0 else None)
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        await self.store.console.create_token(account.id, token_hash(raw), name, scope,
+        await self._store.console.create_token(account.id, token_hash(raw), name, scope,
                                               utcnow() + ttl if ttl else None)
         return raw
 
@@ -223,7 +223,7 @@ class Accounts:
         """The account and token behind a raw API token, unless it is unknown, revoked or expired."""
         if not raw.startswith(TOKEN_PREFIX):
             return None
-        found = await self.store.console.token_grant(token_hash(raw), utcnow())
+        found = await self._store.console.token_grant(token_hash(raw), utcnow())
         return TokenGrant(*found) if found else None
 
     async def token(self, raw: str) -> AccountRecord | None:

@@ -78,7 +78,7 @@ async def build_app(settings: Settings, *, llm: Runnable[Any, Any] | None = None
     kb.ingestor.on_document = chain(
         PolicyIngest(store, llm if settings.calendar_llm_extract else None, policy.forget),
         SupportIngest(store, llm if settings.support_items_llm_extract else None, settings.support_items_auto_publish))
-    if ingest_if_empty and not await store.kb_list_documents():
+    if ingest_if_empty and not await store.kb.list_documents():
         log.info("ingesting bundled documents… (first start)")
         report = await kb.ingest_if_empty()
         if report is not None:

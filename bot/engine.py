@@ -25,6 +25,7 @@ from bot import inputs
 from bot import smalltalk
 from bot.answerer import Answerer, Delta
 from bot.drain import within
+from bot.console_ports import ConsolePorts
 from bot.exchange import Exchange, Outcome
 from bot.extractive import render_sources
 from bot.handoff import HandoffDesk
@@ -89,12 +90,10 @@ class Engine:
     def channel_names(self) -> list[str]:
         return list(self.outbox.channels)
 
-    @property
-    def console_data(self) -> Store:
-        """The operator console's queries (audit, gaps, curated answers, accounts, calendar, support items): the
-        one adapter that still reads the store directly, through this one door (typed ports per concern are
-        the next step)."""
-        return self.store
+    def console_ports(self) -> ConsolePorts:
+        """What the operator console reads and changes besides this facade and `staff`: typed ports per concern
+        (audit, accounts, curated answers, gaps, conversations, tickets, figures, documents, calendar, supports)."""
+        return ConsolePorts.over(self.store)
 
     def _lock(self, conversation_id: int) -> asyncio.Lock:
         return self._locks.setdefault(conversation_id, asyncio.Lock())

@@ -19,6 +19,7 @@ import structlog
 from bot import calendar_answers, status
 from bot.calendar import CalendarEntry
 from bot.clock import Clock
+from bot.store import Store
 from bot.text import detect_lang
 from bot.types import Answer, AnswerMode
 
@@ -29,7 +30,7 @@ TTL = 2.0  # seconds the documents' states and the calendar are kept in memory
 
 
 class PolicyDesk:
-    def __init__(self, store: Any, clock: Clock):  # the Store
+    def __init__(self, store: Store, clock: Clock):
         self.store, self.clock = store, clock
         self._cached: tuple[float, date, dict[str, Any], list[Any]] | None = None
 

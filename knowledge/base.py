@@ -94,7 +94,7 @@ class KnowledgeBase:
 
     async def ingest_if_empty(self) -> IngestReport | None:
         """Ingest the bundled documents when the registry holds no document yet."""
-        if await self.store.kb_list_documents():
+        if await self.store.kb.list_documents():
             return None
         return await self.ingest()
 
@@ -130,13 +130,13 @@ class KnowledgeBase:
         Raises ValueError for a region the gazetteer does not know or a date not in YYYY-MM-DD."""
         clean = validate_identity(corrections)
         async with self._write_lock:
-            if not await self.store.kb_set_identity_override(doc_id, clean):
+            if not await self.store.kb.set_identity_override(doc_id, clean):
                 return None
-            doc = await self.store.kb_get_document(doc_id)
+            doc = await self.store.kb.get_document(doc_id)
             if doc is not None and doc.status == "ok":
                 await self.ingestor.reindex_document(doc)
                 await self._reindex()
-            return await self.store.kb_get_document(doc_id)
+            return await self.store.kb.get_document(doc_id)
 
     async def remove_document(self, doc_id: str) -> bool:
         """Remove a document and its chunks from every index; False if it was unknown."""
@@ -148,14 +148,14 @@ class KnowledgeBase:
         return removed
 
     async def _maintain(self) -> None:
-        """Database upkeep after deletes (bot.store.kb.maintain); a failure only logs."""
+        """Database upkeep after deletes (`Store.kb.maintain`); a failure only logs."""
         try:
-            await self.store.kb_maintain()
+            await self.store.kb.maintain()
         except StorageError as exc:
             log.warning("kb_maintenance_failed", error=str(exc))
 
     async def _reindex(self) -> None:
-        await self.retriever.rebuild(await self.store.kb_generation())
+        await self.retriever.rebuild(await self.store.kb.generation())
 
     async def close(self) -> None:
         """Release the embedding cache (the store belongs to the caller)."""

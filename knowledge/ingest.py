@@ -206,7 +206,7 @@ class Ingestor:
             report.fail(str(f.path), exc.reason)
             return
         sha = hashlib.sha256(data + repr(sorted(meta.items())).encode() + INDEX_VERSION.encode()).hexdigest()
-        existing = await self.store.kb_get_document(f.doc_id)
+        existing = await self.store.kb.get_document(f.doc_id)
         if existing and existing.sha256 == sha and existing.status == "ok":
             report.unchanged += 1
             report.embedded += await self._restore_vectors(f.doc_id)
@@ -218,7 +218,7 @@ class Ingestor:
             await self._mark_failed(f, data, sha, exc.reason)
             report.fail(str(f.path), exc.reason)
             return
-        original = await self.store.kb_find_same_text(doc.text_sha256 or "", f.doc_id)
+        original = await self.store.kb.find_same_text(doc.text_sha256 or "", f.doc_id)
         if original is not None:
             await self._duplicate(f, doc, original, report)
             return
@@ -256,8 +256,8 @@ class Ingestor:
         report.duplicates.append((str(f.path), reason))
         if f.source.startswith(UPLOADS_LABEL + "/"):
             return
-        old_ids = await self.store.kb_chunk_ids(f.doc_id)
-        await self.store.kb_replace_document(replace(doc, status="duplicate", error=reason, chunk_count=0,
+        old_ids = await self.store.kb.chunk_ids(f.doc_id)
+        await self.store.kb.replace_document(replace(doc, status="duplicate", error=reason, chunk_count=0,
                                                      review=[]), [])
         if old_ids:
             await asyncio.to_thread(self.vectors.delete, old_ids)
@@ -267,20 +267,20 @@ class Ingestor:
         """Index a document's chunks again under its current identity (after an operator's
         correction): same texts, new title line, so new chunk ids and vectors."""
         identity = DocumentIdentity.from_dict(doc.effective_identity)
-        old = await self.store.kb_get_chunks(await self.store.kb_chunk_ids(doc.id))
+        old = await self.store.kb.get_chunks(await self.store.kb.chunk_ids(doc.id))
         chunks = rechunk_with_title(doc.id, header(identity), old)
         await self._write(replace(doc, title=identity.title or doc.title, chunk_count=len(chunks)), chunks,
                           IngestReport())
 
     async def _mark_failed(self, f: SourceFile, data: bytes, sha: str, reason: str) -> None:
-        await self.store.kb_mark_failed(DocumentRecord(
+        await self.store.kb.mark_failed(DocumentRecord(
             id=f.doc_id, title=f.path.stem, source=f.source, sha256=sha, chunk_count=0,
             status="failed", error=reason, size_bytes=len(data), ingested_at=utcnow()))
 
     async def _write(self, doc: DocumentRecord, chunks: list[ChunkRecord], report: IngestReport) -> None:
-        old_ids = await self.store.kb_chunk_ids(doc.id)
+        old_ids = await self.store.kb.chunk_ids(doc.id)
         report.embedded += await asyncio.to_thread(self._upsert_vectors, chunks)
-        await self.store.kb_replace_document(doc, chunks)
+        await self.store.kb.replace_document(doc, chunks)
         stale = sorted(set(old_ids) - {c.id for c in chunks})
         if stale:
             await asyncio.to_thread(self.vectors.delete, stale)
@@ -292,12 +292,12 @@ class Ingestor:
 
     async def _restore_vectors(self, doc_id: str) -> int:
         """Re-embed registry chunks whose vectors are missing (e.g. a new, empty collection)."""
-        ids = await self.store.kb_chunk_ids(doc_id)
+        ids = await self.store.kb.chunk_ids(doc_id)
         present = await asyncio.to_thread(self.vectors.existing, ids)
         missing = [cid for cid in ids if cid not in present]
         if not missing:
             return 0
-        return await asyncio.to_thread(self._upsert_vectors, await self.store.kb_get_chunks(missing))
+        return await asyncio.to_thread(self._upsert_vectors, await self.store.kb.get_chunks(missing))
 
     def _upsert_vectors(self, chunks: list[ChunkRecord]) -> int:
         """Embed and upsert the chunks that have no vector yet; returns how many."""
@@ -310,14 +310,14 @@ class Ingestor:
 
     async def remove(self, doc_id: str) -> bool:
         """Remove a document from the registry, then its vectors; False if it was unknown."""
-        known = await self.store.kb_get_document(doc_id) is not None
-        ids = await self.store.kb_delete_document(doc_id)
+        known = await self.store.kb.get_document(doc_id) is not None
+        ids = await self.store.kb.delete_document(doc_id)
         if ids:
             await asyncio.to_thread(self.vectors.delete, ids)
         return known
 
     async def _prune(self, roots: list[str], seen: set[str], report: IngestReport) -> None:
-        for doc in await self.store.kb_list_documents():
+        for doc in await self.store.kb.list_documents():
             if doc.id not in seen and doc.source.startswith(tuple(roots)):
                 report.removed += await self.remove(doc.id)
 

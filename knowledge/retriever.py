@@ -126,7 +126,7 @@ class HybridRetriever:
         if not force and time.monotonic() - self._checked_at < REFRESH_SECONDS:
             return
         self._checked_at = time.monotonic()
-        generation = await self.store.kb_generation()
+        generation = await self.store.kb.generation()
         if generation == self.lexical.generation:
             return
         async with self._lock:
@@ -141,10 +141,10 @@ class HybridRetriever:
         if index is None or index.generation != generation:
             await self.rebuild(generation)
         else:
-            await self._use(index, ChunkTable(await self.store.kb_all_chunks()))
+            await self._use(index, ChunkTable(await self.store.kb.all_chunks()))
 
     async def _load_regions(self) -> None:
-        docs = await self.store.kb_list_documents()
+        docs = await self.store.kb.list_documents()
         self._regions = {d.id: d.effective_identity.get("region", "") for d in docs}
         self._titles = {d.id: short_title(d.effective_identity.get("title") or d.title) for d in docs}
 
@@ -154,7 +154,7 @@ class HybridRetriever:
 
     async def rebuild(self, generation: int) -> LexicalIndex:
         """Build the BM25 index from every chunk of the registry, save it and use it."""
-        chunks = await self.store.kb_all_chunks()
+        chunks = await self.store.kb.all_chunks()
         texts = [record_index_text(c) for c in chunks]
         index = await asyncio.to_thread(LexicalIndex.build, [c.id for c in chunks], texts, generation,
                                         [c.doc_id for c in chunks])

@@ -1,4 +1,4 @@
-"""mypy (strict on bot/ and knowledge/) and ruff, with the configuration in pyproject.toml, report nothing."""
+"""mypy (strict on bot/, knowledge/ and adapters/console/) and ruff, with the configuration in pyproject.toml, report nothing."""
 from __future__ import annotations
 
 import subprocess

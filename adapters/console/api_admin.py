@@ -15,10 +15,9 @@ from aiohttp import web
 from adapters.console.context import ConsoleContext
 from adapters.console import openapi as spec
 from adapters.console.filters import days, number
-from adapters.console.auth import (
-    SESSION_COOKIE, Ctx, Refused, _json, client_ip, done, endpoint, flash_redirect, json_response, safe_next,
-    set_cookie,
-)
+from adapters.client_address import client_ip
+from adapters.console.auth import Refused, _json, done, endpoint, flash_redirect, json_response, safe_next
+from adapters.console.cookies import SESSION_COOKIE, Ctx, set_cookie
 from adapters.console.html import token_page
 from adapters.console.i18n import lang_of, t
 from adapters.console.views import account_json, audit_json, changes, token_json
@@ -59,7 +58,7 @@ async def login(console: ConsoleContext, request: web.Request) -> web.StreamResp
     username, password = str(body.get("username") or "").strip()[:64], str(body.get("password") or "")
     ip = client_ip(request, console.config.trusted_proxies)
     result = await console.accounts.login(username, password, ip)
-    await console.store.console.audit(result.account, f"login_{result.status}", username, ip)
+    await console.data.audit.record(result.account, f"login_{result.status}", username, ip)
     if result.status != "ok" or result.account is None or result.session_token is None:
         key = "error_login_locked" if result.status == "locked" else "error_login_invalid"
         if form:
@@ -85,7 +84,7 @@ async def login(console: ConsoleContext, request: web.Request) -> web.StreamResp
 async def logout(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     if ctx.session:
         await console.accounts.logout(ctx.session)
-    await console.store.console.audit(ctx.account, "logout", "", ctx.ip)
+    await console.data.audit.record(ctx.account, "logout", "", ctx.ip)
     resp = done(console, request, ctx, {"ok": True}, key="done_logout", default="/console/login")
     resp.del_cookie(SESSION_COOKIE, path="/")
     return resp
@@ -99,7 +98,7 @@ async def me(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.Str
 async def dashboard_data(console: ConsoleContext, days: int) -> dash.Dashboard:
     tz = console.settings.handoff_timezone
     since, until = dash.period(days, tz, utcnow())
-    return await dash.build(console.store, since, until, tz)
+    return await console.data.figures.dashboard(since, until, tz)
 
 
 @endpoint(*STAFF)
@@ -110,27 +109,27 @@ async def dashboard(console: ConsoleContext, request: web.Request, ctx: Ctx) -> 
 
 @endpoint(ADMIN)
 async def list_accounts(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    accounts = await console.store.console.accounts()
+    accounts = await console.data.accounts.accounts()
     return json_response({"accounts": [account_json(a) | {"tokens": [
-        token_json(tk) for tk in await console.store.console.tokens(a.id)]} for a in accounts]})
+        token_json(tk) for tk in await console.data.accounts.tokens(a.id)]} for a in accounts]})
 
 
 @endpoint(ADMIN)
 async def list_tokens(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    names = {a.id: a.username for a in await console.store.console.accounts()}
+    names = {a.id: a.username for a in await console.data.accounts.accounts()}
     return json_response({"tokens": [token_json(tk) | {"username": names.get(tk.account_id, "")}
-                                     for tk in await console.store.console.tokens()]})
+                                     for tk in await console.data.accounts.tokens()]})
 
 
 @endpoint(ADMIN)
 async def revoke_token(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     token_id = number(request.match_info["id"])
-    token = await console.store.console.token(token_id)
+    token = await console.data.accounts.token(token_id)
     if token is None:
         raise Refused(404, "error_not_found")
-    await console.store.console.revoke_token(token_id)
-    await console.store.console.audit(ctx.account, "token_revoke", f"token:{token_id}", ctx.ip,
-                                      account_id=token.account_id, name=token.name)
+    await console.data.accounts.revoke_token(token_id)
+    await console.data.audit.record(ctx.account, "token_revoke", f"token:{token_id}", ctx.ip,
+                                    account_id=token.account_id, name=token.name)
     return done(console, request, ctx, {"ok": True}, key="done_token_revoke", default="/console/accounts",
                 detail=token.name or f"#{token_id}")
 
@@ -146,8 +145,8 @@ async def create_account(console: ConsoleContext, request: web.Request, ctx: Ctx
     b = ctx.body
     account = await console.accounts.create(str(b.get("username") or "").strip(), str(b.get("role") or ""),
                                             str(b.get("password") or ""), str(b.get("manager_id") or "").strip() or None)
-    await console.store.console.audit(ctx.account, "account_create", f"account:{account.id}", ctx.ip,
-                                      username=account.username, role=account.role)
+    await console.data.audit.record(ctx.account, "account_create", f"account:{account.id}", ctx.ip,
+                                    username=account.username, role=account.role)
     return done(console, request, ctx, {"account": account_json(account)}, key="done_account_create",
                 default="/console/accounts", status=201, detail=account.username)
 
@@ -161,22 +160,22 @@ async def update_account(console: ConsoleContext, request: web.Request, ctx: Ctx
     active = _flag(b.get("active"))
     if account_id == ctx.account.id and (active is False or (role and role != ADMIN)):
         raise Refused(400, "error_self_lockout")
-    before = await console.store.console.account(account_id)
+    before = await console.data.accounts.account(account_id)
     updated = await console.accounts.update(account_id, role=role, active=active,
                                             manager_id=str(b.get("manager_id") or "").strip() or None,
                                             password=str(b.get("password") or "") or None)
     if updated is None:
         raise Refused(404, "error_not_found")
     changed = sorted(k for k in ("role", "active", "manager_id", "password") if b.get(k) not in (None, ""))
-    await console.store.console.audit(ctx.account, "account_update", f"account:{account_id}", ctx.ip, fields=changed,
-                                      **changes(before, updated))
+    await console.data.audit.record(ctx.account, "account_update", f"account:{account_id}", ctx.ip, fields=changed,
+                                    **changes(before, updated))
     return done(console, request, ctx, {"account": account_json(updated)}, key="done_account_update",
                 default="/console/accounts", detail=updated.username)
 
 
 @endpoint(ADMIN)
 async def issue_token(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    account = await console.store.console.account(number(request.match_info["id"]))
+    account = await console.data.accounts.account(number(request.match_info["id"]))
     if account is None:
         raise Refused(404, "error_not_found")
     name = str(ctx.body.get("name") or "").strip()[:128]
@@ -189,8 +188,8 @@ async def issue_token(console: ConsoleContext, request: web.Request, ctx: Ctx) -
     if days is not None and not 0 <= days <= 3650:
         raise Refused(400, "error_bad_request", "days")
     raw = await console.accounts.issue_token(account, name, scope, days)
-    await console.store.console.audit(ctx.account, "token_issue", f"account:{account.id}", ctx.ip, name=name,
-                                      scope=scope, days=days)
+    await console.data.audit.record(ctx.account, "token_issue", f"account:{account.id}", ctx.ip, name=name,
+                                    scope=scope, days=days)
     if ctx.form:
         return token_page(ctx, account.username, raw)
     return json_response({"token": raw, "account": account_json(account)}, status=201)
@@ -199,7 +198,7 @@ async def issue_token(console: ConsoleContext, request: web.Request, ctx: Ctx) -
 @endpoint(ADMIN)
 async def audit(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     before = request.query.get("before")
-    rows = await console.store.console.audit_log(200, number(before) if before else None,
-                                                 request.query.get("action") or None)
+    rows = await console.data.audit.entries(200, number(before) if before else None,
+                                            request.query.get("action") or None)
     return json_response({"audit": [audit_json(r) for r in rows],
                           "next_before": rows[-1].id if len(rows) == 200 else None})

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aiohttp import web
 
 from adapters.console.context import ConsoleContext
-from adapters.console.auth import Ctx, Refused, done, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, done, endpoint
 from bot.accounts import STAFF
 from bot.status import Status
 
@@ -15,8 +17,8 @@ _DATE = re.compile(r"^(\d{4}-)?\d{2}-\d{2}$")
 _TEXT = ("what", "who", "clause")
 
 
-def _entry_changes(body: dict) -> dict:
-    changes: dict = {k: str(body[k]).strip()[:1000] for k in _TEXT if k in body}
+def _entry_changes(body: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {k: str(body[k]).strip()[:1000] for k in _TEXT if k in body}
     for key in ("opens", "closes"):
         if key in body:
             value = str(body[key]).strip()
@@ -32,9 +34,9 @@ def _entry_changes(body: dict) -> dict:
 @endpoint(*STAFF)
 async def update_entry(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     entry_id = request.match_info["id"]
-    if not entry_id.isdigit() or not await console.store.calendar.update_entry(int(entry_id), **_entry_changes(ctx.body)):
+    if not entry_id.isdigit() or not await console.data.calendar.update_entry(int(entry_id), **_entry_changes(ctx.body)):
         raise Refused(404, "error_not_found")
-    await console.store.console.audit(ctx.account, "calendar_update", f"calendar:{entry_id}", ctx.ip)
+    await console.data.audit.record(ctx.account, "calendar_update", f"calendar:{entry_id}", ctx.ip)
     _forget(console)
     return done(console, request, ctx, {"ok": True}, default="/console/calendar")
 
@@ -42,8 +44,8 @@ async def update_entry(console: ConsoleContext, request: web.Request, ctx: Ctx) 
 @endpoint(*STAFF)
 async def pause_notices(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     paused = str(ctx.body.get("paused", "")).lower() in ("1", "true", "on", "yes")
-    await console.store.set_state("notices_paused", "1" if paused else "0")
-    await console.store.console.audit(ctx.account, "notices_pause" if paused else "notices_resume", "notices", ctx.ip)
+    await console.data.calendar.pause_notices(paused)
+    await console.data.audit.record(ctx.account, "notices_pause" if paused else "notices_resume", "notices", ctx.ip)
     return done(console, request, ctx, {"paused": paused}, default="/console/calendar")
 
 
@@ -53,15 +55,15 @@ async def set_status(console: ConsoleContext, request: web.Request, ctx: Ctx) ->
     if status and status not in Status.__members__.values():
         raise Refused(400, "error_invalid", "status")
     override = {"status": status, "successor": str(ctx.body.get("successor", "")).strip()[:300]}
-    if not await console.store.calendar.set_policy_override(request.match_info["id"], override):
+    if not await console.data.calendar.set_policy_override(request.match_info["id"], override):
         raise Refused(404, "error_not_found")
-    await console.store.console.audit(ctx.account, "kb_status", f"document:{request.match_info['id']}", ctx.ip,
-                                      status=status or "auto")
+    await console.data.audit.record(ctx.account, "kb_status", f"document:{request.match_info['id']}", ctx.ip,
+                                    status=status or "auto")
     _forget(console)
     return done(console, request, ctx, {"ok": True}, default="/console/kb")
 
 
 def _forget(console: ConsoleContext) -> None:
-    policy = getattr(console.engine.answerer, "policy", None)
+    policy = console.engine.answerer.policy
     if policy is not None:
         policy.forget()

@@ -15,10 +15,11 @@ from aiohttp import web
 
 from adapters.console.context import ConsoleContext
 from adapters.console.filters import days, number
-from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, done, endpoint, json_response
 from adapters.console.views import curated_json, iso, masker
 from bot.accounts import STAFF
-from bot.gaps import KEY, STATES, GapGrouper, GapItem, collect, question_key, states_of
+from bot.gaps import KEY, STATES, GapGrouper, GapItem, question_key, states_of
 from bot.privacy import mask
 from bot.text import detect_lang
 from bot.types import utcnow
@@ -38,20 +39,20 @@ def state_of(query: Any) -> str:
 
 async def _states(console: ConsoleContext, items: list[GapItem]) -> dict[str, Any]:
     keys = {i.key for i in items}
-    decisions = await console.store.console.gaps.decisions(keys)
-    return states_of(keys, decisions, await console.store.console.curated_list("active"))
+    decisions = await console.data.gaps.decisions(keys)
+    return states_of(keys, decisions, await console.data.curated.entries("active"))
 
 
 async def gaps_data(console: ConsoleContext, request: web.Request, ctx: Ctx, days: int = 30,
                     state: str = "open") -> dict[str, Any]:
     since = utcnow() - timedelta(days=days)
-    items = await collect(console.store, console.settings.retrieval_min_score, since)
+    items = await console.data.gaps.collect(console.settings.retrieval_min_score, since)
     states = await _states(console, items)
     shown = [i for i in items if states[i.key].state == state]
-    embedder = getattr(console.engine.answerer, "embedder", None)
+    embedder = console.engine.answerer.embedder
     groups = await GapGrouper(embedder).group(shown)
-    await console.store.console.audit(ctx.account, "view_gaps", "gaps", ctx.ip, days=days, state=state,
-                                      groups=len(groups))
+    await console.data.audit.record(ctx.account, "view_gaps", "gaps", ctx.ip, days=days, state=state,
+                                    groups=len(groups))
     m = masker(ctx.account)
     counts = {s: sum(1 for i in items if states[i.key].state == s) for s in STATES}
     return {"days": days, "state": state, "items": len(shown), "counts": counts, "groups": [
@@ -91,7 +92,7 @@ def _named_keys(ctx: Ctx, name: str = "keys") -> list[str]:
 async def _known(console: ConsoleContext) -> dict[str, str]:
     """{key: question} of every gap question of the last year."""
     since = utcnow() - timedelta(days=366)
-    return {i.key: i.question for i in await collect(console.store, console.settings.retrieval_min_score, since)}
+    return {i.key: i.question for i in await console.data.gaps.collect(console.settings.retrieval_min_score, since)}
 
 
 async def _questions(console: ConsoleContext, ctx: Ctx) -> dict[str, str]:
@@ -127,13 +128,13 @@ async def reopen_gaps(console: ConsoleContext, request: web.Request, ctx: Ctx) -
 
 
 async def _decide(console: ConsoleContext, request: web.Request, ctx: Ctx, action: str) -> web.StreamResponse:
-    named, states = await _questions(console, ctx), console.store.console.gaps
+    named, states = await _questions(console, ctx), console.data.gaps
     if action == "dismiss":
         n, field = await states.decide(named, "dismissed", ctx.account.username), "dismissed"
     else:
         n, field = await states.reopen(named), "reopened"
-    await console.store.console.audit(ctx.account, f"gaps_{action}", "gaps", ctx.ip, count=n,
-                                      questions=[mask(q)[:100] for q in list(named.values())[:5]])
+    await console.data.audit.record(ctx.account, f"gaps_{action}", "gaps", ctx.ip, count=n,
+                                    questions=[mask(q)[:100] for q in list(named.values())[:5]])
     return done(console, request, ctx, {field: n, "keys": sorted(named)}, key=f"done_gaps_{action}",
                 default="/console/gaps", detail=str(n))
 
@@ -143,7 +144,7 @@ async def list_curated(console: ConsoleContext, request: web.Request, ctx: Ctx) 
     status = request.query.get("status") or None
     if status not in (None, "active", "retired"):
         raise Refused(400, "error_bad_request", "status must be active or retired")
-    return json_response({"curated": [curated_json(c) for c in await console.store.console.curated_list(status)]})
+    return json_response({"curated": [curated_json(c) for c in await console.data.curated.entries(status)]})
 
 
 def _examples(value: Any) -> list[str]:
@@ -169,13 +170,13 @@ async def create_curated(console: ConsoleContext, request: web.Request, ctx: Ctx
     examples = [q for q in _examples(ctx.body.get("examples")) if q != question]
     lang = str(ctx.body["lang"]) if ctx.body.get("lang") in ("zh", "en") else detect_lang(question)
     gap_keys = _named_keys(ctx, "gap_keys")  # written for a gap group: its questions are answered
-    record = await console.store.console.add_curated(question, answer, examples, lang, ctx.account.username)
+    record = await console.data.curated.add(question, answer, examples, lang, ctx.account.username)
     if gap_keys:
         known = await _known(console)
-        await console.store.console.gaps.decide({k: known[k] for k in gap_keys if k in known}, "answered",
-                                                ctx.account.username, curated_id=record.id)
-    await console.store.console.audit(ctx.account, "curated_create", f"curated:{record.id}", ctx.ip,
-                                      question=question, gaps=len(gap_keys))
+        await console.data.gaps.decide({k: known[k] for k in gap_keys if k in known}, "answered",
+                                        ctx.account.username, curated_id=record.id)
+    await console.data.audit.record(ctx.account, "curated_create", f"curated:{record.id}", ctx.ip,
+                                    question=question, gaps=len(gap_keys))
     return done(console, request, ctx, {"curated": curated_json(record)}, key="done_curated_create",
                 default="/console/curated", status=201)
 
@@ -202,10 +203,10 @@ async def retire_curated(console: ConsoleContext, request: web.Request, ctx: Ctx
 
 async def _save(console: ConsoleContext, request: web.Request, ctx: Ctx, curated_id: int, values: dict[str, Any],
                 action: str) -> web.StreamResponse:
-    record = await console.store.console.update_curated(curated_id, ctx.account.username, **values)
+    record = await console.data.curated.update(curated_id, ctx.account.username, **values)
     if record is None:
         raise Refused(404, "error_not_found")
-    await console.store.console.audit(ctx.account, action, f"curated:{curated_id}", ctx.ip,
-                                      fields=sorted(values))
+    await console.data.audit.record(ctx.account, action, f"curated:{curated_id}", ctx.ip,
+                                    fields=sorted(values))
     return done(console, request, ctx, {"curated": curated_json(record)}, key=f"done_{action}",
                 default="/console/curated")

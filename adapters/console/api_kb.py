@@ -6,6 +6,7 @@ cannot be read is kept as failed with its error, shown in the list.
 """
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -14,11 +15,13 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from adapters.console.context import ConsoleContext
-from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, done, endpoint, json_response
 from adapters.console.views import chunk_json, document_json
 from bot.accounts import STAFF
 from bot.errors import DocumentError
 from bot.ports import KnowledgeAdmin
+from bot.records import DocumentRecord
 from bot.types import Answer
 
 
@@ -41,7 +44,7 @@ def _kb(console: ConsoleContext) -> KnowledgeAdmin:
     return kb
 
 
-async def _parts(ctx: Ctx):
+async def _parts(ctx: Ctx) -> AsyncIterator[BodyPartReader]:
     if ctx.multipart is None:
         raise Refused(400, "error_missing", "file")
     if ctx.pending_part is not None:
@@ -78,7 +81,7 @@ async def read_upload(ctx: Ctx, cap: int) -> Upload:
 
 @endpoint(*STAFF)
 async def list_documents(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    docs = await console.store.kb_list_documents()
+    docs = await console.data.documents.documents()
     return json_response({"documents": [document_json(d) for d in docs]})
 
 
@@ -98,7 +101,7 @@ async def chunks_data(console: ConsoleContext, request: web.Request) -> dict[str
     doc = await _document(console, request)
     offset = _bounded(request.query, "offset", 0, 10**9)
     limit = _bounded(request.query, "limit", 50, MAX_CHUNKS)
-    chunks, total = await console.store.kb_chunks_page(doc.id, offset, limit)
+    chunks, total = await console.data.documents.chunks_page(doc.id, offset, limit)
     region = doc.effective_identity.get("region", "")
     more = offset + len(chunks) < total
     return {"document": document_json(doc), "total": total, "offset": offset, "limit": limit,
@@ -124,14 +127,14 @@ async def _ingest(console: ConsoleContext, request: web.Request, ctx: Ctx, up: U
     except DocumentError:
         raise
     except Exception as exc:  # audited before it becomes a 500, so a crashed upload is on record
-        await console.store.console.audit(ctx.account, f"{action}_crashed", target or up.filename, ctx.ip,
-                                          file=up.filename, error=type(exc).__name__)
+        await console.data.audit.record(ctx.account, f"{action}_crashed", target or up.filename, ctx.ip,
+                                        file=up.filename, error=type(exc).__name__)
         raise
-    await console.store.console.audit(ctx.account, action, target or up.filename, ctx.ip, file=up.filename,
-                                      failed=report.failed)
+    await console.data.audit.record(ctx.account, action, target or up.filename, ctx.ip, file=up.filename,
+                                    failed=report.failed)
     if report.failed:
         raise Refused(422, "error_document", "; ".join(r for _, r in report.failures))
-    doc = next((d for d in await console.store.kb_list_documents() if d.source == UPLOADS + up.filename), None)
+    doc = next((d for d in await console.data.documents.documents() if d.source == UPLOADS + up.filename), None)
     data = {"report": _report_json(report), "document": document_json(doc) if doc else None}
     return done(console, request, ctx, data, key=f"done_{action}", default="/console/kb", detail=up.filename)
 
@@ -142,9 +145,9 @@ async def upload(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web
     return await _ingest(console, request, ctx, up, "kb_upload", "")
 
 
-async def _document(console: ConsoleContext, request: web.Request):
+async def _document(console: ConsoleContext, request: web.Request) -> DocumentRecord:
     doc_id = request.match_info["id"]
-    doc = await console.store.kb_get_document(doc_id) if len(doc_id) <= 64 else None
+    doc = await console.data.documents.document(doc_id) if len(doc_id) <= 64 else None
     if doc is None:
         raise Refused(404, "error_not_found")
     return doc
@@ -185,7 +188,7 @@ async def reingest(console: ConsoleContext, request: web.Request, ctx: Ctx) -> w
         report = await kb.ingest()
     else:
         raise Refused(409, "error_no_source", doc.source)
-    await console.store.console.audit(ctx.account, "kb_reingest", f"document:{doc.id}", ctx.ip, failed=report.failed)
+    await console.data.audit.record(ctx.account, "kb_reingest", f"document:{doc.id}", ctx.ip, failed=report.failed)
     if report.failed:
         raise Refused(422, "error_document", "; ".join(r for _, r in report.failures))
     return done(console, request, ctx, {"report": _report_json(report)}, key="done_kb_reingest",
@@ -197,7 +200,7 @@ async def delete(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web
     doc = await _document(console, request)
     await _kb(console).remove_document(doc.id)
     _forget_upload(console, doc.source)
-    await console.store.console.audit(ctx.account, "kb_delete", f"document:{doc.id}", ctx.ip, title=doc.title)
+    await console.data.audit.record(ctx.account, "kb_delete", f"document:{doc.id}", ctx.ip, title=doc.title)
     return done(console, request, ctx, {"ok": True}, key="done_kb_delete", default="/console/kb", detail=doc.title)
 
 
@@ -215,8 +218,8 @@ async def identity(console: ConsoleContext, request: web.Request, ctx: Ctx) -> w
         raise Refused(400, "error_identity", str(exc)) from exc
     if updated is None:
         raise Refused(404, "error_not_found")
-    await console.store.console.audit(ctx.account, "kb_identity", f"document:{doc.id}", ctx.ip,
-                                      old=doc.identity_override, new=updated.identity_override)
+    await console.data.audit.record(ctx.account, "kb_identity", f"document:{doc.id}", ctx.ip,
+                                    old=doc.identity_override, new=updated.identity_override)
     return done(console, request, ctx, {"document": document_json(updated)}, key="done_kb_identity",
                 default="/console/kb", detail=updated.title)
 

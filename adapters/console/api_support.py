@@ -6,13 +6,14 @@ from typing import Any
 from aiohttp import web
 
 from adapters.console.context import ConsoleContext
-from adapters.console.auth import Ctx, Refused, done, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, done, endpoint
 from bot.accounts import STAFF
 from bot.support import FIELDS, OPS, STATES, Condition
 
 
 
-def _number(body: dict, key: str) -> float | None:
+def _number(body: dict[str, Any], key: str) -> float | None:
     value = str(body.get(key, "")).strip()
     if not value:
         return None
@@ -53,7 +54,7 @@ def _item_id(request: web.Request) -> int:
 @endpoint(*STAFF)
 async def update_item(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     item_id, body = _item_id(request), ctx.body
-    item = await console.store.eligibility.get_item(item_id)
+    item = await console.data.support.get(item_id)
     if item is None:
         raise Refused(404, "error_not_found")
     state = str(body.get("state", item.state))
@@ -64,8 +65,8 @@ async def update_item(console: ConsoleContext, request: web.Request, ctx: Ctx) -
                "district": str(body.get("district", item.district)).strip()[:32], "state": state}
     if "conditions" in body:
         changes["conditions"] = parse_conditions(str(body["conditions"]))
-    await console.store.eligibility.update_item(item_id, item.corrected(**changes))
-    await console.store.console.audit(ctx.account, "support_update", f"support:{item_id}", ctx.ip, state=state)
+    await console.data.support.update(item_id, item.corrected(**changes))
+    await console.data.audit.record(ctx.account, "support_update", f"support:{item_id}", ctx.ip, state=state)
     return done(console, request, ctx, {"ok": True}, default="/console/support")
 
 
@@ -74,7 +75,7 @@ async def set_state(console: ConsoleContext, request: web.Request, ctx: Ctx) -> 
     item_id, state = _item_id(request), str(ctx.body.get("state", ""))
     if state not in STATES:
         raise Refused(400, "error_invalid", "state")
-    if not await console.store.eligibility.set_state(item_id, state):
+    if not await console.data.support.set_state(item_id, state):
         raise Refused(404, "error_not_found")
-    await console.store.console.audit(ctx.account, "support_state", f"support:{item_id}", ctx.ip, state=state)
+    await console.data.audit.record(ctx.account, "support_state", f"support:{item_id}", ctx.ip, state=state)
     return done(console, request, ctx, {"ok": True, "state": state}, default="/console/support")

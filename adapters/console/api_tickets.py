@@ -17,7 +17,8 @@ from aiohttp import web
 
 from adapters.console.context import ConsoleContext
 from adapters.console.filters import days, number
-from adapters.console.auth import Ctx, Refused, done, endpoint, json_response
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, Route, done, endpoint, json_response
 from adapters.console.views import event_json, masker, message_json, ticket_json
 from bot.accounts import MANAGER
 from bot.dashboard import sla
@@ -30,13 +31,13 @@ KEEPALIVE_SECONDS = 15.0
 
 
 async def _with_card(console: ConsoleContext, ctx: Ctx, t: TicketRecord) -> dict[str, Any]:
-    conv = await console.store.get_conversation(t.conversation_id)
+    conv = await console.data.transcripts.conversation(t.conversation_id)
     channel = conv.channel if conv else ""
     return ticket_json(t, ctx.account, channel=channel, card=console.desk.card(t, channel))
 
 
 async def queue_data(console: ConsoleContext, ctx: Ctx) -> dict[str, Any]:
-    tickets = await console.store.tickets.list(SERVED_TICKET, limit=500)
+    tickets = await console.data.tickets.in_states(SERVED_TICKET, limit=500)
     rows = [await _with_card(console, ctx, t) for t in tickets]
     waiting = sorted((r for r in rows if r["state"] == TicketState.WAITING), key=lambda r: r["waiting_since"] or "")
     return {"waiting": waiting, "active": [r for r in rows if r["state"] == TicketState.ACTIVE],
@@ -45,7 +46,7 @@ async def queue_data(console: ConsoleContext, ctx: Ctx) -> dict[str, Any]:
 
 async def history_data(console: ConsoleContext, ctx: Ctx, days: int = 30) -> dict[str, Any]:
     since = utcnow() - timedelta(days=days)
-    recent = await console.store.console.stats.tickets(since, utcnow() + timedelta(seconds=1))
+    recent = await console.data.figures.tickets(since, utcnow() + timedelta(seconds=1))
     closed = [t for t in recent if t.state in CLOSED_TICKET][:100]
     return {"days": days, "sla": _sla_json(recent),
             "history": [ticket_json(t, ctx.account) for t in closed]}
@@ -65,17 +66,17 @@ async def list_tickets(console: ConsoleContext, request: web.Request, ctx: Ctx) 
 
 
 async def ticket_data(console: ConsoleContext, ctx: Ctx, ticket_id: int, audit: bool = True) -> dict[str, Any]:
-    t = await console.store.tickets.get(ticket_id)
+    t = await console.data.tickets.get(ticket_id)
     if t is None:
         raise Refused(404, "error_not_found")
     m = masker(ctx.account, t.manager_id)
     if audit:
-        await console.store.console.audit(ctx.account, "view_ticket", f"ticket:{t.id}", ctx.ip)
-    messages = await console.store.messages(t.conversation_id, limit=5000)
+        await console.data.audit.record(ctx.account, "view_ticket", f"ticket:{t.id}", ctx.ip)
+    messages = await console.data.transcripts.messages(t.conversation_id)
     return {"ticket": await _with_card(console, ctx, t),
-            "events": [event_json(ev, m) for ev in await console.store.tickets.events(t.id)],
+            "events": [event_json(ev, m) for ev in await console.data.tickets.events(t.id)],
             "messages": [message_json(msg, m) for msg in messages],
-            "managers": [{"id": mg.id, "name": mg.name} for mg in await console.store.tickets.managers()]}
+            "managers": [{"id": mg.id, "name": mg.name} for mg in await console.data.tickets.managers()]}
 
 
 @endpoint()
@@ -85,7 +86,7 @@ async def get_ticket(console: ConsoleContext, request: web.Request, ctx: Ctx) ->
 
 @endpoint()
 async def managers(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    roster = await console.store.tickets.managers()
+    roster = await console.data.tickets.managers()
     return json_response({"managers": [{"id": m.id, "name": m.name, "specialties": list(m.specialties),
                                         "working_hours": m.working_hours} for m in roster]})
 
@@ -124,15 +125,15 @@ async def _run(console: ConsoleContext, ctx: Ctx, action: str, ticket_id: int) -
     return await desk.hand_back(ticket_id, me)
 
 
-def _action(action: str):
+def _action(action: str) -> Route:
     @endpoint()
     async def handler(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
         ticket_id = number(request.match_info["id"])
-        if await console.store.tickets.get(ticket_id) is None:
+        if await console.data.tickets.get(ticket_id) is None:
             raise Refused(404, "error_not_found")
         await _run(console, ctx, action, ticket_id)
-        await console.store.console.audit(ctx.account, f"ticket_{action}", f"ticket:{ticket_id}", ctx.ip)
-        ticket = await console.store.tickets.get(ticket_id)
+        await console.data.audit.record(ctx.account, f"ticket_{action}", f"ticket:{ticket_id}", ctx.ip)
+        ticket = await console.data.tickets.get(ticket_id)
         assert ticket is not None
         return done(console, request, ctx, {"ok": True, "ticket": ticket_json(ticket, ctx.account)},
                     key=f"done_{action}", default=f"/console/tickets/{ticket_id}")

@@ -23,7 +23,7 @@ from aiohttp import BodyPartReader, web
 
 from adapters.client_address import client_ip
 from adapters.console.context import ConsoleContext
-from adapters.console.cookies import FLASH_COOKIE, SESSION_COOKIE, Ctx, pop_flash, secure_cookies, set_cookie  # noqa: F401
+from adapters.console.cookies import FLASH_COOKIE, SESSION_COOKIE, Ctx, set_cookie
 from adapters.console.html import error_page
 from adapters.console.i18n import lang_of, t
 from bot import links
@@ -33,6 +33,7 @@ from bot.errors import BadRequestError, DocumentError, HandoffError, NotPermitte
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 Handler = Callable[[ConsoleContext, web.Request, "Ctx"], Awaitable[web.StreamResponse]]
+Route = Callable[[ConsoleContext, web.Request], Awaitable[web.StreamResponse]]  # a handler behind `endpoint`
 
 
 class Refused(Exception):
@@ -95,9 +96,9 @@ async def _json(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def endpoint(*roles: str, page: bool = False) -> Callable[[Handler], Callable]:
+def endpoint(*roles: str, page: bool = False) -> Callable[[Handler], Route]:
     """Authenticate, authorise (`roles`; none: every role), check CSRF, translate refusals."""
-    def decorate(fn: Handler) -> Callable:
+    def decorate(fn: Handler) -> Route:
         @functools.wraps(fn)
         async def wrapper(console: ConsoleContext, request: web.Request) -> web.StreamResponse:
             ctx = await authenticate(console, request)
@@ -129,8 +130,8 @@ def endpoint(*roles: str, page: bool = False) -> Callable[[Handler], Callable]:
 async def _refused(console: ConsoleContext, request: web.Request, ctx: Ctx, status: int, key: str, detail: str,
                    page: bool) -> web.StreamResponse:
     if status == 403:
-        await console.store.console.audit(ctx.account, "refused", f"{request.method} {request.path}", ctx.ip,
-                                          code=key.removeprefix("error_"), detail=detail[:200])
+        await console.data.audit.record(ctx.account, "refused", f"{request.method} {request.path}", ctx.ip,
+                                        code=key.removeprefix("error_"), detail=detail[:200])
     return refusal(console, request, ctx, status, key, detail, page)
 
 

@@ -17,7 +17,6 @@ from adapters.console import (
 )
 from adapters.console.context import TICKETS_CHANNEL, TicketHub
 from adapters.console.settings import ConsoleSettings
-from bot.accounts import Accounts
 from bot.engine import Engine
 from bot.handoff import StaffEvent
 from bot.ports import InboundHandler
@@ -94,15 +93,13 @@ class ConsoleChannel:
 
     def __init__(self, engine: Engine, settings: Settings, config: ConsoleSettings):
         self.engine, self.settings, self.config = engine, settings, config
-        self.store, self.desk = engine.console_data, engine.staff
+        self.data, self.desk = engine.console_ports(), engine.staff
         self.tz = ZoneInfo(settings.handoff_timezone)
         self.hub = TicketHub()
-        self.accounts = Accounts(self.store, self.secret, session_hours=config.console_session_hours,
-                                 max_failures=config.console_login_max_failures,
-                                 max_ip_failures=config.console_login_max_ip_failures,
-                                 window_minutes=config.console_login_window_minutes,
-                                 backoff_seconds=config.console_login_backoff_seconds,
-                                 token_days=config.console_token_days)
+        self.accounts = self.data.accounts.service(
+            self.secret, session_hours=config.console_session_hours, max_failures=config.console_login_max_failures,
+            max_ip_failures=config.console_login_max_ip_failures, window_minutes=config.console_login_window_minutes,
+            backoff_seconds=config.console_login_backoff_seconds, token_days=config.console_token_days)
 
     @functools.cached_property
     def secret(self) -> bytes:
@@ -113,7 +110,7 @@ class ConsoleChannel:
 
     async def start(self, handler: InboundHandler) -> None:
         """Hear the ticket changes made in other workers, for the browsers watching this one."""
-        self.store.broadcast.subscribe(TICKETS_CHANNEL, self.hub.publish)
+        self.data.tickets.listen(TICKETS_CHANNEL, self.hub.publish)
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         """Console users are staff, not chat users: nothing is delivered here."""
@@ -127,4 +124,4 @@ class ConsoleChannel:
         here and, through the database, in every other worker."""
         item = {"kind": event.kind, "ticket_id": event.ticket.id, "state": event.ticket.state}
         self.hub.publish(item)
-        await self.store.broadcast.publish(TICKETS_CHANNEL, item)
+        await self.data.tickets.announce(TICKETS_CHANNEL, item)

@@ -63,7 +63,10 @@ def _bars_svg(days: Sequence[str], series: dict[str, list[int]], label: str, tic
     plot_w, plot_h = f.width - left - right, f.height - bottom - top
     peak, base = ticks[-1], top + plot_h
     slot = plot_w / max(len(days), 1)
-    y = lambda v: base - plot_h * v / peak  # noqa: E731
+
+    def y(v: float) -> float:
+        return base - plot_h * v / peak
+
     grid = "".join(f'<line x1="{left}" y1="{y(v):.1f}" x2="{f.width - right}" y2="{y(v):.1f}" '
                    f'class="{"axis" if v == 0 else "gridline"}"/><text x="{left - 6}" y="{y(v) + f.font * 0.35:.1f}" '
                    f'text-anchor="end" class="tick y">{v}</text>' for v in ticks)

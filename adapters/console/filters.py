@@ -34,7 +34,7 @@ def days(query: Mapping[str, str], default: int = 30) -> int:
     return min(max(number(query.get("days", str(default)), "days"), 1), 366)
 
 
-def _day(query: Mapping[str, str], key: str, tz: ZoneInfo):
+def _day(query: Mapping[str, str], key: str, tz: ZoneInfo) -> datetime | None:
     value = query.get(key, "").strip()
     if not value:
         return None

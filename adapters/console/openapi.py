@@ -26,7 +26,7 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _q(name: str, description: str, schema: dict | None = None) -> dict[str, Any]:
+def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "description": description,
             "schema": schema or {"type": "string"}}
 
@@ -44,8 +44,8 @@ FILTERS = [
 ]
 
 
-def op(summary: str, roles: list[str], *, params: list | None = None, body: dict | None = None,
-       content: tuple[str, ...] = (JSON, FORM), response: dict | None = None, ok: str = "200",
+def op(summary: str, roles: list[str], *, params: list[dict[str, Any]] | None = None, body: dict[str, Any] | None = None,
+       content: tuple[str, ...] = (JSON, FORM), response: dict[str, Any] | None = None, ok: str = "200",
        public: bool = False) -> dict[str, Any]:
     """One operation: who may call it, what it takes, what it returns."""
     out: dict[str, Any] = {"summary": summary, "x-roles": roles, "parameters": params or [],

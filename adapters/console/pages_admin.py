@@ -10,7 +10,8 @@ from adapters.console.context import ConsoleContext
 from adapters.console import charts
 from adapters.console.api_admin import LOGIN_CSRF_COOKIE, dashboard_data, home_for
 from adapters.console.filters import days
-from adapters.console.auth import FLASH_COOKIE, Ctx, authenticate, endpoint, pop_flash, safe_next, set_cookie
+from adapters.console.auth import authenticate, endpoint, safe_next
+from adapters.console.cookies import FLASH_COOKIE, Ctx, pop_flash, set_cookie
 from adapters.console.html import (
     badge, duration, e, field, form, html_response, page, period_tabs, remember_lang, select, shell, table, when,
 )
@@ -122,8 +123,8 @@ def _account_row(ctx: Ctx, a: AccountRecord, tokens: list[ApiTokenRecord], tz: Z
 
 @endpoint(ADMIN, page=True)
 async def accounts_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
-    lang, store = ctx.lang, console.store.console
-    rows = [_account_row(ctx, a, await store.tokens(a.id), console.tz) for a in await store.accounts()]
+    lang, directory = ctx.lang, console.data.accounts
+    rows = [_account_row(ctx, a, await directory.tokens(a.id), console.tz) for a in await directory.accounts()]
     create = form(ctx, "/api/admin/accounts",
                   field(t(lang, "username"), '<input name="username" required>')
                   + field(t(lang, "role"), select("role", [(r, t(lang, "role_" + r)) for r in ROLES], "operator"))
@@ -142,7 +143,7 @@ async def accounts_page(console: ConsoleContext, request: web.Request, ctx: Ctx)
 @endpoint(ADMIN, page=True)
 async def audit_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     action = request.query.get("action") or None
-    rows = await console.store.console.audit_log(200, None, action)
+    rows = await console.data.audit.entries(200, None, action)
     lang = ctx.lang
     body = table([t(lang, k) for k in ("time", "username", "action", "target", "ip", "detail")],
                  [[e(when(r.at, console.tz)), e(r.username), e(r.action), e(r.target), e(r.ip or ""),

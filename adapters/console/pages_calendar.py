@@ -2,16 +2,19 @@
 notices sent and failed, pause). Policy status on the knowledge-base page: `status_cell`."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from aiohttp import web
 
 import prompts
 from adapters.console.context import ConsoleContext
-from adapters.console.auth import Ctx, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import endpoint
 from adapters.console.html import badge, e, field, form, page, select, table
 from bot import calendar_answers, status
 from bot.accounts import STAFF
+from bot.clock import Clock, SystemClock
 
 
 _KIND = {"current": "ok", "not_yet_effective": "muted", "expired": "error", "superseded": "error"}
@@ -21,12 +24,11 @@ def s(lang: str, key: str, **fields: object) -> str:
     return prompts.text_from("calendar", lang, key, **fields)
 
 
-def _today(console: ConsoleContext):
-    policy = getattr(console.engine.answerer, "policy", None)
-    notices = getattr(console.engine, "notices", None)
-    clock = getattr(policy, "clock", None) or getattr(notices, "clock", None)
-    from bot.clock import SystemClock
-    return (clock or SystemClock(console.settings.calendar_timezone)).today()
+def _today(console: ConsoleContext) -> date:
+    policy, notices = console.engine.answerer.policy, console.engine.notices
+    clock: Clock = (policy.clock if policy else notices.clock if notices else None) \
+        or SystemClock(console.settings.calendar_timezone)
+    return clock.today()
 
 
 def _entry_form(ctx: Ctx, entry: Any) -> str:
@@ -44,7 +46,7 @@ def _entry_form(ctx: Ctx, entry: Any) -> str:
         ctx, f"/api/admin/calendar/{entry.id}", inner, next_="/console/calendar", cls="stack") + "</details>"
 
 
-def _entry_row(ctx: Ctx, entry: Any, today) -> list[str]:
+def _entry_row(ctx: Ctx, entry: Any, today: date) -> list[str]:
     lang = ctx.lang
     window = calendar_answers.window_text(entry, today, lang)
     what = e(entry.what) + (" " + badge(s(lang, "console_hidden"), "muted") if entry.hidden else "")
@@ -55,8 +57,8 @@ def _entry_row(ctx: Ctx, entry: Any, today) -> list[str]:
 
 async def _notices_panel(console: ConsoleContext, ctx: Ctx) -> str:
     lang = ctx.lang
-    stats = await console.store.calendar.stats()
-    paused = (await console.store.get_state("notices_paused")) == "1"
+    stats = await console.data.calendar.notice_stats()
+    paused = await console.data.calendar.notices_paused()
     subs = ", ".join(f"{k}: {v}" for k, v in sorted(stats.subscribers.items())) or "0"
     sent = ", ".join(f"{k}: {v}" for k, v in sorted(stats.notices.items())) or "0"
     toggle = form(ctx, "/api/admin/notices/pause", f'<input type="hidden" name="paused" value="{"0" if paused else "1"}">'
@@ -72,7 +74,7 @@ async def _notices_panel(console: ConsoleContext, ctx: Ctx) -> str:
 @endpoint(*STAFF, page=True)
 async def calendar_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang, today = ctx.lang, _today(console)
-    entries = calendar_answers.order(await console.store.calendar.entries(include_hidden=True), today)
+    entries = calendar_answers.order(await console.data.calendar.entries(include_hidden=True), today)
     heads = [s(lang, k) for k in ("console_what", "console_who", "console_window", "console_document",
                                   "console_clause", "console_origin")] + [""]
     body = (f'<p class="muted">{e(s(lang, "console_today", tz=console.settings.calendar_timezone, today=today))}</p>'
@@ -82,7 +84,7 @@ async def calendar_page(console: ConsoleContext, request: web.Request, ctx: Ctx)
     return page(console, request, ctx, s(lang, "console_title"), body, "calendar")
 
 
-def status_cell(ctx: Ctx, doc_id: str, state: status.PolicyState | None, override: dict) -> str:
+def status_cell(ctx: Ctx, doc_id: str, state: status.PolicyState | None, override: dict[str, str]) -> str:
     """The knowledge-base page's policy status column: the status and a form to set it."""
     lang = ctx.lang
     if state is None:
@@ -96,7 +98,7 @@ def status_cell(ctx: Ctx, doc_id: str, state: status.PolicyState | None, overrid
     return label + extra + form(ctx, f"/api/admin/documents/{doc_id}/status", inner, next_="/console/kb", cls="row-form")
 
 
-async def kb_states(console: ConsoleContext) -> tuple[dict, dict]:
+async def kb_states(console: ConsoleContext) -> tuple[dict[str, status.PolicyState], dict[str, dict[str, str]]]:
     """(doc id -> state, doc id -> operator override) for the knowledge-base page."""
-    docs = await console.store.calendar.policies()
+    docs = await console.data.calendar.policies()
     return status.states(docs, _today(console)), {d.id: d.override for d in docs}

@@ -8,7 +8,8 @@ from aiohttp import web
 
 from adapters.console.context import ConsoleContext
 from adapters.console.api_conversations import conversations_data, transcript_data
-from adapters.console.auth import Ctx, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import endpoint
 from adapters.console.filters import number, query_string
 from adapters.console.html import badge, e, field, page, select, table, when
 from adapters.console.i18n import t

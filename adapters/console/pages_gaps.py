@@ -10,7 +10,8 @@ from aiohttp import web
 from adapters.console.context import ConsoleContext
 from adapters.console.api_gaps import gaps_data, state_of
 from adapters.console.filters import days
-from adapters.console.auth import Ctx, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import endpoint
 from adapters.console.html import badge, e, field, form, page, period_tabs, select, when
 from adapters.console.i18n import t
 from bot.accounts import STAFF
@@ -111,7 +112,7 @@ def _curated_item(ctx: Ctx, c: Any) -> str:
 @endpoint(*STAFF, page=True)
 async def curated_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang = ctx.lang
-    items = await console.store.console.curated_list()
+    items = await console.data.curated.entries()
     new = form(ctx, "/api/admin/curated", _curated_fields(ctx, "", [])
                + f'<button class="primary">{e(t(lang, "save_curated"))}</button>', next_="/console/curated", cls="stack")
     body = (f'<p class="muted">{e(t(lang, "curated_intro"))}</p>'

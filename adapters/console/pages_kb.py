@@ -9,12 +9,14 @@ from aiohttp import web
 
 from adapters.console.context import ConsoleContext
 from adapters.console.api_kb import IDENTITY_FIELDS, chunks_data, try_answer
-from adapters.console.auth import Ctx, Refused, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import Refused, endpoint
 from adapters.console.html import badge, e, field, form, page, table, when
 from adapters.console.i18n import t
 from adapters.console.pages_calendar import kb_states, status_cell
 from adapters.console.kb_review import review_html
 from bot.accounts import STAFF
+from bot.status import PolicyState
 
 
 ACCEPT = ".docx,.pdf,.txt,.md,.markdown,.html,.htm"
@@ -24,7 +26,7 @@ def _file_input(required: bool = True) -> str:
     return f'<input type="file" name="file" accept="{ACCEPT}"{" required" if required else ""}>'
 
 
-def _doc_row(console: ConsoleContext, ctx: Ctx, d: Any, policy: tuple[dict, dict] = ({}, {})) -> list[str]:
+def _doc_row(console: ConsoleContext, ctx: Ctx, d: Any, policy: tuple[dict[str, PolicyState], dict[str, dict[str, str]]] = ({}, {})) -> list[str]:
     lang = ctx.lang
     status = badge(t(lang, "doc_ok"), "ok") if d.status == "ok" else badge(t(lang, "doc_failed"), "error")
     error = f'<div class="error-text">{e(d.error)}</div>' if d.error else ""
@@ -95,7 +97,7 @@ def _try_box(ctx: Ctx, question: str, result: dict[str, Any] | None) -> str:
 @endpoint(*STAFF, page=True)
 async def kb_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang = ctx.lang
-    docs = await console.store.kb_list_documents()
+    docs = await console.data.documents.documents()
     question = request.query.get("try", "").strip()[:500]
     try:
         result = await try_answer(console, question) if question else None

@@ -6,7 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.console.context import ConsoleContext
-from adapters.console.auth import Ctx, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import endpoint
 from adapters.console.charts import bar_list
 from adapters.console.html import badge, e, field, form, page, select, table
 from bot.accounts import STAFF
@@ -66,8 +67,8 @@ def _row(ctx: Ctx, item: SupportItem) -> list[str]:
 
 
 async def _stats(console: ConsoleContext, lang: str) -> str:
-    stats = await console.store.eligibility.stats()
-    profiles = await console.store.eligibility.profiles_count()
+    stats = await console.data.support.stats()
+    profiles = await console.data.support.profiles_count()
     head = f'<p>{e(say(lang, "console_matches", matches=stats.matches, profiles=profiles))}</p>'
     if not stats.matches:
         return f'<section id="stats"><h2>{e(say(lang, "console_stats"))}</h2>{head}<p class="empty">' \
@@ -83,7 +84,7 @@ async def _stats(console: ConsoleContext, lang: str) -> str:
 @endpoint(*STAFF, page=True)
 async def support_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -> web.StreamResponse:
     lang = ctx.lang
-    items = await console.store.eligibility.items()
+    items = await console.data.support.items()
     by_doc: dict[str, list[SupportItem]] = {}
     for item in items:
         by_doc.setdefault(item.title or item.doc_id, []).append(item)

@@ -15,7 +15,8 @@ import prompts
 from adapters.console.context import ConsoleContext
 from adapters.console.api_tickets import actor, history_data, queue_data, ticket_data
 from adapters.console.filters import number
-from adapters.console.auth import Ctx, endpoint
+from adapters.console.cookies import Ctx
+from adapters.console.auth import endpoint
 from adapters.console.html import badge, duration, e, form, html_response, page, select, table, when
 from adapters.console.i18n import t
 from adapters.console.pages_conversations import turn_html
@@ -116,8 +117,10 @@ def _actions(ctx: Ctx, tk: dict[str, Any], managers: list[dict[str, Any]]) -> st
     lang, tid, out = ctx.lang, tk["id"], []
     if tk["state"] not in SERVED_TICKET or (ctx.role == MANAGER and not ctx.account.manager_id):
         return ""
-    act = lambda name, inner, cls="stack": form(ctx, f"/api/admin/tickets/{tid}/{name}", inner,  # noqa: E731
-                                                next_=f"/console/tickets/{tid}", cls=cls)
+
+    def act(name: str, inner: str, cls: str = "stack") -> str:
+        return form(ctx, f"/api/admin/tickets/{tid}/{name}", inner, next_=f"/console/tickets/{tid}", cls=cls)
+
     me, staff = actor(ctx)
     mine = tk["state"] == TicketState.ACTIVE and (tk["manager_id"] == me or staff is not None)
     if tk["state"] == TicketState.WAITING:
@@ -178,7 +181,7 @@ async def ticket_page(console: ConsoleContext, request: web.Request, ctx: Ctx) -
     if part in ("transcript", "side"):
         return html_response((_transcript if part == "transcript" else _side)(console, ctx, data))
     if part == "preview":  # a queue card's details, opened: the latest turns (audited like the ticket page)
-        await console.store.console.audit(ctx.account, "view_ticket", f"ticket:{ticket_id}", ctx.ip, preview=True)
+        await console.data.audit.record(ctx.account, "view_ticket", f"ticket:{ticket_id}", ctx.ip, preview=True)
         return html_response(_preview(console, ctx, data))
     body = (f'<div class="ticket-grid">{_live("id=ticket-transcript", ticket_id, "transcript", _transcript(console, ctx, data))}'
             f'<aside class="ticket-side">{_actions(ctx, data["ticket"], data["managers"])}'

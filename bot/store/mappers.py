@@ -1,6 +1,7 @@
 """Every mapper from an ORM row to the plain record the store hands out (`bot.records`), in one place."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any, TypeVar, cast
 
@@ -71,3 +72,16 @@ def doc_record(row: DocumentRow) -> DocumentRecord:
 def chunk_record(row: ChunkRow) -> ChunkRecord:
     return ChunkRecord(id=row.id, doc_id=row.doc_id, position=row.position, title=row.title,
                        section=row.section, source=row.source, text=row.text, flags=tuple(row.flags or ()))
+
+
+def chunk_records(rows: Iterable[Any]) -> list[ChunkRecord]:
+    """Records of ``kb_chunks`` rows (Core rows: no ORM identity map), each document's id, title and
+    source and each section heading one shared string, so a large library costs little memory."""
+    shared: dict[str, str] = {}
+
+    def one(value: str) -> str:
+        return shared.setdefault(value, value)
+
+    return [ChunkRecord(id=r.id, doc_id=one(r.doc_id), position=r.position, title=one(r.title),
+                        section=one(r.section), source=one(r.source), text=r.text, flags=tuple(r.flags or ()))
+            for r in rows]

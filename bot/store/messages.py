@@ -9,10 +9,11 @@ transaction and return plain values; `bot.store.Store` keeps the transactions an
 from __future__ import annotations
 
 import json
+import typing
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, cast, func, literal, select, update
+from sqlalchemy import JSON, String, Table, Text, Update, cast, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,15 +24,15 @@ from bot.store import mappers
 from bot.store.models import ConversationRow, MessageRow
 from bot.types import Role, Turn, utcnow
 
-C = ConversationRow.__table__
-M = MessageRow.__table__
+C = typing.cast(Table, ConversationRow.__table__)
+M = typing.cast(Table, MessageRow.__table__)
 _SCALARS = (str, int, float, bool)
 
 
 conversation = mappers.conversation  # Core rows carry the same attributes as the ORM row
 
 
-async def find_conversation(conn: AsyncConnection, channel: str, chat_id: str) -> Row | None:
+async def find_conversation(conn: AsyncConnection, channel: str, chat_id: str) -> Row[Any] | None:
     return (await conn.execute(select(C).where(C.c.channel == channel, C.c.chat_id == chat_id))).first()
 
 
@@ -44,7 +45,8 @@ async def touch(conn: AsyncConnection, conversation_id: int) -> None:
 
 async def insert_message(conn: AsyncConnection, **values: Any) -> int:
     """A new message row (after `touch` of its conversation); its id."""
-    return (await conn.execute(M.insert().values(**values).returning(M.c.id))).scalar_one()
+    message_id: int = (await conn.execute(M.insert().values(**values).returning(M.c.id))).scalar_one()
+    return message_id
 
 
 async def count_recent(conn: AsyncConnection, channel: str, author: str | None, since: datetime,
@@ -61,7 +63,7 @@ def merges_in_sql(meta: dict[str, Any]) -> bool:
     return all(isinstance(v, _SCALARS) for v in meta.values())
 
 
-def set_status(message_id: int, status: str, meta: dict[str, Any], dialect: str):
+def set_status(message_id: int, status: str, meta: dict[str, Any], dialect: str) -> Update:
     """One UPDATE: the status, and `meta`'s keys merged into the stored meta (see `merges_in_sql`)."""
     values: dict[str, Any] = {"status": status}
     if meta:
@@ -69,7 +71,7 @@ def set_status(message_id: int, status: str, meta: dict[str, Any], dialect: str)
     return update(M).where(M.c.id == message_id).values(**values)
 
 
-def _merged(meta: dict[str, Any], dialect: str) -> ColumnElement:
+def _merged(meta: dict[str, Any], dialect: str) -> ColumnElement[Any]:
     patch = json.dumps(meta, ensure_ascii=False)
     if dialect == "postgresql":
         stored = func.coalesce(cast(M.c.meta, JSONB), cast(literal("{}"), JSONB))

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.default import DefaultDialect
 
 
 class _Result:
@@ -27,7 +28,7 @@ class _Result:
 
     __slots__ = ("rows", "description", "rowcount", "lastrowid")
 
-    def __init__(self, cursor: sqlite3.Cursor, rows: list | None) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, rows: list[Any] | None) -> None:
         self.rows, self.description = deque(rows or ()), cursor.description
         self.rowcount, self.lastrowid = cursor.rowcount, cursor.lastrowid
 
@@ -41,6 +42,9 @@ def _run(conn: sqlite3.Connection, method: str, sql: str, parameters: Any) -> _R
         return _Result(cursor, rows)
     finally:
         cursor.close()
+
+
+_Execute = Callable[[Callable[[], _Result]], Awaitable[_Result]]
 
 
 class Cursor:
@@ -59,18 +63,19 @@ class Cursor:
         return await self._go("executemany", sql, parameters)
 
     async def _go(self, method: str, sql: str, parameters: Any) -> Cursor:
-        self._result = await self._connection._execute(partial(_run, self._connection._conn, method, sql, parameters))
+        execute: _Execute = self._connection._execute  # aiosqlite's own, untyped: its queue to the thread
+        self._result = await execute(partial(_run, self._connection._conn, method, sql, parameters))
         return self
 
     async def fetchone(self) -> Any:
         rows = self._rows
         return rows.popleft() if rows else None
 
-    async def fetchmany(self, size: int | None = None) -> list:
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
         rows = self._rows
         return [rows.popleft() for _ in range(min(size or self.arraysize, len(rows)))]
 
-    async def fetchall(self) -> list:
+    async def fetchall(self) -> list[Any]:
         rows = list(self._rows)
         self._rows.clear()
         return rows
@@ -79,7 +84,7 @@ class Cursor:
         self._result = None
 
     @property
-    def _rows(self) -> deque:
+    def _rows(self) -> deque[Any]:
         return self._result.rows if self._result is not None else deque()
 
     @property
@@ -107,7 +112,7 @@ class _Opened:
     async def __aexit__(self, *exc: object) -> None:
         await self._cursor.close()
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, Cursor]:
         return self.__aenter__().__await__()
 
 
@@ -137,12 +142,13 @@ def async_creator(url: str) -> Callable[[], Awaitable[Connection]]:
     """For ``create_async_engine(url, async_creator=...)``: connections opened as SQLAlchemy's aiosqlite
     dialect opens them (the same sqlite3.connect arguments), as `Connection`."""
     parsed = make_url(url)
-    dialect_cls = parsed.get_dialect()
+    dialect_cls = cast("type[DefaultDialect]", parsed.get_dialect())
     args, kwargs = dialect_cls(dbapi=dialect_cls.import_dbapi()).create_connect_args(parsed)
 
     async def connect() -> Connection:
         connection = Connection(partial(sqlite3.connect, *args, **kwargs), iter_chunk_size=64)
         connection._thread.daemon = True  # as SQLAlchemy does: a forgotten connection never blocks exit
-        return await connection
+        await connection  # starts its thread and opens the sqlite3 connection
+        return connection
 
     return connect

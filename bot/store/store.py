@@ -1,14 +1,13 @@
-"""The `Store`: every conversation, message, knowledge gap and knowledge-base record.
+"""The `Store`: every conversation, message and knowledge gap; the other concerns by attribute (`store.kb`,
+`store.tickets`, `store.console`, ...).
 
 SQLAlchemy 2 async; SQLite (WAL) by default, PostgreSQL by URL. Each method is one short
 transaction. Database failures surface as `StorageError`.
 """
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -16,33 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.errors import StorageError
 from bot.states import MessageStatus
-from bot.store import kb, mappers, messages, migrate, sqlite
+from bot.store import mappers, messages, migrate, sqlite
 from bot.store.console import ConsoleStore
-from bot.store.models import (
-    ChannelStateRow, ChunkRow, ConversationRow, DocumentRow, GapRow, KbStateRow, MessageRow, ProcessedEventRow,
-)
-from bot.records import ChunkRecord, DocumentRecord, StoredMessage
+from bot.store.models import ChannelStateRow, ConversationRow, GapRow, MessageRow, ProcessedEventRow
+from bot.records import StoredMessage
 from bot.store.broadcast import Broadcast
 from bot.store.calendar import CalendarStore
 from bot.store.eligibility import EligibilityStore
+from bot.store.errors import translated
 from bot.store.inbox import InboxStore
+from bot.store.kb import KbStore
 from bot.store.locks import Locks, lock_key
 from bot.store.tickets import TicketStore
 from bot.types import Conversation, IncomingMessage, Role, Turn, utcnow
-
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def _translated(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await fn(*args, **kwargs)
-        except (SQLAlchemyError, OSError) as exc:
-            raise StorageError(f"database error in {fn.__name__}: {exc.__class__.__name__}") from exc
-    return wrapper
-
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
@@ -73,6 +58,7 @@ class Store:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._session = async_sessionmaker(engine, expire_on_commit=False)
+        self.kb = KbStore(engine, self._session)  # the knowledge-base registry: documents, chunks, generation
         self.tickets = TicketStore(self._session)
         self.console = ConsoleStore(self._session)
         self.locks = Locks(engine)
@@ -104,7 +90,7 @@ class Store:
 
     # ---------------------------------------------------------------- conversations
 
-    @_translated
+    @translated
     async def conversation_for(self, msg: IncomingMessage) -> Conversation:
         """The conversation of this chat, created on first contact (safe under races)."""
         async with self.engine.connect() as conn:
@@ -131,30 +117,30 @@ class Store:
             assert found is not None
             return found
 
-    @_translated
+    @translated
     async def get_conversation(self, conversation_id: int) -> Conversation | None:
         async with self._session() as s:
             row = await s.get(ConversationRow, conversation_id)
             return mappers.conversation(row) if row else None
 
-    @_translated
+    @translated
     async def find_conversation(self, channel: str, chat_id: str) -> Conversation | None:
         async with self._session() as s:
             row = await self._find_conversation(s, channel, chat_id)
             return mappers.conversation(row) if row else None
 
-    @_translated
+    @translated
     async def reset_context(self, conversation_id: int) -> None:
         async with self._session() as s, s.begin():
             await s.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
                             .values(context_reset_at=utcnow()))
 
-    @_translated
+    @translated
     async def set_conversation_lang(self, conversation_id: int, lang: str) -> None:
         async with self._session() as s, s.begin():
             await s.execute(update(ConversationRow).where(ConversationRow.id == conversation_id).values(lang=lang))
 
-    @_translated
+    @translated
     async def set_blocked(self, conversation_id: int, blocked: bool = True) -> None:
         async with self._session() as s, s.begin():
             await s.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
@@ -166,7 +152,7 @@ class Store:
         """Store an inbound message before anything else; None when it was already stored (redelivery)."""
         return (await self.record_and_count(conversation, msg, None))[0]
 
-    @_translated
+    @translated
     async def record_and_count(self, conversation: Conversation, msg: IncomingMessage,
                                window: float | None) -> tuple[int | None, int]:
         """Store an inbound message (None for a redelivery) and count this user's messages on this
@@ -190,7 +176,7 @@ class Store:
             return None, 0
         return message_id, count
 
-    @_translated
+    @translated
     async def record_reply(self, conversation_id: int, channel: str, role: Role, text: str, *,
                            reply_to_id: int | None = None, author: str | None = None,
                            mode: str | None = None, no_answer: bool = False, handoff: bool = False,
@@ -204,7 +190,7 @@ class Store:
                 reply_to_id=reply_to_id, author=author, mode=mode, no_answer=no_answer, handoff=handoff,
                 top_score=top_score, latency_ms=latency_ms, meta=meta or {}, status=MessageStatus.PENDING)
 
-    @_translated
+    @translated
     async def set_message_status(self, message_id: int, status: str, **meta: Any) -> None:
         """Set a message's status and merge `meta` into its meta (one UPDATE for flat values)."""
         if messages.merges_in_sql(meta):
@@ -219,7 +205,7 @@ class Store:
             if meta:
                 row.meta = {**(row.meta or {}), **meta}
 
-    @_translated
+    @translated
     async def user_message(self, channel: str, channel_message_id: str) -> StoredMessage | None:
         """The stored inbound message with this platform id, if any."""
         async with self._session() as s:
@@ -227,13 +213,13 @@ class Store:
                 MessageRow.channel == channel, MessageRow.channel_message_id == channel_message_id))).first()
             return mappers.message(row) if row else None
 
-    @_translated
+    @translated
     async def get_message(self, message_id: int) -> StoredMessage | None:
         async with self._session() as s:
             row = await s.get(MessageRow, message_id)
             return mappers.message(row) if row else None
 
-    @_translated
+    @translated
     async def messages(self, conversation_id: int, *, after_id: int | None = None,
                        limit: int = 500) -> list[StoredMessage]:
         """Messages oldest first; with `after_id` only those after it (for polling), at most `limit`."""
@@ -244,7 +230,7 @@ class Store:
                 stmt = stmt.where(MessageRow.id > after_id)
             return [mappers.message(r) for r in await s.scalars(stmt)]
 
-    @_translated
+    @translated
     async def recent_turns(self, conversation_id: int, limit: int) -> list[Turn]:
         """The last `limit` user/assistant/manager turns since the context was last reset, oldest first."""
         if limit <= 0:
@@ -252,7 +238,7 @@ class Store:
         async with self.engine.connect() as conn:
             return await messages.recent_turns(conn, conversation_id, limit)
 
-    @_translated
+    @translated
     async def set_feedback(self, message_id: int, value: str | None) -> bool:
         """Record 👍 ("up") or 👎 ("down") on an assistant answer; False when no such answer."""
         async with self._session() as s, s.begin():
@@ -263,7 +249,7 @@ class Store:
             row.meta = {**(row.meta or {}), "feedback_at": utcnow().isoformat()}
             return True
 
-    @_translated
+    @translated
     async def record_gap(self, question: str, reason: str, *, message_id: int | None = None,
                          conversation_id: int | None = None, top_score: float | None = None) -> int:
         async with self._session() as s, s.begin():
@@ -273,14 +259,14 @@ class Store:
             await s.flush()
             return row.id
 
-    @_translated
+    @translated
     async def gaps(self, limit: int = 100) -> list[dict[str, Any]]:
         async with self._session() as s:
             rows = await s.scalars(select(GapRow).order_by(GapRow.id.desc()).limit(limit))
             return [{"id": r.id, "question": r.question, "reason": r.reason, "top_score": r.top_score,
                      "created_at": r.created_at, "message_id": r.message_id} for r in rows]
 
-    @_translated
+    @translated
     async def seen_event(self, key: str) -> bool:
         """Mark a platform event id as handled; True when it already was (shared by all workers)."""
         async with self._session() as s:
@@ -292,20 +278,20 @@ class Store:
                 await s.rollback()
                 return True
 
-    @_translated
+    @translated
     async def has_event(self, key: str) -> bool:
         """Was this platform event id marked handled (``seen_event``)? Marks nothing."""
         async with self._session() as s:
             return await s.get(ProcessedEventRow, key[:200]) is not None
 
-    @_translated
+    @translated
     async def forget_events_before(self, cutoff: datetime) -> int:
         from sqlalchemy import delete
         async with self._session() as s, s.begin():
             res = await s.execute(delete(ProcessedEventRow).where(ProcessedEventRow.created_at < cutoff))
             return mappers.changed(res) or 0
 
-    @_translated
+    @translated
     async def pending_before(self, conversation_id: int, message_id: int, window: float = 300.0) -> bool:
         """Is an earlier user message of this conversation (from the last `window` seconds) still
         waiting to be processed?"""
@@ -313,7 +299,7 @@ class Store:
             return await messages.pending_before(conn, conversation_id, message_id,
                                                  utcnow() - timedelta(seconds=window))
 
-    @_translated
+    @translated
     async def claim_message(self, message_id: int, from_statuses: tuple[str, ...] = (MessageStatus.RECEIVED,),
                             to: str = MessageStatus.PROCESSING, claimed_before: datetime | None = None) -> bool:
         """Compare-and-set a user message's status; False when another worker got there first.
@@ -321,7 +307,7 @@ class Store:
         async with self.engine.begin() as conn:
             return await messages.claim(conn, message_id, from_statuses, to, claimed_before)
 
-    @_translated
+    @translated
     async def release_processing(self, claimed_before: datetime) -> int:
         """User messages "processing" since before ``claimed_before`` go back to "received": a single
         process starting on SQLite (whoever was processing them is gone)."""
@@ -332,7 +318,7 @@ class Store:
                 .values(status=MessageStatus.RECEIVED, claimed_at=None))
             return mappers.changed(res) or 0
 
-    @_translated
+    @translated
     async def stale_user_messages(self, received_before: datetime, processing_before: datetime,
                                   limit: int = 100) -> list[StoredMessage]:
         """User messages a dead worker left behind: never started, or started long ago and unfinished."""
@@ -346,24 +332,24 @@ class Store:
                 .order_by(MessageRow.id).limit(limit))
             return [mappers.message(r) for r in await s.scalars(stmt)]
 
-    @_translated
+    @translated
     async def replies_to(self, message_id: int) -> list[StoredMessage]:
         async with self._session() as s:
             stmt = select(MessageRow).where(MessageRow.reply_to_id == message_id).order_by(MessageRow.id)
             return [mappers.message(r) for r in await s.scalars(stmt)]
 
-    @_translated
+    @translated
     async def count_messages(self) -> int:
         async with self._session() as s:
             return int(await s.scalar(select(func.count(MessageRow.id))) or 0)
 
-    @_translated
+    @translated
     async def get_state(self, key: str) -> str | None:
         async with self._session() as s:
             row = await s.get(ChannelStateRow, key)
             return row.value if row else None
 
-    @_translated
+    @translated
     async def set_state(self, key: str, value: str) -> None:
         """Write a durable channel value (e.g. a kf cursor) in its own transaction."""
         async with self._session() as s, s.begin():
@@ -372,95 +358,3 @@ class Store:
                 s.add(ChannelStateRow(key=key, value=value))
             else:
                 row.value, row.updated_at = value, utcnow()
-
-    # ---------------------------------------------------------------- knowledge base registry
-
-    @_translated
-    async def kb_list_documents(self) -> list[DocumentRecord]:
-        async with self._session() as s:
-            rows = await s.scalars(select(DocumentRow).order_by(DocumentRow.source))
-            return [mappers.doc_record(r) for r in rows]
-
-    @_translated
-    async def kb_get_document(self, doc_id: str) -> DocumentRecord | None:
-        async with self._session() as s:
-            row = await s.get(DocumentRow, doc_id)
-            return mappers.doc_record(row) if row else None
-
-    @_translated
-    async def kb_chunk_ids(self, doc_id: str) -> list[str]:
-        async with self._session() as s:
-            return await kb.chunk_ids(s, doc_id)
-
-    @_translated
-    async def kb_replace_document(self, doc: DocumentRecord, chunks: list[ChunkRecord]) -> int:
-        """Replace a document and all its chunks in one transaction; returns the new generation."""
-        async with self._session() as s, s.begin():
-            await kb.upsert_document(s, doc)
-            await kb.replace_chunks(s, doc.id, chunks)
-            return await kb.bump_generation(s)
-
-    @_translated
-    async def kb_mark_failed(self, doc: DocumentRecord) -> None:
-        async with self._session() as s, s.begin():
-            await kb.mark_failed(s, doc)
-
-    @_translated
-    async def kb_set_identity_override(self, doc_id: str, override: dict[str, str]) -> bool:
-        """Keep an operator's corrections of a document's identity (empty values drop a correction)."""
-        async with self._session() as s, s.begin():
-            return await kb.set_identity_override(s, doc_id, override)
-
-    @_translated
-    async def kb_delete_document(self, doc_id: str) -> list[str]:
-        async with self._session() as s, s.begin():
-            ids = await kb.chunk_ids(s, doc_id)
-            row = await s.get(DocumentRow, doc_id)
-            if row is None:
-                return []
-            from sqlalchemy import delete
-            await s.execute(delete(ChunkRow).where(ChunkRow.doc_id == doc_id))
-            await s.delete(row)
-            await kb.bump_generation(s)
-            return ids
-
-    @_translated
-    async def kb_find_same_text(self, text_sha256: str, other_than: str) -> DocumentRecord | None:
-        """The indexed document, other than `other_than`, whose extracted text has this hash (a duplicate's original)."""
-        async with self._session() as s:
-            row = await kb.find_same_text(s, text_sha256, other_than)
-            return mappers.doc_record(row) if row else None
-
-    @_translated
-    async def kb_maintain(self) -> str:
-        """Cheap upkeep after documents were deleted (see `bot.store.kb.maintain`); what was done."""
-        return await kb.maintain(self.engine)
-
-    @_translated
-    async def kb_all_chunks(self) -> list[ChunkRecord]:
-        """Every chunk, by document and position: one Core query (each search process reads them all
-        at every generation), repeated strings such as titles shared (`bot.store.kb.chunk_records`)."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(select(ChunkRow.__table__).order_by(ChunkRow.doc_id, ChunkRow.position))
-            return kb.chunk_records(rows)
-
-    @_translated
-    async def kb_get_chunks(self, ids: list[str]) -> list[ChunkRecord]:
-        if not ids:
-            return []
-        async with self._session() as s:
-            rows = await s.scalars(select(ChunkRow).where(ChunkRow.id.in_(ids)))
-            by_id = {r.id: mappers.chunk_record(r) for r in rows}
-        return [by_id[i] for i in ids if i in by_id]
-
-    @_translated
-    async def kb_chunks_page(self, doc_id: str, offset: int = 0, limit: int = 50) -> tuple[list[ChunkRecord], int]:
-        """A document's chunks in reading order, `limit` from `offset`, and how many it has (the chunk viewer)."""
-        async with self._session() as s:
-            rows, total = await kb.chunks_page(s, doc_id, offset, limit)
-            return [mappers.chunk_record(r) for r in rows], total
-
-    @_translated
-    async def kb_generation(self) -> int:
-        async with self._session() as s:
-            return int(await s.scalar(select(KbStateRow.generation).where(KbStateRow.id == 1)) or 0)

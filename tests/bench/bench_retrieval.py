@@ -187,9 +187,9 @@ async def build_synthetic(kb: KnowledgeBase, store: Store, size: int) -> list[Ch
     for doc, chunks in synthetic_records(size):
         vectors = kb.embedder.inner.embed_passages([c.text for c in chunks])
         await asyncio.to_thread(kb.vectors.upsert, [c.id for c in chunks], vectors)
-        await store.kb_replace_document(doc, chunks)
+        await store.kb.replace_document(doc, chunks)
         everything.extend(chunks)
-    await kb.retriever.rebuild(await store.kb_generation())
+    await kb.retriever.rebuild(await store.kb.generation())
     return everything
 
 
@@ -258,7 +258,7 @@ async def quality(workdir: Path, eval_files: list[Path]) -> dict:
     kb, store = await open_kb(workdir / "quality", embedder)
     await kb.ingest()
     baseline = await asyncio.to_thread(langchain_store, workdir / "langchain-quality", embedder,
-                                       await store.kb_all_chunks())
+                                       await store.kb.all_chunks())
 
     async def langchain(query: str, k: int) -> list:
         return await asyncio.to_thread(baseline.similarity_search, query, k)

@@ -42,7 +42,7 @@ async def ingest(store: Store, docs=ALL, publish: bool = True, llm=None) -> None
                              chunk_count=len(sections), identity={"title": title, **identity})
         chunks = [ChunkRecord(id=f"{doc_id}-{n}", doc_id=doc_id, position=n, title=title, section=sec,
                               source=doc.source, text=text) for n, (sec, text) in enumerate(sections)]
-        await store.kb_replace_document(doc, chunks)
+        await store.kb.replace_document(doc, chunks)
         await hook(doc, chunks, False)
 
 

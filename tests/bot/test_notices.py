@@ -23,7 +23,7 @@ async def ingest(store, doc_id: str, title: str, text: str, updated: bool = Fals
                          identity={"title": title, "region": "青岛市"})
     chunk = ChunkRecord(id=f"{doc_id}-c0", doc_id=doc_id, position=0, title=title, section="一、总则",
                         source=doc.source, text=text)
-    await store.kb_replace_document(doc, [chunk])
+    await store.kb.replace_document(doc, [chunk])
     await PolicyIngest(store)(doc, [chunk], updated)
 
 

@@ -62,7 +62,7 @@ async def _answerer(store, settings, clock: FixedClock) -> Answerer:
 
 
 async def test_an_answer_from_an_expired_policy_says_so_in_its_first_line(store, settings):
-    await store.kb_replace_document(_doc("d1", TITLE, effective="2024-01-01", expires="2026-12-31"), [])
+    await store.kb.replace_document(_doc("d1", TITLE, effective="2024-01-01", expires="2026-12-31"), [])
     answerer = await _answerer(store, settings, FixedClock(TODAY))
     answer = await answerer.answer("青岛计划建设多少家概念验证平台？")
     first, rest = answer.text.split("\n", 1)
@@ -71,8 +71,8 @@ async def test_an_answer_from_an_expired_policy_says_so_in_its_first_line(store,
 
 
 async def test_an_answer_from_a_superseded_policy_points_to_its_successor(store, settings):
-    await store.kb_replace_document(_doc("d1", TITLE, effective="2024-01-01"), [])
-    await store.kb_replace_document(_doc("d2", "青岛测试政策（2027年版）", effective="2027-01-01"), [])
+    await store.kb.replace_document(_doc("d1", TITLE, effective="2024-01-01"), [])
+    await store.kb.replace_document(_doc("d2", "青岛测试政策（2027年版）", effective="2027-01-01"), [])
     await store.calendar.set_policy("d2", {"repeals": [TITLE]})
     answerer = await _answerer(store, settings, FixedClock(TODAY))
     first = (await answerer.answer("青岛计划建设多少家概念验证平台？")).text.split("\n", 1)[0]
@@ -80,7 +80,7 @@ async def test_an_answer_from_a_superseded_policy_points_to_its_successor(store,
 
 
 async def test_the_same_policy_answers_without_a_warning_while_it_is_in_force(store, settings):
-    await store.kb_replace_document(_doc("d1", TITLE, effective="2024-01-01", expires="2026-12-31"), [])
+    await store.kb.replace_document(_doc("d1", TITLE, effective="2024-01-01", expires="2026-12-31"), [])
     answerer = await _answerer(store, settings, FixedClock(datetime(2026, 12, 31, 23, 0)))
     answer = await answerer.answer("青岛计划建设多少家概念验证平台？")
     assert "失效" not in answer.text and "⚠️" not in answer.text
@@ -101,7 +101,7 @@ ENTRIES = [
 
 @pytest.fixture
 async def calendar_store(store):
-    await store.kb_replace_document(_doc("d1", TITLE, effective="2024-01-01"), [])
+    await store.kb.replace_document(_doc("d1", TITLE, effective="2024-01-01"), [])
     await store.calendar.replace_entries("d1", ENTRIES)
     return store
 

@@ -135,7 +135,7 @@ def test_the_alerts_button_subscribes_and_a_new_document_is_noticed_on_the_next_
     page.reload()
     expect(page.locator(".msg").filter(has_text="青岛市概念验证中心资助办法（虚构测试数据）")).to_have_count(1)
     server.call(server.app.kb.remove_document(
-        next(d.id for d in server.call(server.app.store.kb_list_documents()) if d.source.endswith("alerts-fixture.md"))))
+        next(d.id for d in server.call(server.app.store.kb.list_documents()) if d.source.endswith("alerts-fixture.md"))))
 
 
 STOP_ANSWER = "青岛计划三年内建设概念验证平台60家左右[1]，省级以上中试验证平台15家左右[1]。"

@@ -38,9 +38,9 @@ async def test_a_folder_with_the_same_text_under_two_names_indexes_it_once_and_r
     assert report.added == 1 and len(report.duplicates) == 1
     path, reason = report.duplicates[0]
     assert path.endswith("b.md") and "same text as 《关于建设概念验证平台的通知》 (policies/a.txt)" in reason
-    chunks = await hash_kb.store.kb_all_chunks()
+    chunks = await hash_kb.store.kb.all_chunks()
     assert {c.doc_id for c in chunks} == {doc_id_for("policies/a.txt")}
-    dup = await hash_kb.store.kb_get_document(doc_id_for("policies/b.md"))
+    dup = await hash_kb.store.kb.get_document(doc_id_for("policies/b.md"))
     assert dup.status == "duplicate" and dup.chunk_count == 0 and "policies/a.txt" in dup.error
     passages = await hash_kb.search("概念验证平台建设多少家")
     assert len({p.doc_id for p in passages}) == 1
@@ -52,14 +52,14 @@ async def test_an_upload_of_text_already_in_the_knowledge_base_is_refused_naming
     with pytest.raises(DocumentError, match=r"same text as 《关于建设概念验证平台的通知》 \(uploads/措施.txt\)"):
         await hash_kb.ingest_bytes("措施副本.md", POLICY.encode("gb18030"))
     assert not (kb_settings.data_dir / "uploads" / "措施副本.md").exists()
-    assert [d.source for d in await hash_kb.store.kb_list_documents()] == ["uploads/措施.txt"]
+    assert [d.source for d in await hash_kb.store.kb.list_documents()] == ["uploads/措施.txt"]
     again = await hash_kb.ingest_bytes("措施.txt", POLICY.encode())  # the same file again is no duplicate
     assert again.unchanged == 1
 
 
 async def _big_document(store: Store, doc_id: str, chunks: int = 300) -> None:
     body = "青岛市科技创新政策条款。" * 200
-    await store.kb_replace_document(
+    await store.kb.replace_document(
         DocumentRecord(id=doc_id, title="big", source=f"t/{doc_id}", sha256="x"),
         [ChunkRecord(id=f"{doc_id}-{n}", doc_id=doc_id, position=n, title="big", section="", source="t",
                      text=f"{n} {body}") for n in range(chunks)])
@@ -69,13 +69,13 @@ async def test_deleting_most_of_a_sqlite_database_vacuums_it(tmp_path: Path):
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'kb.db'}")
     try:
         await _big_document(store, "big")
-        await store.kb_delete_document("big")
+        await store.kb.delete_document("big")
         async with store.engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA freelist_count"))).scalar() >= kb_rows.VACUUM_MIN_FREE_PAGES
-        assert await store.kb_maintain() == "vacuum+optimize"
+        assert await store.kb.maintain() == "vacuum+optimize"
         async with store.engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA freelist_count"))).scalar() == 0
-        assert await store.kb_maintain() == "optimize"  # nothing worth rewriting now
+        assert await store.kb.maintain() == "optimize"  # nothing worth rewriting now
     finally:
         await store.close()
 
@@ -84,8 +84,8 @@ async def test_deleting_most_of_a_sqlite_database_vacuums_it(tmp_path: Path):
 @pytest.mark.parametrize("store", ["postgres"], indirect=True)
 async def test_maintenance_on_postgresql_analyzes_the_knowledge_base_tables(store: Store):
     await _big_document(store, "big", chunks=50)
-    await store.kb_delete_document("big")
-    assert await store.kb_maintain() == "analyze"
+    await store.kb.delete_document("big")
+    assert await store.kb.maintain() == "analyze"
     async with store.engine.connect() as conn:
         tuples = (await conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'kb_chunks'"))).scalar()
     assert tuples == 0  # the planner's statistics know the table is empty again
@@ -93,13 +93,13 @@ async def test_maintenance_on_postgresql_analyzes_the_knowledge_base_tables(stor
 
 async def test_removing_a_document_runs_the_maintenance(hash_kb: KnowledgeBase, tmp_path: Path, monkeypatch):
     done = []
-    original = Store.kb_maintain
+    original = kb_rows.KbStore.maintain
 
     async def recording(self):
         done.append(await original(self))
         return done[-1]
 
-    monkeypatch.setattr(Store, "kb_maintain", recording)
+    monkeypatch.setattr(kb_rows.KbStore, "maintain", recording)
     await hash_kb.ingest([_folder(tmp_path, {"a.txt": POLICY})])
     assert done == []
     assert await hash_kb.remove_document(doc_id_for("policies/a.txt"))
@@ -130,7 +130,7 @@ def test_the_deployments_own_host_is_allowed(tmp_path: Path):
 
 async def test_injected_text_is_flagged_for_review_and_never_quoted_as_policy(hash_kb: KnowledgeBase, tmp_path: Path):
     await hash_kb.ingest([_folder(tmp_path, {"subsidy.txt": INJECTED})])
-    doc = await hash_kb.store.kb_get_document(doc_id_for("policies/subsidy.txt"))
+    doc = await hash_kb.store.kb.get_document(doc_id_for("policies/subsidy.txt"))
     assert [r["reason"] for r in doc.review] == ["instruction"]
     assert "10亿元" in doc.review[0]["text"]
     passages = await hash_kb.search("企业补贴可以申领多少钱")

@@ -28,7 +28,7 @@ async def test_first_ingest_adds_every_document(hash_kb: KnowledgeBase, docs: Pa
     """Every supported file under the folder is added with its chunks, registry and vectors alike."""
     report = await hash_kb.ingest([docs])
     assert (report.added, report.failed, report.chunks) == (2, 0, 3)
-    sources = [d.source for d in await hash_kb.store.kb_list_documents()]
+    sources = [d.source for d in await hash_kb.store.kb.list_documents()]
     assert sources == ["policies/a.txt", "policies/sub/b.md"]
     assert hash_kb.vectors.count() == 3
 
@@ -37,22 +37,22 @@ async def test_reingesting_unchanged_files_embeds_and_changes_nothing(
         hash_kb: KnowledgeBase, hash_embedder: HashEmbedder, docs: Path) -> None:
     """A second ingest of the same files embeds nothing and leaves the generation as it was."""
     await hash_kb.ingest([docs])
-    generation, calls = await hash_kb.store.kb_generation(), hash_embedder.passage_calls
+    generation, calls = await hash_kb.store.kb.generation(), hash_embedder.passage_calls
     report = await hash_kb.ingest([docs])
     assert (report.unchanged, report.added, report.updated, report.embedded) == (2, 0, 0, 0)
     assert hash_embedder.passage_calls == calls
-    assert await hash_kb.store.kb_generation() == generation
+    assert await hash_kb.store.kb.generation() == generation
 
 
 async def test_a_changed_file_replaces_its_chunks_and_embeds_only_new_text(
         hash_kb: KnowledgeBase, hash_embedder: HashEmbedder, docs: Path) -> None:
     """Editing one section re-embeds that chunk only; the old chunk leaves SQL, Chroma and BM25."""
     await hash_kb.ingest([docs])
-    old_ids = set(await hash_kb.store.kb_chunk_ids(doc_id_for("policies/a.txt")))
+    old_ids = set(await hash_kb.store.kb.chunk_ids(doc_id_for("policies/a.txt")))
     hash_embedder.embedded.clear()
     (docs / "a.txt").write_text(FIRST.replace("15%", "20%"), encoding="utf-8")
     report = await hash_kb.ingest([docs])
-    new_ids = set(await hash_kb.store.kb_chunk_ids(doc_id_for("policies/a.txt")))
+    new_ids = set(await hash_kb.store.kb.chunk_ids(doc_id_for("policies/a.txt")))
     assert (report.updated, report.unchanged, report.embedded) == (1, 1, 1)
     assert hash_embedder.embedded == ["a\n二、保障措施\n市级财政科技资金每年增长20%以上。"]  # title line first
     assert len(old_ids & new_ids) == 1 and hash_kb.vectors.existing(sorted(old_ids - new_ids)) == set()
@@ -74,11 +74,11 @@ async def test_reingest_into_a_new_collection_restores_vectors_from_the_registry
 async def test_prune_removes_documents_whose_files_are_gone(hash_kb: KnowledgeBase, docs: Path) -> None:
     """With prune, a deleted file's document disappears from the registry and the indexes."""
     await hash_kb.ingest([docs])
-    ids = await hash_kb.store.kb_chunk_ids(doc_id_for("policies/sub/b.md"))
+    ids = await hash_kb.store.kb.chunk_ids(doc_id_for("policies/sub/b.md"))
     shutil.rmtree(docs / "sub")
     report = await hash_kb.ingest([docs], prune=True)
     assert report.removed == 1
-    assert [d.source for d in await hash_kb.store.kb_list_documents()] == ["policies/a.txt"]
+    assert [d.source for d in await hash_kb.store.kb.list_documents()] == ["policies/a.txt"]
     assert hash_kb.vectors.existing(ids) == set()
     assert await hash_kb.search_lexical("人才总量") == []
 
@@ -90,7 +90,7 @@ async def test_prune_leaves_documents_of_other_roots_alone(hash_kb: KnowledgeBas
     (other / "c.txt").write_text("海洋生产总值增长6.1%。", encoding="utf-8")
     await hash_kb.ingest([docs, other])
     report = await hash_kb.ingest([other], prune=True)
-    assert report.removed == 0 and len(await hash_kb.store.kb_list_documents()) == 3
+    assert report.removed == 0 and len(await hash_kb.store.kb.list_documents()) == 3
 
 
 async def test_broken_and_unsupported_files_fail_while_the_rest_is_ingested(
@@ -101,7 +101,7 @@ async def test_broken_and_unsupported_files_fail_while_the_rest_is_ingested(
     report = await hash_kb.ingest([docs, docs / "table.xlsx"])
     assert (report.added, report.failed) == (2, 2)
     assert {Path(path).name for path, _ in report.failures} == {"broken.pdf", "table.xlsx"}
-    failed = await hash_kb.store.kb_get_document(doc_id_for("policies/broken.pdf"))
+    failed = await hash_kb.store.kb.get_document(doc_id_for("policies/broken.pdf"))
     assert failed.status == "failed" and "cannot be read" in failed.error
 
 
@@ -129,9 +129,9 @@ async def test_remove_document_drops_it_from_every_index(hash_kb: KnowledgeBase,
     """Removing a document deletes its registry entry, its vectors and its BM25 entries."""
     await hash_kb.ingest([docs])
     doc_id = doc_id_for("policies/a.txt")
-    ids = await hash_kb.store.kb_chunk_ids(doc_id)
+    ids = await hash_kb.store.kb.chunk_ids(doc_id)
     assert await hash_kb.remove_document(doc_id) is True
-    assert await hash_kb.store.kb_get_document(doc_id) is None
+    assert await hash_kb.store.kb.get_document(doc_id) is None
     assert hash_kb.vectors.existing(ids) == set()
     assert await hash_kb.search_lexical("概念验证平台") == []
     assert await hash_kb.remove_document(doc_id) is False
@@ -142,7 +142,7 @@ async def test_uploaded_bytes_are_kept_and_ingested(hash_kb: KnowledgeBase, kb_s
     report = await hash_kb.ingest_bytes("措施.txt", "每年布局100余项关键核心技术攻关。".encode("gbk"))
     assert report.added == 1
     assert (kb_settings.data_dir / "uploads" / "措施.txt").exists()
-    assert (await hash_kb.store.kb_list_documents())[0].source == "uploads/措施.txt"
+    assert (await hash_kb.store.kb.list_documents())[0].source == "uploads/措施.txt"
 
 
 async def test_uploading_an_unsupported_type_is_refused(hash_kb: KnowledgeBase) -> None:
@@ -155,7 +155,7 @@ async def test_ingest_if_empty_loads_the_bundled_documents_once(hash_kb: Knowled
     """An empty store gets the bundled documents; a non-empty one is left alone."""
     first = await hash_kb.ingest_if_empty()
     assert first is not None and first.added == len(list(bundled_documents_dir().glob("*.txt")))
-    assert (await hash_kb.store.kb_list_documents())[0].source.startswith("bundled/")
+    assert (await hash_kb.store.kb.list_documents())[0].source.startswith("bundled/")
     assert await hash_kb.ingest_if_empty() is None
 
 
@@ -167,12 +167,12 @@ async def test_a_sidecar_sets_the_cited_title_and_url_and_its_change_updates_the
     (folder / "a.txt.meta.toml").write_text('title = "海洋创新券管理办法"\nurl = "https://example.gov.cn/a"\n',
                                             encoding="utf-8")
     first = await hash_kb.ingest([folder])
-    (doc,) = await hash_kb.store.kb_list_documents()
-    (chunk,) = await hash_kb.store.kb_all_chunks()
+    (doc,) = await hash_kb.store.kb.list_documents()
+    (chunk,) = await hash_kb.store.kb.all_chunks()
     assert first.added == 1 and doc.title == "海洋创新券管理办法" and chunk.source == "https://example.gov.cn/a"
     (folder / "a.txt.meta.toml").write_text('title = "海洋创新券实施细则"\n', encoding="utf-8")
     second = await hash_kb.ingest([folder])
-    assert second.updated == 1 and (await hash_kb.store.kb_list_documents())[0].title == "海洋创新券实施细则"
+    assert second.updated == 1 and (await hash_kb.store.kb.list_documents())[0].title == "海洋创新券实施细则"
     (folder / "a.txt.meta.toml").write_text('title = "unterminated\n', encoding="utf-8")
     third = await hash_kb.ingest([folder])
     assert third.failed == 1 and "metadata" in third.failures[0][1]

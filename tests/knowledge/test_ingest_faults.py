@@ -52,7 +52,7 @@ async def endpoint_kb(kb_settings, kb_store: Store, flaky: FlakyOpenAI):
 
 async def assert_consistent(kb: KnowledgeBase) -> None:
     """Every chunk the registry serves has its vector in Chroma."""
-    ids = [c.id for c in await kb.store.kb_all_chunks()]
+    ids = [c.id for c in await kb.store.kb.all_chunks()]
     assert await asyncio.to_thread(kb.vectors.existing, ids) == set(ids)
 
 
@@ -71,9 +71,9 @@ async def test_an_endpoint_failing_mid_ingest_fails_only_the_document_it_hit(
     ((path, reason),) = report.failures
     assert Path(path).name == "c.txt" and reason.startswith("not indexed: embedding endpoint failed")
     assert "503" in reason and "after 2 attempts" in reason
-    failed = await endpoint_kb.store.kb_get_document(doc_id_for("policies/c.txt"))
+    failed = await endpoint_kb.store.kb.get_document(doc_id_for("policies/c.txt"))
     assert failed.status == "failed" and failed.error == reason
-    assert await endpoint_kb.store.kb_chunk_ids(failed.id) == []
+    assert await endpoint_kb.store.kb.chunk_ids(failed.id) == []
     await assert_consistent(endpoint_kb)
     await assert_searchable(endpoint_kb, "abde")
     assert all(FACTS["c"] not in p.text for p in await endpoint_kb.search(FACTS["c"]))
@@ -102,7 +102,7 @@ async def test_an_endpoint_that_stays_down_stops_the_ingest_after_three_document
     assert report.failed == 5 and report.added == 0
     assert all(r.startswith("not indexed: embedding endpoint failed") for r in reasons[:3])
     assert all(r.startswith("not attempted:") and "run the ingest again" in r for r in reasons[3:])
-    assert await endpoint_kb.store.kb_all_chunks() == []
+    assert await endpoint_kb.store.kb.all_chunks() == []
     assert len([r for r in flaky.requests if r.path.endswith("/embeddings")]) == 1 + 6  # probe + 3 x 2 attempts
     again = await endpoint_kb.ingest([docs])
     assert (again.added, again.failed) == (5, 0)
@@ -117,7 +117,7 @@ async def test_a_document_whose_update_fails_to_embed_keeps_serving_its_previous
     flaky.fail_next(2, "500")
     report = await endpoint_kb.ingest([docs])
     assert (report.failed, report.unchanged) == (1, 4)
-    assert (await endpoint_kb.store.kb_get_document(doc_id_for("policies/b.txt"))).status == "failed"
+    assert (await endpoint_kb.store.kb.get_document(doc_id_for("policies/b.txt"))).status == "failed"
     assert "3000元" in (await endpoint_kb.search("人才公寓补贴"))[0].text
     await assert_consistent(endpoint_kb)
     again = await endpoint_kb.ingest([docs])
@@ -140,7 +140,7 @@ async def test_an_ingest_while_the_chroma_server_is_down_writes_nothing_and_resu
         chroma_process.kill()
         report = await kb.ingest([docs])
         assert report.failed == 5 and "Chroma at http://127.0.0.1" in report.failures[0][1]
-        assert await store.kb_all_chunks() == [] and fake.embedded == []
+        assert await store.kb.all_chunks() == [] and fake.embedded == []
         await asyncio.to_thread(chroma_process.start)
         again = await kb.ingest([docs])
         assert (again.added, again.failed) == (5, 0)

@@ -70,7 +70,7 @@ async def test_an_upload_over_the_parse_limit_is_refused_and_nothing_of_it_is_st
         report = await kb.ingest_bytes("bomb.pdf", pdf_stream_bomb())
         assert report.failed == 1 and "took longer than 1 s to parse" in report.failures[0][1]
         assert not (settings.data_dir / "uploads" / "bomb.pdf").exists()
-        assert await kb_store.kb_all_chunks() == []
-        assert [d.status for d in await kb_store.kb_list_documents()] == ["failed"]
+        assert await kb_store.kb.all_chunks() == []
+        assert [d.status for d in await kb_store.kb.list_documents()] == ["failed"]
     finally:
         await kb.close()

@@ -61,7 +61,7 @@ def _cited(answer) -> set[str]:
 
 async def test_identity_is_read_from_each_document(library: KnowledgeBase) -> None:
     """Title, issuer, region and effective date come from the text, not the file name."""
-    docs = {d.source.rsplit("/", 1)[-1]: d.effective_identity for d in await library.store.kb_list_documents()}
+    docs = {d.source.rsplit("/", 1)[-1]: d.effective_identity for d in await library.store.kb.list_documents()}
     assert docs["qd.txt"]["title"] == "青岛市科技成果转化促进条例"
     assert docs["qd.txt"]["issuer"] == "青岛市人民代表大会常务委员会"
     assert (docs["qd.txt"]["region"], docs["nb.txt"]["region"], docs["sd.txt"]["region"]) == ("青岛市", "宁波市", "山东省")

@@ -121,7 +121,7 @@ async def test_generation_change_made_through_the_store_is_picked_up(hash_kb: Kn
     doc = DocumentRecord(id="ext", title="外部", source="ext/x.txt", sha256="0", chunk_count=1)
     chunk = ChunkRecord(id="ext-1", doc_id="ext", position=0, title="外部", section="", source="ext/x.txt",
                         text="量子通信产业园已投入运营。")
-    await hash_kb.store.kb_replace_document(doc, [chunk])
+    await hash_kb.store.kb.replace_document(doc, [chunk])
     await hash_kb.retriever.refresh(force=True)
     assert [p.chunk_id for p in await hash_kb.search_lexical("量子通信")] == ["ext-1"]
 

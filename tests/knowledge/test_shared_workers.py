@@ -123,10 +123,10 @@ async def test_a_document_removed_by_either_process_leaves_both_indexes_of_both(
     kb, worker = shared
     await worker.call(op="ingest", path=str(docs))
     await _until(lambda: _seen(kb, TUNNEL))
-    tunnel_ids = await kb.store.kb_chunk_ids(doc_id_for("shared-docs/tunnel.txt"))
+    tunnel_ids = await kb.store.kb.chunk_ids(doc_id_for("shared-docs/tunnel.txt"))
     assert await kb.remove_document(doc_id_for("shared-docs/tunnel.txt"))
     assert await _until(lambda: _gone(worker, TUNNEL)) < SEEN_WITHIN
     assert kb.vectors.existing(tunnel_ids) == set()
     assert (await worker.call(op="remove", doc_id=doc_id_for("shared-docs/quantum.txt")))["removed"]
     assert await _until(lambda: _gone(kb, QUANTUM)) < SEEN_WITHIN
-    assert await kb.store.kb_all_chunks() == [] and kb.vectors.count() == 0
+    assert await kb.store.kb.all_chunks() == [] and kb.vectors.count() == 0

@@ -86,28 +86,28 @@ async def test_an_event_key_is_seen_once(store: Store):
 async def test_replacing_a_document_swaps_its_chunks_and_bumps_the_generation(store: Store):
     doc = DocumentRecord(id="d1", title="T", source="a.txt", sha256="x", chunk_count=2)
     chunks = [ChunkRecord(f"c{i}", "d1", i, "T", "一、", "a.txt", f"text {i}") for i in range(2)]
-    g1 = await store.kb_replace_document(doc, chunks)
-    g2 = await store.kb_replace_document(doc, chunks[:1])
-    assert g2 == g1 + 1 == await store.kb_generation()
-    assert await store.kb_chunk_ids("d1") == ["c0"]
-    assert [c.text for c in await store.kb_get_chunks(["c0", "missing"])] == ["text 0"]
+    g1 = await store.kb.replace_document(doc, chunks)
+    g2 = await store.kb.replace_document(doc, chunks[:1])
+    assert g2 == g1 + 1 == await store.kb.generation()
+    assert await store.kb.chunk_ids("d1") == ["c0"]
+    assert [c.text for c in await store.kb.get_chunks(["c0", "missing"])] == ["text 0"]
 
 
 async def test_deleting_a_document_removes_its_chunks(store: Store):
     doc = DocumentRecord(id="d1", title="T", source="a.txt", sha256="x")
-    await store.kb_replace_document(doc, [ChunkRecord("c0", "d1", 0, "T", "", "a.txt", "t")])
-    assert await store.kb_delete_document("d1") == ["c0"]
-    assert await store.kb_all_chunks() == [] and await store.kb_list_documents() == []
+    await store.kb.replace_document(doc, [ChunkRecord("c0", "d1", 0, "T", "", "a.txt", "t")])
+    assert await store.kb.delete_document("d1") == ["c0"]
+    assert await store.kb.all_chunks() == [] and await store.kb.list_documents() == []
 
 
 async def test_a_failed_document_keeps_its_previous_chunks(store: Store):
     doc = DocumentRecord(id="d1", title="T", source="a.txt", sha256="x")
-    await store.kb_replace_document(doc, [ChunkRecord("c0", "d1", 0, "T", "", "a.txt", "t")])
-    await store.kb_mark_failed(DocumentRecord(id="d1", title="T", source="a.txt", sha256="y",
+    await store.kb.replace_document(doc, [ChunkRecord("c0", "d1", 0, "T", "", "a.txt", "t")])
+    await store.kb.mark_failed(DocumentRecord(id="d1", title="T", source="a.txt", sha256="y",
                                               status="failed", error="broken pdf"))
-    (rec,) = await store.kb_list_documents()
+    (rec,) = await store.kb.list_documents()
     assert (rec.status, rec.error, rec.sha256) == ("failed", "broken pdf", "x")
-    assert await store.kb_chunk_ids("d1") == ["c0"]
+    assert await store.kb.chunk_ids("d1") == ["c0"]
 
 
 async def test_opening_twice_runs_migrations_idempotently(tmp_path):
@@ -152,7 +152,7 @@ async def test_the_gap_states_migration_goes_down_to_0012_and_up_again(store: St
 async def test_a_documents_chunks_are_paged_in_reading_order_with_the_total(store: Store):
     doc = DocumentRecord(id="d9", title="T", source="a.txt", sha256="x")
     chunks = [ChunkRecord(f"c{n}", "d9", n, "T", "一 > 二", "a.txt", f"第{n}段") for n in (3, 0, 2, 1, 4)]
-    await store.kb_replace_document(doc, chunks)
-    page, total = await store.kb_chunks_page("d9", offset=1, limit=3)
+    await store.kb.replace_document(doc, chunks)
+    page, total = await store.kb.chunks_page("d9", offset=1, limit=3)
     assert total == 5 and [c.position for c in page] == [1, 2, 3]
-    assert await store.kb_chunks_page("other", 0, 10) == ([], 0)
+    assert await store.kb.chunks_page("other", 0, 10) == ([], 0)
