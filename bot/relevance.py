@@ -130,7 +130,9 @@ def judge(question: str, passages: Sequence[Passage], min_score: float,
     top = max(p.score for p in passages)
     if detect_lang(question) == "en":
         question = expanded or question
-    cov, missing = best_document_coverage(question, passages[:3], known, rarity)
+    # every passage the answer would quote counts (the caller passes the top k): the one that answers may
+    # rank fourth behind passages that share only the topic
+    cov, missing = best_document_coverage(question, passages, known, rarity)
     missing += quoted_unknown(question, known)
     semantic = max(p.semantic for p in passages)
     if missing:

@@ -1,4 +1,6 @@
 """Language detection, sentence splitting, query terms and personal-data masking."""
+from dataclasses import replace
+
 from bot.privacy import mask
 from bot.relevance import judge
 from bot.text import detect_lang, query_terms, split_sentences
@@ -64,6 +66,13 @@ def test_a_question_whose_words_are_in_the_passages_is_relevant():
 
 def test_a_low_retriever_score_is_not_relevant_even_with_overlapping_words():
     assert not judge("概念验证平台", [_p("概念验证平台", score=0.2)], 0.5).relevant
+
+
+def test_the_passage_that_answers_counts_even_when_it_ranks_below_three_that_share_only_the_topic():
+    topic = [replace(_p(f"青岛积极探索推进科技成果转化，第{i}项举措。"), semantic=0.8) for i in range(3)]
+    answer = replace(_p("成立市级科技成果转化专项投资基金，引导金融资本投早投小。", score=0.5), semantic=0.5)
+    assert judge("为了支持成果转化，青岛打算设立什么基金？", [*topic, answer], 0.3).relevant
+    assert not judge("为了支持成果转化，青岛打算设立什么基金？", topic, 0.3).relevant
 
 
 def test_english_questions_are_judged_on_their_glossary_translation():
