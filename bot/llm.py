@@ -6,8 +6,10 @@ Every failure becomes `LLMError`, so callers fall back to extractive answers.
 """
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -81,15 +83,63 @@ async def complete(llm: Runnable[Any, Any], messages: list[BaseMessage]) -> str:
 
 
 async def stream(llm: Runnable[Any, Any], messages: list[BaseMessage]) -> AsyncIterator[str]:
+    direct = _sdk_stream(llm)
     try:
-        async for chunk in llm.astream(messages):
-            piece = _content(chunk)
+        pieces = direct(messages) if direct is not None else _langchain_stream(llm, messages)
+        async for piece in pieces:
             if piece:
                 yield piece
     except LLMError:
         raise
     except Exception as exc:
         raise LLMError(f"{exc.__class__.__name__}: {str(exc)[:200]}") from exc
+
+
+async def _langchain_stream(llm: Runnable[Any, Any], messages: list[BaseMessage]) -> AsyncIterator[str]:
+    async for chunk in llm.astream(messages):
+        yield _content(chunk)
+
+
+def _sdk_stream(llm: Runnable[Any, Any]) -> Callable[[list[BaseMessage]], AsyncIterator[str]] | None:
+    """For a plain `ChatOpenAI` (what `make_chat_model` makes): its own OpenAI SDK client, asked with the
+    request langchain would send (model, temperature, stream options), so the same timeout, retries and
+    errors apply, without langchain's per-token chunk objects, callbacks and a task per chunk for its
+    chunk timeout (here one deadline, moved on at each chunk). Anything else (a RunnableLambda, a bound or
+    configured model, headers or structured output asked for, callbacks attached): None, langchain streams."""
+    try:
+        from langchain_openai import ChatOpenAI
+    except ImportError:  # pragma: no cover - langchain_openai is a dependency
+        return None
+    if (type(llm) is not ChatOpenAI or llm.callbacks or llm.include_response_headers or llm._uses_gateway
+            or "response_format" in llm.model_kwargs or llm.async_client is None):
+        return None
+    model: Any = llm
+    return functools.partial(_openai_pieces, model)
+
+
+async def _openai_pieces(llm: Any, messages: list[BaseMessage]) -> AsyncIterator[str]:
+    options = {"stream_options": {"include_usage": True}} if llm._should_stream_usage() else {}
+    payload = llm._get_request_payload(messages, stream=True, **options)
+    limit = llm.stream_chunk_timeout if llm.stream_chunk_timeout and llm.stream_chunk_timeout > 0 else None
+    loop = asyncio.get_running_loop()
+    response = await llm.async_client.create(**payload)
+    # langchain's stream_chunk_timeout: a bound on each wait for the next chunk (not on the request, not on
+    # the consumer), as one deadline armed around each wait instead of a task per chunk
+    async with response, asyncio.timeout(None) as deadline:
+        chunks, received = aiter(response), 0
+        while True:
+            if limit is not None:
+                deadline.reschedule(loop.time() + limit)
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                if not received:  # as langchain: an empty stream (e.g. a body that is not SSE) is an error
+                    raise ValueError("No generation chunks were returned") from None
+                return
+            deadline.reschedule(None)
+            received += 1
+            if chunk.choices and chunk.choices[0].delta.content:
+                yield chunk.choices[0].delta.content
 
 
 def history_text(history: Sequence[Turn]) -> str:
