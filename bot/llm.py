@@ -14,6 +14,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
+from openai import AsyncStream
 
 import prompts
 from bot.errors import LLMError
@@ -111,7 +112,7 @@ def _sdk_stream(llm: Runnable[Any, Any]) -> Callable[[list[BaseMessage]], AsyncI
     except ImportError:  # pragma: no cover - langchain_openai is a dependency
         return None
     if (type(llm) is not ChatOpenAI or llm.callbacks or llm.include_response_headers or llm._uses_gateway
-            or "response_format" in llm.model_kwargs or llm.async_client is None):
+            or "response_format" in llm.model_kwargs or llm.root_async_client is None):
         return None
     model: Any = llm
     return functools.partial(_openai_pieces, model)
@@ -122,7 +123,11 @@ async def _openai_pieces(llm: Any, messages: list[BaseMessage]) -> AsyncIterator
     payload = llm._get_request_payload(messages, stream=True, **options)
     limit = llm.stream_chunk_timeout if llm.stream_chunk_timeout and llm.stream_chunk_timeout > 0 else None
     loop = asyncio.get_running_loop()
-    response = await llm.async_client.create(**payload)
+    # the client's own `post`, as `chat.completions.create` makes it, minus the per-request walk of the
+    # body against the SDK's typed parameters (langchain's payload is plain JSON already) and the typed
+    # object per chunk (each chunk stays the JSON dict it arrived as); errors, retries, timeout unchanged
+    response = await llm.root_async_client.post("/chat/completions", body=payload, cast_to=object, stream=True,
+                                                stream_cls=AsyncStream[object], options=_create_options())
     # langchain's stream_chunk_timeout: a bound on each wait for the next chunk (not on the request, not on
     # the consumer), as one deadline armed around each wait instead of a task per chunk
     async with response, asyncio.timeout(None) as deadline:
@@ -138,8 +143,25 @@ async def _openai_pieces(llm: Any, messages: list[BaseMessage]) -> AsyncIterator
                 return
             deadline.reschedule(None)
             received += 1
-            if chunk.choices and chunk.choices[0].delta.content:
-                yield chunk.choices[0].delta.content
+            content = _delta_content(chunk)
+            if content:
+                yield content
+
+
+@functools.cache
+def _create_options() -> Any:
+    """The request options `chat.completions.create` passes (the bearer key only, where the SDK has
+    per-request security options; older SDKs have none)."""
+    from openai._types import RequestOptions
+    return {"security": {"bearer_auth": True}} if "security" in RequestOptions.__annotations__ else {}
+
+
+def _delta_content(chunk: Any) -> str | None:
+    """The text a streamed chat-completion chunk (a JSON dict) adds; None for a usage or empty chunk."""
+    choices = chunk.get("choices") if isinstance(chunk, dict) else None
+    delta = choices[0].get("delta") if choices and isinstance(choices[0], dict) else None
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content if isinstance(content, str) else None
 
 
 def history_text(history: Sequence[Turn]) -> str:
