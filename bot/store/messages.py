@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, Update, case, cast, func, literal, select, update
+from sqlalchemy import JSON, String, Text, Update, case, cast, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,7 +22,7 @@ from sqlalchemy.sql import ColumnElement
 from bot.store import mappers
 from bot.store.models import ConversationRow, MessageRow, TicketRow
 from bot.store.tickets import OPEN_STATES
-from bot.types import Role, Turn, utcnow
+from bot.types import IncomingMessage, Role, Turn, utcnow
 
 C = ConversationRow.__table__
 M = MessageRow.__table__
@@ -35,6 +35,13 @@ conversation = mappers.conversation  # Core rows carry the same attributes as th
 
 async def find_conversation(conn: AsyncConnection, channel: str, chat_id: str) -> Row | None:
     return (await conn.execute(select(C).where(C.c.channel == channel, C.c.chat_id == chat_id))).first()
+
+
+async def create_conversation(conn: AsyncConnection, msg: IncomingMessage) -> Row[Any]:
+    """A new conversation for this chat (the unique (channel, chat_id) refuses a second one): its row."""
+    stmt = insert(C).values(channel=msg.channel, chat_id=msg.chat_id, user_id=msg.user_id,
+                            user_name=msg.user_name, lang=msg.lang).returning(*C.c)
+    return (await conn.execute(stmt)).one()
 
 
 async def touch(conn: AsyncConnection, conversation_id: int, *returning: ColumnElement[Any]) -> Row[Any] | None:

@@ -50,9 +50,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-_conversation = mappers.conversation
-
-
 _message = mappers.message
 
 
@@ -125,27 +122,19 @@ class Store:
         """The conversation of this chat, created on first contact (safe under races)."""
         async with self.engine.connect() as conn:
             row = await messages.find_conversation(conn, msg.channel, msg.chat_id)
-        if row is not None:
-            return messages.conversation(row)
-        async with self._session() as s:
-            return _conversation(await self._create_conversation(s, msg))
+        if row is None:
+            try:
+                async with self.engine.begin() as conn:
+                    row = await messages.create_conversation(conn, msg)
+            except IntegrityError:  # created meanwhile (another message of the chat, another worker)
+                async with self.engine.connect() as conn:
+                    row = await messages.find_conversation(conn, msg.channel, msg.chat_id)
+                assert row is not None
+        return messages.conversation(row)
 
     async def _find_conversation(self, s: AsyncSession, channel: str, chat_id: str) -> ConversationRow | None:
         stmt = select(ConversationRow).where(ConversationRow.channel == channel, ConversationRow.chat_id == chat_id)
         return (await s.scalars(stmt)).first()
-
-    async def _create_conversation(self, s: AsyncSession, msg: IncomingMessage) -> ConversationRow:
-        row = ConversationRow(channel=msg.channel, chat_id=msg.chat_id, user_id=msg.user_id,
-                              user_name=msg.user_name, lang=msg.lang)
-        s.add(row)
-        try:
-            await s.commit()
-            return row
-        except IntegrityError:
-            await s.rollback()
-            found = await self._find_conversation(s, msg.channel, msg.chat_id)
-            assert found is not None
-            return found
 
     @_translated
     async def get_conversation(self, conversation_id: int) -> Conversation | None:
