@@ -121,13 +121,6 @@ async def recent_turns(conn: AsyncConnection, conversation_id: int, limit: int) 
             for r in reversed(rows)]
 
 
-async def pending_before(conn: AsyncConnection, conversation_id: int, message_id: int, since: datetime) -> bool:
-    stmt = select(M.c.id).where(
-        M.c.conversation_id == conversation_id, M.c.role == Role.USER.value, M.c.id < message_id,
-        M.c.status == "received", M.c.created_at > since).limit(1)
-    return (await conn.execute(stmt)).first() is not None
-
-
 def _claim(message_id: int, from_statuses: tuple[str, ...], to: str, claimed_before: datetime | None) -> Update:
     stmt = update(M).where(M.c.id == message_id, M.c.status.in_(from_statuses))
     if claimed_before is not None:

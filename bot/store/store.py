@@ -353,14 +353,6 @@ class Store:
             return mappers.changed(res) or 0
 
     @_translated
-    async def pending_before(self, conversation_id: int, message_id: int, window: float = 300.0) -> bool:
-        """Is an earlier user message of this conversation (from the last `window` seconds) still
-        waiting to be processed?"""
-        async with self.engine.connect() as conn:
-            return await messages.pending_before(conn, conversation_id, message_id,
-                                                 utcnow() - timedelta(seconds=window))
-
-    @_translated
     async def claim_for_answer(self, message_id: int, conversation: Conversation, user_id: str) -> Claimed:
         """`claim_message` from "received" to "processing", reading in the same statement what the
         answer needs to know first: the conversation's unresolved ticket state and whether the user
