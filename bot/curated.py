@@ -127,13 +127,21 @@ class CuratedAnswers:
         model = getattr(embedder, "model_id", "")
         self.threshold = threshold if threshold is not None else THRESHOLDS.get(model, DEFAULT_THRESHOLD)
         self._active: tuple[float, int, list[CuratedRecord]] | None = None  # (read at, version, records)
+        self._reading = asyncio.Lock()  # one read when the list expires, however many messages wait for it
+
+    def _stale(self) -> bool:
+        return (self._active is None or self._active[1] != self.store.console.curated_version
+                or time.monotonic() - self._active[0] > LIST_TTL)
 
     async def active(self) -> list[CuratedRecord]:
         """The active curated answers: read at most every LIST_TTL seconds, and at once after a change
         made in this process."""
-        version, now = self.store.console.curated_version, time.monotonic()
-        if self._active is None or self._active[1] != version or now - self._active[0] > LIST_TTL:
-            self._active = (now, version, await self.store.console.curated_list("active"))
+        if self._stale():
+            async with self._reading:
+                if self._stale():
+                    version, now = self.store.console.curated_version, time.monotonic()
+                    self._active = (now, version, await self.store.console.curated_list("active"))
+        assert self._active is not None
         return self._active[2]
 
     async def match(self, question: str) -> CuratedMatch | None:

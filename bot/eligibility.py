@@ -56,11 +56,13 @@ class EligibilityDesk:
         self.engine, self.clock, self.llm = engine, clock, llm
         self.store, self.settings = engine.store, engine.settings
 
-    async def handle(self, conv: Conversation, msg: IncomingMessage, lang: str) -> Reply | None:
+    async def handle(self, conv: Conversation, msg: IncomingMessage, lang: str,
+                     has_profile: bool | None = None) -> Reply | None:
+        """``has_profile``: whether the user has a profile, when the caller knows (False: it is not read)."""
         text, user = msg.text.strip(), msg.user_id or conv.user_id
         if DELETE.match(text):
             return self._reply(await self._delete(conv, user, lang))
-        profile = await self.store.eligibility.profile(conv.channel, user)
+        profile = None if has_profile is False else await self.store.eligibility.profile(conv.channel, user)
         if SHOW.match(text):
             return self._reply(say(lang, "show_profile", profile=profile_text(profile.data if profile else {}, lang)))
         flow = profile.flow if profile else {}
@@ -71,7 +73,7 @@ class EligibilityDesk:
             return await self._next(conv, user, profile.data, [], lang)
         if flow.get("step") == "consent":
             return await self._consent(conv, user, text, lang)
-        if flow.get("step") == "asking":
+        if flow.get("step") == "asking" and profile is not None:  # (a flow is a profile's)
             return await self._answer(conv, user, profile.data, flow, text, lang)
         return None
 

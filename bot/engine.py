@@ -109,26 +109,27 @@ class Engine:
         try:
             conv = await self.store.conversation_for(msg)
             limit = self.settings.rate_limit_per_minute
-            # stored first; the per-user count (shared by all workers) comes from the same transaction
-            message_id, recent = await self.store.record_and_count(conv, msg, 60.0 if limit > 0 else None)
-            if message_id is None:
+            # stored first; the per-user count (shared by all workers) and whether an earlier message still
+            # waits come from the same transaction
+            inbound = await self.store.record_inbound(conv, msg, 60.0 if limit > 0 else None)
+            if inbound.message_id is None:
                 outcome = Outcome(OutcomeStatus.DUPLICATE, conv.id)
             else:
-                ex = _exchange(conv, msg, message_id, responder)
-                if limit > 0 and recent > limit:
+                ex = _exchange(conv, msg, inbound.message_id, responder)
+                if limit > 0 and inbound.recent > limit:
                     await self._limited(ex)
                 else:
-                    await self._queued(ex)
+                    await self._queued(ex, inbound.earlier_waiting)
                 outcome = ex.outcome
         finally:
             self._leave()
         self._log(msg, outcome, t0)
         return outcome
 
-    async def _queued(self, ex: Exchange) -> None:
+    async def _queued(self, ex: Exchange, earlier_waiting: bool) -> None:
         """Answer in arrival order per conversation, across workers; tell a user who sends while
-        an earlier message is still being answered to wait."""
-        if self._lock(ex.conv.id).locked() or await self.store.pending_before(ex.conv.id, ex.message_id):
+        an earlier message is still being answered (here, or waiting when this one was stored) to wait."""
+        if self._lock(ex.conv.id).locked() or earlier_waiting:
             await self.outbox.deliver(ex.conv, Reply(prompts.text(ex.lang, "busy"), role=Role.SYSTEM),
                                       reply_to_id=ex.message_id, ex=_aside(ex), aside=True)
         await self._locked(ex)
@@ -138,7 +139,9 @@ class Engine:
         They are looked at only once the claim is ours, so no two paths send them."""
         async with self._lock(ex.conv.id), self._slots, self.store.locks.lease(
                 f"conversation:{ex.conv.id}", self.settings.conversation_lease_seconds):
-            if not await self.store.claim_message(ex.message_id):  # another worker answered it
+            claim = await self.store.claim_for_answer(ex.message_id, ex.conv, ex.msg.user_id or ex.conv.user_id)
+            ex.ticket_state, ex.has_profile = claim.ticket_state, claim.has_profile
+            if not claim.claimed:  # another worker answered it
                 ex.outcome.status = OutcomeStatus.DUPLICATE
             elif recovering and (replies := [r for r in await self.store.replies_to(ex.message_id)
                                              if not r.meta.get("aside")]):
@@ -155,9 +158,11 @@ class Engine:
 
     async def _process(self, ex: Exchange) -> None:
         out = ex.outcome
+        ex.sent = []
         try:
             rejection = self._check_input(ex.msg)
-            ticket = None if rejection else await self.store.tickets.open_for(ex.conv.id)
+            # the claim read whether the conversation has an open ticket: it is fetched only when it has one
+            ticket = None if rejection or ex.ticket_state is None else await self.store.tickets.open_for(ex.conv.id)
             if rejection:
                 out.status = OutcomeStatus.REJECTED
                 await self._say(ex, Reply(prompts.text(ex.lang, rejection, limit=self.settings.max_message_chars),
@@ -166,7 +171,8 @@ class Engine:
                 out.status = OutcomeStatus.HANDOFF
                 if await self.desk.on_user_message(ex, ticket) == "answer":
                     await self._answer_while_waiting(ex, ticket.id, ticket.lang)
-            elif self.eligibility is not None and (done := await self.eligibility.handle(ex.conv, ex.msg, ex.lang)):
+            elif self.eligibility is not None and (done := await self.eligibility.handle(ex.conv, ex.msg, ex.lang,
+                                                                                          ex.has_profile)):
                 out.status = OutcomeStatus.PROFILE  # issue 17: profile answers and results, hidden in logs and exports
                 await self.outbox.deliver(ex.conv, done, ex=ex, author=self.eligibility.author)
             elif self.notices is not None and (said := await self.notices.command(ex.conv, ex.text, ex.lang)):
@@ -183,12 +189,18 @@ class Engine:
                 await self._handoff(ex)
             else:
                 await self._answer(ex)
-            await self.store.set_message_status(ex.message_id, MessageStatus.PROCESSED, outcome=out.status)
+            await self._finish(ex, MessageStatus.PROCESSED, {"outcome": str(out.status)})
         except Exception:
             log.exception("handle_failed", conversation=ex.conv.id)
             out.status = OutcomeStatus.ERROR
-            await self.store.set_message_status(ex.message_id, MessageStatus.FAILED)
+            await self._finish(ex, MessageStatus.FAILED, {})
             await self._say(ex, Reply(prompts.text(ex.lang, "error"), role=Role.SYSTEM))
+
+    async def _finish(self, ex: Exchange, status: MessageStatus, meta: dict[str, Any]) -> None:
+        """The message's status and its sent replies' in one statement; later replies are written as sent."""
+        await self.store.set_message_statuses([*((mid, MessageStatus.SENT, {}) for mid in ex.sent or ()),
+                                               (ex.message_id, status, meta)])
+        ex.sent = None
 
     def _check_input(self, msg: IncomingMessage) -> str | None:
         if msg.kind != "text":

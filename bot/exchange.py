@@ -33,6 +33,11 @@ class Exchange:
     outcome: Outcome
     responder: Responder | None = None
     command: str = ""  # the first word, lowercased, when the text starts with "/"
+    ticket_state: str | None = None  # the conversation's open ticket when the message was claimed (None: none)
+    has_profile: bool | None = None  # the user had a company profile when it was claimed (None: not known)
+    # replies sent for this message whose "sent" status is written with the message's own at the end of the
+    # exchange (one statement; None: each is written as it is sent)
+    sent: list[int] | None = None
 
     @property
     def text(self) -> str:

@@ -6,12 +6,15 @@ Every failure becomes `LLMError`, so callers fall back to extractive answers.
 """
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
+from openai import AsyncStream
 
 import prompts
 from bot.errors import LLMError
@@ -81,15 +84,84 @@ async def complete(llm: Runnable[Any, Any], messages: list[BaseMessage]) -> str:
 
 
 async def stream(llm: Runnable[Any, Any], messages: list[BaseMessage]) -> AsyncIterator[str]:
+    direct = _sdk_stream(llm)
     try:
-        async for chunk in llm.astream(messages):
-            piece = _content(chunk)
+        pieces = direct(messages) if direct is not None else _langchain_stream(llm, messages)
+        async for piece in pieces:
             if piece:
                 yield piece
     except LLMError:
         raise
     except Exception as exc:
         raise LLMError(f"{exc.__class__.__name__}: {str(exc)[:200]}") from exc
+
+
+async def _langchain_stream(llm: Runnable[Any, Any], messages: list[BaseMessage]) -> AsyncIterator[str]:
+    async for chunk in llm.astream(messages):
+        yield _content(chunk)
+
+
+def _sdk_stream(llm: Runnable[Any, Any]) -> Callable[[list[BaseMessage]], AsyncIterator[str]] | None:
+    """For a plain `ChatOpenAI` (what `make_chat_model` makes): its own OpenAI SDK client, asked with the
+    request langchain would send (model, temperature, stream options), so the same timeout, retries and
+    errors apply, without langchain's per-token chunk objects, callbacks and a task per chunk for its
+    chunk timeout (here one deadline, moved on at each chunk). Anything else (a RunnableLambda, a bound or
+    configured model, headers or structured output asked for, callbacks attached): None, langchain streams."""
+    try:
+        from langchain_openai import ChatOpenAI
+    except ImportError:  # pragma: no cover - langchain_openai is a dependency
+        return None
+    if (type(llm) is not ChatOpenAI or llm.callbacks or llm.include_response_headers or llm._uses_gateway
+            or "response_format" in llm.model_kwargs or llm.root_async_client is None):
+        return None
+    model: Any = llm
+    return functools.partial(_openai_pieces, model)
+
+
+async def _openai_pieces(llm: Any, messages: list[BaseMessage]) -> AsyncIterator[str]:
+    options = {"stream_options": {"include_usage": True}} if llm._should_stream_usage() else {}
+    payload = llm._get_request_payload(messages, stream=True, **options)
+    limit = llm.stream_chunk_timeout if llm.stream_chunk_timeout and llm.stream_chunk_timeout > 0 else None
+    loop = asyncio.get_running_loop()
+    # the client's own `post`, as `chat.completions.create` makes it, minus the per-request walk of the
+    # body against the SDK's typed parameters (langchain's payload is plain JSON already) and the typed
+    # object per chunk (each chunk stays the JSON dict it arrived as); errors, retries, timeout unchanged
+    response = await llm.root_async_client.post("/chat/completions", body=payload, cast_to=object, stream=True,
+                                                stream_cls=AsyncStream[object], options=_create_options())
+    # langchain's stream_chunk_timeout: a bound on each wait for the next chunk (not on the request, not on
+    # the consumer), as one deadline armed around each wait instead of a task per chunk
+    async with response, asyncio.timeout(None) as deadline:
+        chunks, received = aiter(response), 0
+        while True:
+            if limit is not None:
+                deadline.reschedule(loop.time() + limit)
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                if not received:  # as langchain: an empty stream (e.g. a body that is not SSE) is an error
+                    raise ValueError("No generation chunks were returned") from None
+                return
+            deadline.reschedule(None)
+            received += 1
+            content = _delta_content(chunk)
+            if content:
+                yield content
+
+
+@functools.cache
+def _create_options() -> Any:
+    """The request options `chat.completions.create` passes (the bearer key only, where the SDK has
+    per-request security options; older SDKs have none)."""
+    from openai._types import RequestOptions
+    return {"security": {"bearer_auth": True}} if "security" in RequestOptions.__annotations__ else {}
+
+
+def _delta_content(chunk: Any) -> str | None:
+    """The text a streamed chat-completion chunk (a JSON dict) adds; None for a usage or empty chunk."""
+    choices = chunk.get("choices") if isinstance(chunk, dict) else None
+    delta = choices[0].get("delta") if choices and isinstance(choices[0], dict) else None
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content if isinstance(content, str) else None
 
 
 def history_text(history: Sequence[Turn]) -> str:

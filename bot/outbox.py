@@ -45,16 +45,18 @@ class Outbox:
             meta["aside"] = True
         if reply.buttons:  # kept so a reloaded page shows them again
             meta["buttons"] = [{"label": b.label, "action": b.action} for b in reply.buttons]
-        mid = await self.store.record_reply(
+        checked = reply.role is Role.ASSISTANT  # never answer over a human: its ticket is read as it is stored
+        mid, ticket_state = await self.store.record_reply_and_ticket(
             conv.id, conv.channel, reply.role, reply.text, reply_to_id=ex.message_id if ex else reply_to_id,
             author=author, mode=answer.mode.value if answer else None, no_answer=bool(answer and answer.no_answer),
             handoff=handoff, top_score=meta.get("top_score"), latency_ms=meta.get("latency_ms"), meta=meta,
+            read_ticket=checked,
         )
         reply = Reply(reply.text, reply.citations, reply.buttons, reply.role, message_id=mid)
         if ex is not None:
             ex.outcome.replies.append(reply)
-        if reply.role is Role.ASSISTANT and await self.human_owns(conv, ex is not None and ex.outcome.while_waiting):
-            await self.store.set_message_status(mid, MessageStatus.SUPPRESSED)  # never answer over a human
+        if checked and _held(ticket_state, ex is not None and ex.outcome.while_waiting):
+            await self.store.set_message_status(mid, MessageStatus.SUPPRESSED)
             return reply
         channel = self.channels.get(conv.channel)
         if channel is None or conv.blocked:
@@ -65,7 +67,10 @@ class Outbox:
                 await responder.reply(reply)
             else:
                 await channel.send(conv.chat_id, reply)
-            await self.store.set_message_status(mid, MessageStatus.SENT)
+            if ex is not None and ex.sent is not None and not aside:
+                ex.sent.append(mid)  # written with the message's status when the exchange ends
+            else:
+                await self.store.set_message_status(mid, MessageStatus.SENT)
         except Exception as exc:
             log.warning("send_failed", channel=conv.channel, error=exc.__class__.__name__)
             await self.store.set_message_status(mid, MessageStatus.FAILED, error=str(exc)[:300])
@@ -86,8 +91,12 @@ class Outbox:
     async def human_owns(self, conv: Conversation, waiting_allowed: bool = False) -> bool:
         """A person holds the conversation (or it waits for one, unless `waiting_allowed`)."""
         ticket = await self.store.tickets.open_for(conv.id)
-        held = (TicketState.ACTIVE,) if waiting_allowed else SERVED_TICKET
-        return ticket is not None and ticket.state in held
+        return _held(ticket.state if ticket else None, waiting_allowed)
+
+
+def _held(ticket_state: str | None, waiting_allowed: bool) -> bool:
+    """Does an open ticket in this state keep the assistant silent (a waiting one too unless allowed)?"""
+    return ticket_state is not None and ticket_state in ((TicketState.ACTIVE,) if waiting_allowed else SERVED_TICKET)
 
 
 def answer_meta(answer: Answer) -> dict[str, Any]:

@@ -8,6 +8,7 @@ answerer needs only a decorator and an attribute.
 from __future__ import annotations
 
 from typing import Any, TypeVar, cast
+import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Callable
@@ -33,20 +34,30 @@ class PolicyDesk:
     def __init__(self, store: Store, clock: Clock):
         self.store, self.clock = store, clock
         self._cached: tuple[float, date, dict[str, Any], list[Any]] | None = None
+        self._reading = asyncio.Lock()  # one read when the snapshot expires, however many answers wait for it
 
     def forget(self) -> None:
         self._cached = None
 
+    def _fresh(self, today: date) -> tuple[dict[str, Any], list[Any]] | None:
+        cached = self._cached
+        if cached and cached[1] == today and time.monotonic() - cached[0] < TTL:
+            return cached[2], cached[3]
+        return None
+
     async def snapshot(self) -> tuple[dict[str, status.PolicyState], list[CalendarEntry]]:
         """(doc id -> state, visible calendar entries), re-read every `TTL` seconds or on a new day."""
         today = self.clock.today()
-        if self._cached and self._cached[1] == today and time.monotonic() - self._cached[0] < TTL:
-            return self._cached[2], self._cached[3]
-        docs = await self.store.calendar.policies()
-        states = status.states(docs, today)
-        entries = await self.store.calendar.entries()
-        self._cached = (time.monotonic(), today, states, entries)
-        return states, entries
+        if (found := self._fresh(today)) is not None:
+            return found
+        async with self._reading:
+            if (found := self._fresh(today)) is not None:
+                return found
+            docs = await self.store.calendar.policies()
+            states = status.states(docs, today)
+            entries = await self.store.calendar.entries()
+            self._cached = (time.monotonic(), today, states, entries)
+            return states, entries
 
     async def by_title(self) -> dict[str, status.PolicyState]:
         states, _ = await self.snapshot()

@@ -48,6 +48,7 @@ RRF_K = 60
 TITLE_MIN = 4  # characters of a document title (without its place) that a query must contain to name it
 NAMED_FIRST = 3  # chunks of a named document put first
 REFRESH_SECONDS = 1.0
+INLINE_LEXICAL_CHUNKS = 20_000  # up to this many chunks BM25 runs on the event loop (see `_lexical`)
 DENSE_FAILURES = (IndexUnavailableError, EmbeddingError)
 
 
@@ -175,6 +176,10 @@ class HybridRetriever:
         return await asyncio.to_thread(run)
 
     async def _lexical(self, query: str, n: int) -> list[tuple[str, float]]:
+        """BM25 on the event loop for a small index (well under a millisecond: less than the trip to a
+        worker thread and back costs), in a worker thread for a large one."""
+        if len(self.lexical.ids) <= INLINE_LEXICAL_CHUNKS:
+            return self.lexical.search(query, n)
         return await asyncio.to_thread(self.lexical.search, query, n)
 
     async def _dense_or_nothing(self, query: str, n: int) -> tuple[list[float] | None, list[tuple[str, float]]]:
@@ -200,6 +205,7 @@ class HybridRetriever:
         n, k = max(self.candidates, k or 0), k or self.top_k
         dense_side = asyncio.ensure_future(self._dense_or_nothing(query, n))
         try:
+            await asyncio.sleep(0)  # the dense search starts in its thread before BM25 runs (maybe on the loop)
             lexical = await self._lexical(query, n)
         except BaseException:
             dense_side.cancel()

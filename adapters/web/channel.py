@@ -182,7 +182,7 @@ class WebChannel:
         chat = await self._chat_input(request)
         secret, issued = self._credential(request, chat.session_id, chat.lang or "zh")
         public = session.public_id(self._secret, secret)
-        with self.hub.open(public) as feed:
+        with self.hub.open(public, events=False) as feed:
             payload = await asyncio.shield(self._spawn(feed, translate.to_message(chat, public)))
         resp = _error("error_server", 500, chat.lang or "zh") if payload is None else web.json_response(payload)
         self._issue(resp, request, secret, issued)

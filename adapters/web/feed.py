@@ -36,10 +36,11 @@ class Event:
 class Feed:
     """What one request hears from the engine: answer-so-far deltas, replies, then the end."""
 
-    def __init__(self, session_id: str):
+    def __init__(self, session_id: str, events: bool = True):
         self.session_id = session_id
         self.replies: list[Reply] = []
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._events = events  # False: a JSON request, which reads `replies` once at the end and no events
 
     # the Responder port (bot.ports): the engine's replies to this request, its answer as it grows
     async def reply(self, reply: Reply) -> str | None:
@@ -47,17 +48,20 @@ class Feed:
         return None
 
     async def delta(self, text: str) -> None:
-        self._queue.put_nowait(Event("delta", {"text": text}))
+        if self._events:
+            self._queue.put_nowait(Event("delta", {"text": text}))
 
     async def typing(self) -> None:
         return None
 
     def push(self, reply: Reply) -> None:
         self.replies.append(reply)
-        self._queue.put_nowait(Event("reply", reply_json(reply)))
+        if self._events:
+            self._queue.put_nowait(Event("reply", reply_json(reply)))
 
     def end(self, name: str, data: dict[str, Any]) -> None:
-        self._queue.put_nowait(Event(name, data))
+        if self._events:
+            self._queue.put_nowait(Event(name, data))
 
     async def next(self) -> Event:
         return await self._queue.get()
@@ -74,8 +78,10 @@ class Hub:
             feed.push(reply)
 
     @contextmanager
-    def open(self, session_id: str) -> Iterator[Feed]:
-        feed = Feed(session_id)
+    def open(self, session_id: str, events: bool = True) -> Iterator[Feed]:
+        """A feed of the session while the block runs; ``events=False`` for a request that reads only the
+        replies at the end (no event is made for it)."""
+        feed = Feed(session_id, events)
         self._feeds.setdefault(session_id, set()).add(feed)
         try:
             yield feed

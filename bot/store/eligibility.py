@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql import ColumnElement
 
 from bot.states import OutcomeStatus
 from bot.store import mappers
@@ -112,6 +113,13 @@ class EligibilityStore:
             return row.id
 
     # ------------------------------------------------------------------ profiles
+
+    @staticmethod
+    def has_profile(channel: str, user_id: str) -> ColumnElement[Any]:
+        """Has this user a profile row? A scalar subquery (an id or NULL) for a hot-path statement to read."""
+        return (select(CompanyProfileRow.id).where(CompanyProfileRow.channel == channel,
+                                                   CompanyProfileRow.user_id == user_id)
+                .limit(1).scalar_subquery().label("profile_id"))
 
     async def profile(self, channel: str, user_id: str) -> Profile | None:
         async with self._session() as s:

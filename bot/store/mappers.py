@@ -42,7 +42,8 @@ def message(row: MessageRow) -> StoredMessage:
 _TICKET_FIELDS = [f.name for f in fields(TicketRecord)]
 
 
-def ticket(row: TicketRow) -> TicketRecord:
+def ticket(row: TicketRow | Row[Any]) -> TicketRecord:
+    """From the ORM row or a Core row of `tickets` (the same attributes)."""
     values = {name: getattr(row, name) for name in _TICKET_FIELDS}
     values["fields"] = dict(row.fields or {})
     values["meta"] = dict(row.meta or {})

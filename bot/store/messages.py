@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import json
 import typing
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Table, Text, Update, cast, func, literal, select, update
+from sqlalchemy import JSON, String, Table, Text, Update, case, cast, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
 
-from bot.states import MessageStatus
+from bot.states import OPEN_TICKET, MessageStatus
 from bot.store import mappers
-from bot.store.models import ConversationRow, MessageRow
-from bot.types import Role, Turn, utcnow
+from bot.store.models import ConversationRow, MessageRow, TicketRow
+from bot.types import IncomingMessage, Role, Turn, utcnow
 
 C = typing.cast(Table, ConversationRow.__table__)
 M = typing.cast(Table, MessageRow.__table__)
+T = typing.cast(Table, TicketRow.__table__)
 _SCALARS = (str, int, float, bool)
 
 
@@ -36,11 +38,38 @@ async def find_conversation(conn: AsyncConnection, channel: str, chat_id: str) -
     return (await conn.execute(select(C).where(C.c.channel == channel, C.c.chat_id == chat_id))).first()
 
 
-async def touch(conn: AsyncConnection, conversation_id: int) -> None:
+async def create_conversation(conn: AsyncConnection, msg: IncomingMessage) -> Row[Any]:
+    """A new conversation for this chat (the unique (channel, chat_id) refuses a second one): its row."""
+    stmt = insert(C).values(channel=msg.channel, chat_id=msg.chat_id, user_id=msg.user_id,
+                            user_name=msg.user_name, lang=msg.lang).returning(*C.c)
+    return (await conn.execute(stmt)).one()
+
+
+async def touch(conn: AsyncConnection, conversation_id: int, *returning: ColumnElement[Any]) -> Row[Any] | None:
     """Lock the conversation's row until commit (PostgreSQL): called before a message is inserted, so
     the messages of one conversation get their ids in commit order and a reader polling "after id N"
-    never sees N+1 committed while N is still to come (the web chat's cursor relies on it)."""
-    await conn.execute(update(C).where(C.c.id == conversation_id).values(updated_at=utcnow()))
+    never sees N+1 committed while N is still to come (the web chat's cursor relies on it).
+    ``returning``: scalar subqueries read in the same statement, under that lock (the row they give)."""
+    stmt = update(C).where(C.c.id == conversation_id).values(updated_at=utcnow())
+    if not returning:
+        await conn.execute(stmt)
+        return None
+    return (await conn.execute(stmt.returning(*returning))).first()
+
+
+def open_ticket_state(conversation_id: int) -> ColumnElement[Any]:
+    """The state of the conversation's unresolved ticket (intake, waiting, active), NULL when none: a
+    scalar subquery for `touch` or `claim` to read in their own statement."""
+    return (select(T.c.state).where(T.c.conversation_id == conversation_id, T.c.state.in_(OPEN_TICKET))
+            .order_by(T.c.id.desc()).limit(1).scalar_subquery().label("ticket_state"))
+
+
+def waiting_user_message(conversation_id: int, since: datetime) -> ColumnElement[Any]:
+    """Is a user message of the conversation (stored since `since`) still waiting to be processed? Read
+    by `touch` before a new message is inserted, so every one it sees is an earlier one."""
+    return (select(M.c.id).where(M.c.conversation_id == conversation_id, M.c.role == Role.USER.value,
+                                 M.c.status == MessageStatus.RECEIVED, M.c.created_at > since)
+            .limit(1).scalar_subquery().label("waiting_id"))
 
 
 async def insert_message(conn: AsyncConnection, **values: Any) -> int:
@@ -94,20 +123,33 @@ async def recent_turns(conn: AsyncConnection, conversation_id: int, limit: int) 
             for r in reversed(rows)]
 
 
-async def pending_before(conn: AsyncConnection, conversation_id: int, message_id: int, since: datetime) -> bool:
-    stmt = select(M.c.id).where(
-        M.c.conversation_id == conversation_id, M.c.role == Role.USER.value, M.c.id < message_id,
-        M.c.status == MessageStatus.RECEIVED, M.c.created_at > since).limit(1)
-    return (await conn.execute(stmt)).first() is not None
+def _claim(message_id: int, from_statuses: tuple[str, ...], to: str, claimed_before: datetime | None) -> Update:
+    stmt = update(M).where(M.c.id == message_id, M.c.status.in_(from_statuses))
+    if claimed_before is not None:
+        stmt = stmt.where(func.coalesce(M.c.claimed_at, M.c.created_at) < claimed_before)
+    values = {"status": to, "claimed_at": utcnow()} if to == MessageStatus.PROCESSING else {"status": to}
+    return stmt.values(**values)
 
 
 async def claim(conn: AsyncConnection, message_id: int, from_statuses: tuple[str, ...], to: str,
                 claimed_before: datetime | None = None) -> bool:
     """Compare-and-set the status; moving to "processing" stamps ``claimed_at``. With
     ``claimed_before``, only a message whose processing began before then (a dead worker's) is taken."""
-    stmt = update(M).where(M.c.id == message_id, M.c.status.in_(from_statuses))
-    if claimed_before is not None:
-        stmt = stmt.where(func.coalesce(M.c.claimed_at, M.c.created_at) < claimed_before)
-    values = {"status": to, "claimed_at": utcnow()} if to == MessageStatus.PROCESSING else {"status": to}
-    result = await conn.execute(stmt.values(**values))
-    return result.rowcount == 1
+    result = await conn.execute(_claim(message_id, from_statuses, to, claimed_before))
+    return mappers.changed(result) == 1
+
+
+async def claim_reading(conn: AsyncConnection, message_id: int, *reading: ColumnElement[Any]) -> Row[Any] | None:
+    """`claim` from "received" to "processing", reading scalar subqueries in the same statement: their
+    row when the message was claimed, None when it was not."""
+    return (await conn.execute(_claim(message_id, (MessageStatus.RECEIVED,), MessageStatus.PROCESSING, None).returning(*reading))).first()
+
+
+def set_statuses(items: Sequence[tuple[int, str, dict[str, Any]]], dialect: str) -> Update:
+    """One UPDATE for several messages: each its status, and its flat `meta` merged in (`merges_in_sql`)."""
+    status = case({mid: st for mid, st, _ in items}, value=M.c.id)
+    values: dict[str, Any] = {"status": status}
+    merged = [(M.c.id == mid, _merged(meta, dialect)) for mid, _, meta in items if meta]
+    if merged:
+        values["meta"] = case(*merged, else_=M.c.meta)
+    return update(M).where(M.c.id.in_([mid for mid, _, _ in items])).values(**values)

@@ -7,7 +7,7 @@ transaction. Database failures surface as `StorageError`.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -36,9 +36,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-_conversation = mappers.conversation
-
-
 _message = mappers.message
 
 
@@ -53,13 +50,30 @@ def _engine(url: str, pool_size: int, max_overflow: int) -> AsyncEngine:
                                pool_timeout=30)
 
 
+class Inbound(NamedTuple):
+    """What `Store.record_inbound` did: the new message's id (None: a redelivery), the user's messages
+    in the rate window, and whether an earlier message of the conversation is still waiting."""
+
+    message_id: int | None
+    recent: int
+    earlier_waiting: bool
+
+
+class Claimed(NamedTuple):
+    """What `Store.claim_for_answer` found: claimed here, the open ticket's state, a company profile."""
+
+    claimed: bool
+    ticket_state: str | None
+    has_profile: bool
+
+
 class Store:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
         self.dialect = engine.dialect.name
         self._session = async_sessionmaker(engine, expire_on_commit=False)
         self.kb = KbStore(engine, self._session)  # the knowledge-base registry: documents, chunks, generation
-        self.tickets = TicketStore(self._session)
+        self.tickets = TicketStore(self._session, engine)
         self.console = ConsoleStore(self._session)
         self.locks = Locks(engine)
         self.inbox = InboxStore(self._session, self.dialect)
@@ -95,27 +109,19 @@ class Store:
         """The conversation of this chat, created on first contact (safe under races)."""
         async with self.engine.connect() as conn:
             row = await messages.find_conversation(conn, msg.channel, msg.chat_id)
-        if row is not None:
-            return messages.conversation(row)
-        async with self._session() as s:
-            return _conversation(await self._create_conversation(s, msg))
+        if row is None:
+            try:
+                async with self.engine.begin() as conn:
+                    row = await messages.create_conversation(conn, msg)
+            except IntegrityError:  # created meanwhile (another message of the chat, another worker)
+                async with self.engine.connect() as conn:
+                    row = await messages.find_conversation(conn, msg.channel, msg.chat_id)
+                assert row is not None
+        return messages.conversation(row)
 
     async def _find_conversation(self, s: AsyncSession, channel: str, chat_id: str) -> ConversationRow | None:
         stmt = select(ConversationRow).where(ConversationRow.channel == channel, ConversationRow.chat_id == chat_id)
         return (await s.scalars(stmt)).first()
-
-    async def _create_conversation(self, s: AsyncSession, msg: IncomingMessage) -> ConversationRow:
-        row = ConversationRow(channel=msg.channel, chat_id=msg.chat_id, user_id=msg.user_id,
-                              user_name=msg.user_name, lang=msg.lang)
-        s.add(row)
-        try:
-            await s.commit()
-            return row
-        except IntegrityError:
-            await s.rollback()
-            found = await self._find_conversation(s, msg.channel, msg.chat_id)
-            assert found is not None
-            return found
 
     @translated
     async def get_conversation(self, conversation_id: int) -> Conversation | None:
@@ -152,19 +158,31 @@ class Store:
         """Store an inbound message before anything else; None when it was already stored (redelivery)."""
         return (await self.record_and_count(conversation, msg, None))[0]
 
-    @translated
     async def record_and_count(self, conversation: Conversation, msg: IncomingMessage,
                                window: float | None) -> tuple[int | None, int]:
         """Store an inbound message (None for a redelivery) and count this user's messages on this
-        channel in the last `window` seconds up to and including it, in one transaction. On
+        channel in the last `window` seconds up to and including it, in one transaction."""
+        inbound = await self.record_inbound(conversation, msg, window, pending_window=None)
+        return inbound.message_id, inbound.recent
+
+    @translated
+    async def record_inbound(self, conversation: Conversation, msg: IncomingMessage, window: float | None,
+                             pending_window: float | None = 300.0) -> Inbound:
+        """Store an inbound message (None for a redelivery), count this user's messages on this
+        channel in the last `window` seconds up to and including it, and tell whether an earlier user
+        message of the conversation (from the last `pending_window` seconds) is still waiting to be
+        processed: one transaction (the pending check rides on the conversation's row lock). On
         PostgreSQL a transaction-scoped advisory lock per user orders concurrent inserts across
         workers, so each message's count includes every earlier one; SQLite has one writer anyway."""
+        waiting = () if pending_window is None else (
+            messages.waiting_user_message(conversation.id, utcnow() - timedelta(seconds=pending_window)),)
         try:
             async with self.engine.begin() as conn:
                 if self.dialect == "postgresql" and window is not None:
                     key = f"user:{msg.channel}:{msg.user_id}"
                     await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(key)})
-                await messages.touch(conn, conversation.id)  # before the insert: ids in commit order
+                # before the insert: ids in commit order, and every waiting message it sees is an earlier one
+                touched = await messages.touch(conn, conversation.id, *waiting)
                 message_id = await messages.insert_message(
                     conn, conversation_id=conversation.id, channel=msg.channel,
                     channel_message_id=msg.channel_message_id, role=Role.USER.value, author=msg.user_id,
@@ -173,8 +191,8 @@ class Store:
                 count = 0 if window is None else await messages.count_recent(
                     conn, msg.channel, msg.user_id, utcnow() - timedelta(seconds=window), message_id)
         except IntegrityError:  # this platform id was stored before: a redelivery
-            return None, 0
-        return message_id, count
+            return Inbound(None, 0, False)
+        return Inbound(message_id, count, touched is not None and touched[0] is not None)
 
     @translated
     async def record_reply(self, conversation_id: int, channel: str, role: Role, text: str, *,
@@ -183,12 +201,29 @@ class Store:
                            top_score: float | None = None, latency_ms: int | None = None,
                            meta: dict[str, Any] | None = None) -> int:
         """Store an outbound message (assistant, manager or system) before it is sent."""
+        return (await self.record_reply_and_ticket(
+            conversation_id, channel, role, text, reply_to_id=reply_to_id, author=author, mode=mode,
+            no_answer=no_answer, handoff=handoff, top_score=top_score, latency_ms=latency_ms, meta=meta,
+            read_ticket=False))[0]
+
+    @translated
+    async def record_reply_and_ticket(self, conversation_id: int, channel: str, role: Role, text: str, *,
+                                      reply_to_id: int | None = None, author: str | None = None,
+                                      mode: str | None = None, no_answer: bool = False, handoff: bool = False,
+                                      top_score: float | None = None, latency_ms: int | None = None,
+                                      meta: dict[str, Any] | None = None,
+                                      read_ticket: bool = True) -> tuple[int, str | None]:
+        """`record_reply`, and the state of the conversation's unresolved ticket (None: none) read in the
+        same transaction, under the conversation's row lock (the outbox's "does a person own it" check)."""
         async with self.engine.begin() as conn:
-            await messages.touch(conn, conversation_id)  # before the insert: ids in commit order
-            return await messages.insert_message(
+            # before the insert: ids in commit order
+            touched = await messages.touch(conn, conversation_id,
+                                           *((messages.open_ticket_state(conversation_id),) if read_ticket else ()))
+            mid = await messages.insert_message(
                 conn, conversation_id=conversation_id, channel=channel, role=role.value, text=text,
                 reply_to_id=reply_to_id, author=author, mode=mode, no_answer=no_answer, handoff=handoff,
                 top_score=top_score, latency_ms=latency_ms, meta=meta or {}, status=MessageStatus.PENDING)
+        return mid, touched[0] if touched is not None else None
 
     @translated
     async def set_message_status(self, message_id: int, status: str, **meta: Any) -> None:
@@ -204,6 +239,19 @@ class Store:
             row.status = status
             if meta:
                 row.meta = {**(row.meta or {}), **meta}
+
+    @translated
+    async def set_message_statuses(self, items: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Several messages' statuses (and flat meta merged in) in one transaction: the replies an
+        exchange sent and the message itself, at its end."""
+        if not items:
+            return
+        if not all(messages.merges_in_sql(meta) for _, _, meta in items):
+            for mid, status, meta in items:
+                await self.set_message_status(mid, status, **meta)
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(messages.set_statuses(items, self.dialect))
 
     @translated
     async def user_message(self, channel: str, channel_message_id: str) -> StoredMessage | None:
@@ -292,12 +340,14 @@ class Store:
             return mappers.changed(res) or 0
 
     @translated
-    async def pending_before(self, conversation_id: int, message_id: int, window: float = 300.0) -> bool:
-        """Is an earlier user message of this conversation (from the last `window` seconds) still
-        waiting to be processed?"""
-        async with self.engine.connect() as conn:
-            return await messages.pending_before(conn, conversation_id, message_id,
-                                                 utcnow() - timedelta(seconds=window))
+    async def claim_for_answer(self, message_id: int, conversation: Conversation, user_id: str) -> Claimed:
+        """`claim_message` from "received" to "processing", reading in the same statement what the
+        answer needs to know first: the conversation's unresolved ticket state and whether the user
+        has a company profile (`EligibilityStore.has_profile`)."""
+        async with self.engine.begin() as conn:
+            row = await messages.claim_reading(conn, message_id, messages.open_ticket_state(conversation.id),
+                                               EligibilityStore.has_profile(conversation.channel, user_id))
+        return Claimed(False, None, False) if row is None else Claimed(True, row.ticket_state, row.profile_id is not None)
 
     @translated
     async def claim_message(self, message_id: int, from_statuses: tuple[str, ...] = (MessageStatus.RECEIVED,),

@@ -6,11 +6,12 @@ same ticket at once get exactly one winner, on SQLite and on PostgreSQL, with on
 from __future__ import annotations
 
 import builtins
+import typing
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.records import ManagerRecord, TicketEvent, TicketRecord
 from bot.states import OPEN_TICKET, TicketState
@@ -23,9 +24,13 @@ from bot.types import utcnow
 
 
 
+T = typing.cast(Table, TicketRow.__table__)
+
+
 class TicketStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine | None = None):
         self._session = sessions
+        self._engine = engine  # for the Core statements on the message hot path (`open_for`)
 
     async def create(self, conversation_id: int, *, state: str, lang: str, trigger: str,
                      fields: dict[str, Any], intake_step: str | None) -> TicketRecord | None:
@@ -51,12 +56,17 @@ class TicketStore:
             return mappers.ticket(row) if row else None
 
     async def open_for(self, conversation_id: int) -> TicketRecord | None:
-        """The conversation's unresolved ticket (intake, waiting or active), if any."""
-        async with self._session() as s:
-            stmt = (select(TicketRow).where(TicketRow.conversation_id == conversation_id,
-                                            TicketRow.state.in_(OPEN_TICKET)).order_by(TicketRow.id.desc()))
-            row = (await s.scalars(stmt)).first()
-            return mappers.ticket(row) if row else None
+        """The conversation's unresolved ticket (intake, waiting or active), if any: a Core statement (asked
+        for every reply the outbox sends), mapped from the row as the ORM row would be."""
+        stmt = (select(T).where(T.c.conversation_id == conversation_id, T.c.state.in_(OPEN_TICKET))
+                .order_by(T.c.id.desc()).limit(1))
+        if self._engine is None:
+            async with self._session() as s:
+                row = (await s.execute(stmt)).first()
+        else:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(stmt)).first()
+        return mappers.ticket(row) if row else None
 
     async def latest_for(self, conversation_id: int) -> TicketRecord | None:
         """The conversation's newest ticket in any state."""

@@ -156,3 +156,43 @@ async def test_a_documents_chunks_are_paged_in_reading_order_with_the_total(stor
     page, total = await store.kb.chunks_page("d9", offset=1, limit=3)
     assert total == 5 and [c.position for c in page] == [1, 2, 3]
     assert await store.kb.chunks_page("other", 0, 10) == ([], 0)
+
+
+async def test_record_inbound_tells_whether_an_earlier_message_of_the_conversation_still_waits(store: Store):
+    """One transaction: stored, counted, and "is an earlier user message still received (not yet claimed)"."""
+    conv = await store.conversation_for(msg())
+    first = await store.record_inbound(conv, msg("问一", "w1"), 60.0)
+    second = await store.record_inbound(conv, msg("问二", "w2"), 60.0)
+    assert (first.recent, first.earlier_waiting) == (1, False) and (second.recent, second.earlier_waiting) == (2, True)
+    assert (await store.claim_for_answer(first.message_id, conv, "u1")).claimed
+    assert (await store.claim_for_answer(second.message_id, conv, "u1")).claimed
+    third = await store.record_inbound(conv, msg("问三", "w3"), None)
+    assert (third.recent, third.earlier_waiting) == (0, False)
+    assert await store.record_inbound(conv, msg("问三", "w3"), None) == (None, 0, False)
+
+
+async def test_claim_for_answer_claims_once_and_reads_the_open_ticket_and_the_profile(store: Store):
+    conv = await store.conversation_for(msg())
+    mid = await store.record_user_message(conv, msg("转人工", "t1"))
+    await store.tickets.create(conv.id, state="waiting", lang="zh", trigger="转人工", fields={}, intake_step=None)
+    await store.eligibility.save_profile("web", "u1", flow={"step": "consent"})
+    claim = await store.claim_for_answer(mid, conv, "u1")
+    assert claim == (True, "waiting", True)
+    assert await store.claim_for_answer(mid, conv, "u1") == (False, None, False)
+    other = await store.conversation_for(msg(chat="c2"))
+    assert await store.claim_for_answer(await store.record_user_message(other, msg(mid="t2", chat="c2")), other,
+                                        "nobody") == (True, None, False)
+
+
+async def test_a_reply_is_stored_with_the_open_ticket_state_and_statuses_are_set_together(store: Store):
+    conv = await store.conversation_for(msg())
+    uid = await store.record_user_message(conv, msg())
+    aid, state = await store.record_reply_and_ticket(conv.id, "web", Role.ASSISTANT, "答", reply_to_id=uid)
+    assert state is None
+    await store.tickets.create(conv.id, state="active", lang="zh", trigger="人工", fields={}, intake_step=None)
+    assert (await store.record_reply_and_ticket(conv.id, "web", Role.ASSISTANT, "答二"))[1] == "active"
+    await store.set_message_status(uid, "processing", kept=1)
+    await store.set_message_statuses([(aid, "sent", {}), (uid, "processed", {"outcome": "answered"})])
+    reply, question = await store.get_message(aid), await store.get_message(uid)
+    assert (reply.status, reply.meta) == ("sent", {})
+    assert (question.status, question.meta) == ("processed", {"kept": 1, "outcome": "answered"})
