@@ -12,7 +12,7 @@ from adapters.console.cookies import Ctx
 from adapters.console.auth import endpoint
 from adapters.console.filters import number, query_string
 from adapters.console.html import badge, e, field, page, select, table, when
-from adapters.console.i18n import t
+from adapters.console.i18n import outcome, t
 from bot.accounts import STAFF
 from bot.types import TEST_CHANNELS
 
@@ -127,7 +127,7 @@ async def transcript_page(console: ConsoleContext, request: web.Request, ctx: Ct
     data = await transcript_data(console, ctx, number(request.match_info["id"]))
     c, lang = data["conversation"], ctx.lang
     tickets = "".join(f'<li><a href="/console/tickets/{tk["id"]}">#{tk["id"]}</a> '
-                      f'{badge(t(lang, "state_" + tk["state"]), "amber")} {e(tk["outcome"] or "")}</li>'
+                      f'{badge(t(lang, "state_" + tk["state"]), "amber")} {e(outcome(lang, tk["outcome"]))}</li>'
                       for tk in data["tickets"])
     head = (f'<p class="meta">{e(c["channel"])} · {e(c["user"])} · {e(t(lang, "started"))} '
             f'{e(when(datetime.fromisoformat(c["created_at"]), console.tz))}</p>'

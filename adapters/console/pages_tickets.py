@@ -18,7 +18,7 @@ from adapters.console.filters import number
 from adapters.console.cookies import Ctx
 from adapters.console.auth import endpoint
 from adapters.console.html import badge, duration, e, form, html_response, page, select, table, when
-from adapters.console.i18n import t
+from adapters.console.i18n import outcome, t
 from adapters.console.pages_conversations import turn_html
 from bot.accounts import MANAGER
 from bot.states import SERVED_TICKET, TicketState
@@ -95,7 +95,7 @@ async def history_html(console: ConsoleContext, ctx: Ctx) -> str:
     cards = '<div class="cards">' + "".join(f'<div class="card"><div class="card-label">{e(k)}</div>'
                                              f'<div class="card-value">{e(v)}</div></div>' for k, v in figures) + "</div>"
     rows = [[f'<a href="/console/tickets/{tk["id"]}">#{tk["id"]}</a>', badge(t(lang, "state_" + tk["state"])),
-             e(tk["manager_id"] or "—"), e(tk["outcome"] or ""), e(tk["rating"] or "—"),
+             e(tk["manager_id"] or "—"), e(outcome(lang, tk["outcome"])), e(tk["rating"] or "—"),
              e(_when(console, tk["resolved_at"]))] for tk in h["history"]]
     return (f'<h2>{e(t(lang, "ticket_history", n=h["days"]))}</h2>{cards}'
             + table([t(lang, k) for k in ("ticket", "state", "manager", "outcome", "rating", "resolved_at")], rows,

@@ -159,3 +159,18 @@ async def test_a_queue_card_shows_the_request_first_then_one_line_of_facts_and_l
     assert "13812345678" not in preview and "138****5678" in preview
     audit = await c.store.console.audit_log(action="view_ticket")
     assert audit[0].target == f"ticket:{tid}" and audit[0].detail == {"preview": True}
+
+
+async def test_the_desks_own_outcomes_are_shown_in_the_consoles_language_and_typed_ones_as_typed(sqlite_console):
+    c = sqlite_console
+    cancelled = await _waiting_ticket(c)
+    await c.app.engine.desk.cancel(cancelled, "console:ada")
+    typed = await _waiting_ticket(c, "sess-ticket-0002")
+    await c.app.engine.desk.claim(typed, "alice")
+    await c.app.engine.desk.resolve(typed, "alice", "已对接受让方")
+    await c.account("operator", "olga")
+    await c.login("olga")
+    zh = await (await c.client.get("/console/tickets")).text()
+    assert "工作人员已取消" in zh and "cancelled by staff" not in zh and "已对接受让方" in zh
+    en = await (await c.client.get("/console/tickets?lang=en")).text()
+    assert "cancelled by staff" in en and "已对接受让方" in en
