@@ -150,6 +150,9 @@ async def _measure(args: argparse.Namespace, fake: FakeWeCom, channel: WeComAppC
     async with aiohttp.ClientSession() as session:
         await _wave(session, url, _requests(fake, crypto, 0, 1))  # warm-up: jieba, first token
     await fake.wait_for(SEND, 1, timeout=60, ok=True)
+    from bot.app import freeze_startup_heap
+
+    freeze_startup_heap()  # as run_server does once its channels have started
     loop = asyncio.get_running_loop()
     inbox = channel.engine.store.inbox
     inbox.batches = []

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from adapters.telegram import create
-from bot.app import App, make_web_app, run_server
+from bot.app import GC_YOUNG_THRESHOLD, App, make_web_app, run_server
 from bot.settings import load_settings
 from tests.fakes.engine import make_engine
 
@@ -53,3 +53,22 @@ async def test_serve_mounts_the_webhook_on_its_own_server_and_answers(store, set
         stop.set()
         await asyncio.wait_for(task, 10)
     assert "60家左右" in answer.params["text"] and len(fake.sent_messages(USER)) == 1
+
+
+async def test_serve_freezes_the_heap_it_started_with_out_of_the_cyclic_collectors_reach(
+        store, settings, tg_settings, free_port):
+    """The first full collection must not walk the models and dictionaries loaded at start in the middle
+    of the first burst (bot.app.freeze_startup_heap)."""
+    import gc
+
+    threshold = gc.get_threshold()
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    task, stop, _ = await _serving(store, settings, tg_settings(), free_port)
+    try:
+        assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
