@@ -20,7 +20,6 @@ same-topic different questions 0.95-0.98, different topics below 0.93.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 import prompts
+from bot.expiring import Expiring
 from bot.ports import Embedder
 from bot.store import Store
 from bot.records import CuratedRecord
@@ -126,23 +126,12 @@ class CuratedAnswers:
         self.store, self.embedder = store, embedder
         model = getattr(embedder, "model_id", "")
         self.threshold = threshold if threshold is not None else THRESHOLDS.get(model, DEFAULT_THRESHOLD)
-        self._active: tuple[float, int, list[CuratedRecord]] | None = None  # (read at, version, records)
-        self._reading = asyncio.Lock()  # one read when the list expires, however many messages wait for it
-
-    def _stale(self) -> bool:
-        return (self._active is None or self._active[1] != self.store.console.curated_version
-                or time.monotonic() - self._active[0] > LIST_TTL)
+        self._active = Expiring(LIST_TTL, lambda: self.store.console.curated_list("active"))
 
     async def active(self) -> list[CuratedRecord]:
         """The active curated answers: read at most every LIST_TTL seconds, and at once after a change
-        made in this process."""
-        if self._stale():
-            async with self._reading:
-                if self._stale():
-                    version, now = self.store.console.curated_version, time.monotonic()
-                    self._active = (now, version, await self.store.console.curated_list("active"))
-        assert self._active is not None
-        return self._active[2]
+        made in this process (its version changes)."""
+        return await self._active.get(self.store.console.curated_version)
 
     async def match(self, question: str) -> CuratedMatch | None:
         records = await self.active()

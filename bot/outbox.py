@@ -88,11 +88,6 @@ class Outbox:
             except Exception as exc:
                 await self.store.set_message_status(r.id, MessageStatus.FAILED, error=str(exc)[:300])
 
-    async def human_owns(self, conv: Conversation, waiting_allowed: bool = False) -> bool:
-        """A person holds the conversation (or it waits for one, unless `waiting_allowed`)."""
-        ticket = await self.store.tickets.open_for(conv.id)
-        return _held(ticket.state if ticket else None, waiting_allowed)
-
 
 def _held(ticket_state: str | None, waiting_allowed: bool) -> bool:
     """Does an open ticket in this state keep the assistant silent (a waiting one too unless allowed)?"""

@@ -8,18 +8,16 @@ answerer needs only a decorator and an attribute.
 from __future__ import annotations
 
 from typing import Any, TypeVar, cast
-import asyncio
 import functools
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from datetime import date
 
 import structlog
 
 from bot import calendar_answers, status
 from bot.calendar import CalendarEntry
 from bot.clock import Clock
+from bot.expiring import Expiring
 from bot.store import Store
 from bot.text import detect_lang
 from bot.types import Answer, AnswerMode
@@ -33,31 +31,18 @@ TTL = 2.0  # seconds the documents' states and the calendar are kept in memory
 class PolicyDesk:
     def __init__(self, store: Store, clock: Clock):
         self.store, self.clock = store, clock
-        self._cached: tuple[float, date, dict[str, Any], list[Any]] | None = None
-        self._reading = asyncio.Lock()  # one read when the snapshot expires, however many answers wait for it
+        self._snapshot = Expiring(TTL, self._read)  # re-read every TTL seconds or on a new day, once
 
     def forget(self) -> None:
-        self._cached = None
+        self._snapshot.forget()
 
-    def _fresh(self, today: date) -> tuple[dict[str, Any], list[Any]] | None:
-        cached = self._cached
-        if cached and cached[1] == today and time.monotonic() - cached[0] < TTL:
-            return cached[2], cached[3]
-        return None
+    async def _read(self) -> tuple[dict[str, status.PolicyState], list[CalendarEntry]]:
+        docs = await self.store.calendar.policies()
+        return status.states(docs, self.clock.today()), await self.store.calendar.entries()
 
     async def snapshot(self) -> tuple[dict[str, status.PolicyState], list[CalendarEntry]]:
         """(doc id -> state, visible calendar entries), re-read every `TTL` seconds or on a new day."""
-        today = self.clock.today()
-        if (found := self._fresh(today)) is not None:
-            return found
-        async with self._reading:
-            if (found := self._fresh(today)) is not None:
-                return found
-            docs = await self.store.calendar.policies()
-            states = status.states(docs, today)
-            entries = await self.store.calendar.entries()
-            self._cached = (time.monotonic(), today, states, entries)
-            return states, entries
+        return await self._snapshot.get(self.clock.today())
 
     async def by_title(self) -> dict[str, status.PolicyState]:
         states, _ = await self.snapshot()

@@ -156,14 +156,7 @@ class Store:
 
     async def record_user_message(self, conversation: Conversation, msg: IncomingMessage) -> int | None:
         """Store an inbound message before anything else; None when it was already stored (redelivery)."""
-        return (await self.record_and_count(conversation, msg, None))[0]
-
-    async def record_and_count(self, conversation: Conversation, msg: IncomingMessage,
-                               window: float | None) -> tuple[int | None, int]:
-        """Store an inbound message (None for a redelivery) and count this user's messages on this
-        channel in the last `window` seconds up to and including it, in one transaction."""
-        inbound = await self.record_inbound(conversation, msg, window, pending_window=None)
-        return inbound.message_id, inbound.recent
+        return (await self.record_inbound(conversation, msg, None, pending_window=None)).message_id
 
     @translated
     async def record_inbound(self, conversation: Conversation, msg: IncomingMessage, window: float | None,

@@ -62,11 +62,11 @@ async def test_a_status_change_keeps_the_stored_meta_and_adds_the_given_keys(sto
 
 
 async def test_a_redelivered_message_is_not_counted_or_stored_again_and_counts_include_earlier_ones(store: Store):
-    """record_and_count: each new message of a user counts itself and the earlier ones in the window."""
+    """record_inbound: each new message of a user counts itself and the earlier ones in the window."""
     conv = await store.conversation_for(msg())
-    counts = [await store.record_and_count(conv, msg(f"问{i}", f"k{i}"), 60.0) for i in range(3)]
-    assert [c for _, c in counts] == [1, 2, 3] and all(mid for mid, _ in counts)
-    assert await store.record_and_count(conv, msg("问0", "k0"), 60.0) == (None, 0)
+    counts = [await store.record_inbound(conv, msg(f"问{i}", f"k{i}"), 60.0) for i in range(3)]
+    assert [c.recent for c in counts] == [1, 2, 3] and all(c.message_id for c in counts)
+    assert (await store.record_inbound(conv, msg("问0", "k0"), 60.0))[:2] == (None, 0)
 
 
 async def test_feedback_is_accepted_only_on_assistant_answers(store: Store):
