@@ -4,6 +4,10 @@
                          committed (group commit) before the adapter answers 200
                          --> queued here --> a worker claims the row (compare-and-set, with a
                          lease) --> process(payload, recovered) --> done
+    a worker takes a row only once the callbacks arriving with it are stored and acknowledged
+                         (``InboxStore.settled``: no add in flight for 5 ms, at most ``ack_first``
+                         seconds of waiting), so answering the first rows of a burst does not hold up the
+                         200s of the rest
     start, and every lease/3 --> rows nobody works on (never claimed, or claimed by a worker
                          whose lease ran out; at start on SQLite every unfinished row, since the
                          one process that held them is gone) are queued again
@@ -36,9 +40,10 @@ MAX_ATTEMPTS = 5
 
 class Inbox:
     def __init__(self, store: Store, channel: str, process: Process, *, workers: int = 16,
-                 lease: float = 60.0, max_pending: int = 10_000):
+                 lease: float = 60.0, max_pending: int = 10_000, ack_first: float = 0.1):
         self.store, self.channel, self.process = store, channel, process
         self.workers, self.lease, self.max_pending = max(1, workers), lease, max_pending
+        self.ack_first = ack_first
         self.holder = uuid.uuid4().hex
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._queued: set[int] = set()
@@ -136,5 +141,6 @@ class Inbox:
         entry = await self.store.inbox.claim(row_id, self.holder, self.lease, MAX_ATTEMPTS)
         if entry is None:  # another worker has it, or it is done
             return
+        await self.store.inbox.settled(limit=self.ack_first)  # the 200s of a burst before its answers
         await self.process(entry.payload, entry.attempts > 1)
         await self.store.inbox.done(row_id)

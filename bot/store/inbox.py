@@ -12,17 +12,23 @@ Group commit: the first add of a quiet moment waits ``window`` seconds for other
 multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` stores them all and every waiter is
 released after that commit. While a batch is being written the next one gathers, so under load
 batches grow instead of queueing transactions behind each other.
+
+Acknowledgements first: `settled()` returns once no add is waiting or being written and none
+arrived for ``quiet`` seconds (at most ``limit`` seconds later). Inbox workers wait for it before
+they start on a row, so a burst of callbacks is stored and acknowledged before the event loop
+spends itself on answering the first of them (the 200s are what the platforms time).
 """
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import ColumnElement, Executable, Row, Table, and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (ARRAY, ColumnElement, Executable, Row, String, Table, Text, and_, bindparam, delete, or_,
+                        select, text, update)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,8 +39,25 @@ from bot.store.models import InboxRow
 from bot.types import utcnow
 
 log = structlog.get_logger("qdbot.store")
-MAX_BATCH = 500  # rows per INSERT (5 parameters each: well inside SQLite's 32766)
+MAX_BATCH = 500  # rows per INSERT (one transaction)
 T = cast(Table, InboxRow.__table__)  # declarative types __table__ as FromClause; a mapped class has a Table
+
+
+# The batch as arrays (PostgreSQL) or one JSON array (SQLite), so the statement is the same text for
+# every batch, compiled once and prepared once per connection; a multi-row VALUES with a parameter
+# per field was compiled (and on PostgreSQL prepared) anew for each batch size: 15-40 ms for 200 rows.
+_SQLITE_INSERT = text(
+    "INSERT INTO inbox (channel, key, payload, status, attempts, created_at) "
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), :status, 0, :now "
+    "FROM json_each(:rows) WHERE true "
+    "ON CONFLICT (channel, key) DO NOTHING RETURNING id, channel, key"
+).bindparams(bindparam("now", type_=T.c.created_at.type))
+_PG_INSERT = text(
+    "INSERT INTO inbox (channel, key, payload, status, attempts, created_at) "
+    "SELECT c, k, p, :status, 0, :now FROM unnest(:channels, :keys, :payloads) AS b(c, k, p) "
+    "ON CONFLICT (channel, key) DO NOTHING RETURNING id, channel, key"
+).bindparams(bindparam("channels", type_=ARRAY(String)), bindparam("keys", type_=ARRAY(String)),
+             bindparam("payloads", type_=ARRAY(Text)), bindparam("now", type_=T.c.created_at.type))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,17 +75,31 @@ class InboxStore:
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[int | None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self.batches: list[int] = []  # sizes of the last batches written (for tests and benchmarks)
+        self._last_add = float("-inf")  # event-loop time of the last add
 
     # ------------------------------------------------------------------ group commit
 
     async def add(self, channel: str, key: str, payload: str) -> int | None:
         """Store one event; its id once committed, None when (channel, key) was stored before.
         Raises StorageError when the batch could not be written (nothing of it is stored)."""
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future, self._last_add = loop.create_future(), loop.time()
         self._waiting.append(({"channel": channel, "key": key[:200], "payload": payload}, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_batches())
         return await asyncio.shield(future)  # a caller that goes away does not cancel the batch
+
+    def busy(self) -> bool:
+        """An add is waiting for its batch or its batch is being written."""
+        return bool(self._waiting) or (self._writer is not None and not self._writer.done())
+
+    async def settled(self, quiet: float = 0.005, limit: float = 0.1) -> None:
+        """Return once no add is busy and none came for ``quiet`` seconds, or after about ``limit``."""
+        loop = asyncio.get_running_loop()
+        for _ in range(max(1, round(limit / quiet))):
+            if not self.busy() and loop.time() - self._last_add >= quiet:
+                return
+            await asyncio.sleep(quiet)
 
     async def _write_batches(self) -> None:
         await asyncio.sleep(self.window)
@@ -83,12 +120,17 @@ class InboxStore:
         now = utcnow()
         unique = list({(r["channel"], r["key"]): {**r, "status": S.PENDING, "attempts": 0, "created_at": now}
                        for r in reversed(rows)}.values())
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        stmt = insert(T).values(unique).on_conflict_do_nothing(index_elements=["channel", "key"]) \
-            .returning(T.c.id, T.c.channel, T.c.key)
+        params: dict[str, Any] = {"status": str(S.PENDING), "now": now}
+        if self.dialect == "postgresql":
+            stmt = _PG_INSERT
+            params.update(channels=[r["channel"] for r in unique], keys=[r["key"] for r in unique],
+                          payloads=[r["payload"] for r in unique])
+        else:
+            stmt = _SQLITE_INSERT
+            params["rows"] = json.dumps([[r["channel"], r["key"], r["payload"]] for r in unique], ensure_ascii=False)
         try:
             async with self._session() as s, s.begin():
-                result = await s.execute(stmt)
+                result = await s.execute(stmt, params)
                 new = {(r.channel, r.key): r.id for r in result}
         except (SQLAlchemyError, OSError) as exc:
             log.warning("inbox_write_failed", rows=len(rows), error=exc.__class__.__name__)

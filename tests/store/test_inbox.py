@@ -43,6 +43,17 @@ async def test_concurrent_adds_are_committed_in_one_transaction_and_each_caller_
     assert [rows[i] for i in ids[:50]] == [f"payload {k}" for k in keys[:50]]
 
 
+async def test_any_text_is_stored_exactly_in_a_batch(store):
+    """The batch travels as one JSON array (SQLite) or as arrays (PostgreSQL): no payload or key is
+    altered on the way, whatever it holds."""
+    texts = ['{"Content": "青岛的补贴？", "n": 1}', 'quote " backslash \\ slash / tab \t', "😀 emoji",
+             "line\nbreak", "  spaces kept  ", "[1, 2]", "null", "0042", "\u2028 separator", "x" * 20_000]
+    ids = await asyncio.gather(*(store.inbox.add("wecom", f"键{i}\"'", t) for i, t in enumerate(texts)))
+    assert None not in ids and store.inbox.batches == [len(texts)]
+    rows = {r["id"]: (r["key"], r["payload"]) for r in await store.inbox.rows("wecom")}
+    assert [rows[i] for i in ids] == [(f"键{i}\"'", t) for i, t in enumerate(texts)]
+
+
 async def test_a_batch_that_cannot_be_written_fails_every_caller_and_stores_nothing(store):
     async with store.engine.begin() as conn:
         await conn.execute(text("DROP TABLE inbox"))
@@ -146,6 +157,54 @@ async def test_a_row_whose_processing_failed_is_tried_again_after_its_lease(stor
     finally:
         await inbox.stop(5)
     assert calls == [False, True]
+
+
+async def test_a_row_is_answered_only_after_the_callbacks_arriving_with_it_are_stored(store):
+    """Acknowledgements first: while adds wait for or sit in a group commit, no row is processed
+    (the old order started answering the first row while the rest of the burst waited for its 200)."""
+    busy_when_processed: list[bool] = []
+
+    async def process(payload: str, recovered: bool) -> None:
+        busy_when_processed.append(store.inbox.busy())
+
+    store.inbox.window = 0.2  # each batch gathers for 200 ms
+    inbox = Inbox(store, "wecom", process, ack_first=30)  # a limit no batch here comes near
+    await inbox.start()
+    try:
+        assert await inbox.accept("first", "1")  # queued: a worker takes it now
+        burst = [asyncio.create_task(inbox.accept(f"m{i}", str(i))) for i in range(30)]
+        assert all(await asyncio.gather(*burst))
+        assert await inbox.join(20)
+    finally:
+        await inbox.stop(5)
+    assert len(busy_when_processed) == 31 and not any(busy_when_processed)
+
+
+async def test_rows_are_answered_under_a_steady_stream_of_callbacks(store):
+    """The wait for quiet is bounded: callbacks arriving every millisecond do not starve answering."""
+    processed = asyncio.Event()
+
+    async def process(payload: str, recovered: bool) -> None:
+        processed.set()
+
+    async def stream() -> None:
+        for i in range(100_000):
+            if processed.is_set():
+                return
+            await store.inbox.add("telegram", f"s{i}", "{}")  # another channel: never processed here
+            await asyncio.sleep(0.001)
+
+    inbox = Inbox(store, "wecom", process, ack_first=0.05)
+    await inbox.start()
+    streaming = asyncio.create_task(stream())
+    try:
+        await asyncio.sleep(0.02)
+        assert await inbox.accept("m1", "x")
+        await asyncio.wait_for(processed.wait(), 20)
+        await asyncio.wait_for(streaming, 20)
+    finally:
+        streaming.cancel()
+        await inbox.stop(5)
 
 
 @pytest.mark.parametrize("store", ["sqlite"], indirect=True)
