@@ -138,9 +138,13 @@ class Inbox:
                 self._queue.task_done()
 
     async def _run(self, row_id: int) -> None:
+        # Acknowledgements first: the claim waits for quiet (its statement, and on PostgreSQL the
+        # pool connection it may open, stay out of the burst), and so does the work after it (a
+        # burst may have begun during the claim).
+        await self.store.inbox.settled(limit=self.ack_first)
         entry = await self.store.inbox.claim(row_id, self.holder, self.lease, MAX_ATTEMPTS)
         if entry is None:  # another worker has it, or it is done
             return
-        await self.store.inbox.settled(limit=self.ack_first)  # the 200s of a burst before its answers
+        await self.store.inbox.settled(limit=self.ack_first)
         await self.process(entry.payload, entry.attempts > 1)
         await self.store.inbox.done(row_id)

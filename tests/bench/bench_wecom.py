@@ -123,8 +123,8 @@ def _requests(fake: FakeWeCom, crypto, wave: int, n: int) -> list:
     from tests.adapters.wecom.harness import QUESTION, text_xml
     from tests.fakes.wecom_server import callback_request
 
-    run = int(time.time()) % 10**8  # MsgIds unique per run: a reused database has seen earlier ones
-    return [callback_request(crypto, text_xml(fake, QUESTION, f"{run}{wave}{i:06d}", user=f"member{wave}_{i}"))
+    run = int(time.time()) % 10**8  # MsgIds and members unique per run: a reused database has seen earlier ones
+    return [callback_request(crypto, text_xml(fake, QUESTION, f"{run}{wave}{i:06d}", user=f"member{run}_{wave}_{i}"))
             for i in range(n)]
 
 
