@@ -9,13 +9,13 @@
                                    a worker whose lease ran out)
 
 Group commit: the first add of a quiet moment waits ``window`` seconds for others, then one
-multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` stores them all and every waiter is
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`` stores them all and every waiter is
 released after that commit. While a batch is being written the next one gathers, so under load
 batches grow instead of queueing transactions behind each other.
 
 Acknowledgements first: `settled()` returns once no add is waiting or being written and none
 arrived for ``quiet`` seconds (at most ``limit`` seconds later). Inbox workers wait for it before
-they start on a row, so a burst of callbacks is stored and acknowledged before the event loop
+they claim a row and again before they start on it, so a burst of callbacks is stored and acknowledged before the event loop
 spends itself on answering the first of them (the 200s are what the platforms time).
 """
 from __future__ import annotations
@@ -118,8 +118,7 @@ class InboxStore:
         """One transaction; {(channel, key): id} of the rows that were new (the first of a key
         that occurs twice in the batch)."""
         now = utcnow()
-        unique = list({(r["channel"], r["key"]): {**r, "status": S.PENDING, "attempts": 0, "created_at": now}
-                       for r in reversed(rows)}.values())
+        unique = list({(r["channel"], r["key"]): r for r in reversed(rows)}.values())
         params: dict[str, Any] = {"status": str(S.PENDING), "now": now}
         if self.dialect == "postgresql":
             stmt = _PG_INSERT

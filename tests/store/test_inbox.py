@@ -187,11 +187,13 @@ async def test_rows_are_answered_under_a_steady_stream_of_callbacks(store):
     async def process(payload: str, recovered: bool) -> None:
         processed.set()
 
-    async def stream() -> None:
+    adds: list[asyncio.Task[int | None]] = []
+
+    async def stream() -> None:  # an add every millisecond, not waiting for its commit: never quiet
         for i in range(100_000):
             if processed.is_set():
                 return
-            await store.inbox.add("telegram", f"s{i}", "{}")  # another channel: never processed here
+            adds.append(asyncio.create_task(store.inbox.add("telegram", f"s{i}", "{}")))  # not processed here
             await asyncio.sleep(0.001)
 
     inbox = Inbox(store, "wecom", process, ack_first=0.05)
@@ -204,6 +206,7 @@ async def test_rows_are_answered_under_a_steady_stream_of_callbacks(store):
         await asyncio.wait_for(streaming, 20)
     finally:
         streaming.cancel()
+        await asyncio.gather(*adds, return_exceptions=True)
         await inbox.stop(5)
 
 
